@@ -1,0 +1,80 @@
+//! Attribute names and values used on the spans of this crate.
+//!
+//! The OpenTelemetry MCP and GenAI conventions (status: development) and Confident AI's
+//! attribute reference, as fixed in the project's trace conventions.
+
+/// JSON-RPC method of the request (`tools/call`, `resources/read`, ...).
+pub const MCP_METHOD_NAME: &str = "mcp.method.name";
+/// Negotiated MCP protocol version.
+pub const MCP_PROTOCOL_VERSION: &str = "mcp.protocol.version";
+/// URI of the resource a `resources/*` request names.
+pub const MCP_RESOURCE_URI: &str = "mcp.resource.uri";
+/// Name of the called tool.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// Operation of a GenAI span; `execute_tool` for tool calls.
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// Name of the prompt a `prompts/get` request names.
+pub const GEN_AI_PROMPT_NAME: &str = "gen_ai.prompt.name";
+/// JSON-RPC request id, as a string.
+pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
+/// Transport: `pipe` for stdio, `tcp` for HTTP.
+pub const NETWORK_TRANSPORT: &str = "network.transport";
+/// Error class: the JSON-RPC error code as a string, or `tool_error`.
+pub const ERROR_TYPE: &str = "error.type";
+/// JSON-RPC error code of the response, as a string.
+pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+
+/// `error.type` of a tool result with `isError: true`.
+pub const TOOL_ERROR: &str = "tool_error";
+/// `gen_ai.operation.name` of a tool call.
+pub const EXECUTE_TOOL: &str = "execute_tool";
+
+/// Confident AI: trace name, set on the root span.
+pub const CONFIDENT_TRACE_NAME: &str = "confident.trace.name";
+/// Confident AI: trace input, set on the root span.
+pub const CONFIDENT_TRACE_INPUT: &str = "confident.trace.input";
+/// Confident AI: trace output, set on the root span.
+pub const CONFIDENT_TRACE_OUTPUT: &str = "confident.trace.output";
+/// Confident AI: span type (`agent`, `tool`, `llm`, `retriever`).
+pub const CONFIDENT_SPAN_TYPE: &str = "confident.span.type";
+/// Confident AI: span input; non-string inputs are JSON-encoded.
+pub const CONFIDENT_SPAN_INPUT: &str = "confident.span.input";
+/// Confident AI: span output; non-string outputs are JSON-encoded.
+pub const CONFIDENT_SPAN_OUTPUT: &str = "confident.span.output";
+/// Confident AI: agent name.
+pub const CONFIDENT_AGENT_NAME: &str = "confident.agent.name";
+/// Confident AI: the agent's tools, as a string array.
+pub const CONFIDENT_AGENT_AVAILABLE_TOOLS: &str = "confident.agent.available_tools";
+/// Confident AI: tool name.
+pub const CONFIDENT_TOOL_NAME: &str = "confident.tool.name";
+/// Confident AI: tool description (server side).
+pub const CONFIDENT_TOOL_DESCRIPTION: &str = "confident.tool.description";
+/// Confident AI: model of an `llm` span.
+pub const CONFIDENT_LLM_MODEL: &str = "confident.llm.model";
+/// Confident AI: prompt tokens of an `llm` span.
+pub const CONFIDENT_LLM_INPUT_TOKEN_COUNT: &str = "confident.llm.input_token_count";
+/// Confident AI: completion tokens of an `llm` span.
+pub const CONFIDENT_LLM_OUTPUT_TOKEN_COUNT: &str = "confident.llm.output_token_count";
+
+/// Most characters kept of an input or output attribute.
+pub const MAX_PAYLOAD_CHARS: usize = 1000;
+
+/// Returns `text` cut to at most `max` characters, on a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncate_counts_characters_not_bytes() {
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("", 0), "");
+    }
+}

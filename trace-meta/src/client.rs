@@ -1,0 +1,155 @@
+//! The client side: every request in a CLIENT span whose context travels in `_meta`.
+//!
+//! rmcp has no client-side interceptor that runs in the caller's span, so injection happens
+//! at the call site: [`TracedClient`] wraps a [`Peer<RoleClient>`] and sends each request
+//! through [`TracedClient::request`], which opens the span, injects its context into the
+//! request's `_meta` and records the outcome.
+
+use opentelemetry::KeyValue;
+use rmcp::{
+    RoleClient, ServiceError,
+    model::{
+        CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest,
+        GetMeta, ListToolsRequest, PaginatedRequestParams, ServerResult, Tool,
+    },
+    service::{Peer, PeerRequestOptions},
+};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::{
+    attributes as attr,
+    propagation,
+    request::{Outcome, RequestSpan, Side, request_id_string},
+    NetworkTransport,
+};
+
+/// An rmcp client peer whose requests are traced and carry W3C trace context.
+///
+/// Each request becomes a CLIENT span, a child of the caller's current span, named
+/// `mcp-tool-{tool}` for `tools/call` and `{method} {target}` for everything else. The span's
+/// context is injected as `traceparent` / `tracestate` / `baggage` under `params._meta`
+/// (SEP-414); other `_meta` keys are kept.
+///
+/// ```no_run
+/// # async fn demo(service: rmcp::service::RunningService<rmcp::RoleClient, ()>) -> anyhow::Result<()> {
+/// use rmcp::model::CallToolRequestParams;
+/// let client = trace_meta::TracedClient::new(service.peer().clone());
+/// let args = serde_json::json!({"path": "sales.csv"});
+/// let result = client
+///     .call_tool(CallToolRequestParams::new("read_file").with_arguments(args.as_object().unwrap().clone()))
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TracedClient {
+    peer: Peer<RoleClient>,
+    transport: NetworkTransport,
+}
+
+impl TracedClient {
+    /// Wraps `peer`, a session over stdio (`network.transport=pipe`).
+    pub fn new(peer: Peer<RoleClient>) -> Self {
+        Self {
+            peer,
+            transport: NetworkTransport::Pipe,
+        }
+    }
+
+    /// Sets the transport recorded as `network.transport`.
+    pub fn with_transport(mut self, transport: NetworkTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The wrapped peer, for requests that need not be traced.
+    pub fn peer(&self) -> &Peer<RoleClient> {
+        &self.peer
+    }
+
+    /// Calls a tool inside a `mcp-tool-{tool}` CLIENT span.
+    ///
+    /// A result with `isError: true` is returned as `Ok` (the model should see it) and marks
+    /// the span ERROR with `error.type=tool_error`.
+    pub async fn call_tool(
+        &self,
+        params: CallToolRequestParams,
+    ) -> Result<CallToolResult, ServiceError> {
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        match self.request(request).await? {
+            ServerResult::CallToolResult(result) => Ok(result),
+            _ => Err(ServiceError::UnexpectedResponse),
+        }
+    }
+
+    /// Lists every tool, following pagination, each page a traced `tools/list` request.
+    pub async fn list_all_tools(&self) -> Result<Vec<Tool>, ServiceError> {
+        let mut tools = Vec::new();
+        let mut cursor = None;
+        loop {
+            let request = ClientRequest::ListToolsRequest(match cursor {
+                Some(cursor) => ListToolsRequest::with_param(
+                    PaginatedRequestParams::default().with_cursor(Some(cursor)),
+                ),
+                None => ListToolsRequest::default(),
+            });
+            let page = match self.request(request).await? {
+                ServerResult::ListToolsResult(page) => page,
+                _ => return Err(ServiceError::UnexpectedResponse),
+            };
+            tools.extend(page.tools);
+            match page.next_cursor {
+                Some(next) if !next.is_empty() => cursor = Some(next),
+                _ => return Ok(tools),
+            }
+        }
+    }
+
+    /// Sends any request inside a CLIENT span and injects that span's context.
+    pub async fn request(&self, mut request: ClientRequest) -> Result<ServerResult, ServiceError> {
+        let described = RequestSpan::describe(&request, Side::Client);
+        let span = tracing::info_span!(
+            target: "trace_meta",
+            "mcp.client.request",
+            otel.name = %described.name,
+            otel.kind = "client",
+        );
+        for kv in described.attributes {
+            span.set_attribute(kv.key, kv.value);
+        }
+        span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
+        if let Some(info) = self.peer.peer_info() {
+            span.set_attribute(
+                attr::MCP_PROTOCOL_VERSION,
+                info.protocol_version.to_string(),
+            );
+        }
+        propagation::inject(&span.context(), &mut request.get_meta_mut().0);
+
+        let outcome = async {
+            let handle = self
+                .peer
+                .send_request_with_option(request, PeerRequestOptions::no_options())
+                .await?;
+            tracing::Span::current()
+                .set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&handle.id));
+            handle.await_response().await
+        }
+        .instrument(span.clone())
+        .await;
+
+        let recorded = match &outcome {
+            Ok(result) => Outcome::of_result(result),
+            Err(error) => Outcome::of_service_error(error),
+        };
+        record(&span, recorded.attributes);
+        span.set_status(recorded.status);
+        outcome
+    }
+}
+
+fn record(span: &tracing::Span, attributes: Vec<KeyValue>) {
+    for kv in attributes {
+        span.set_attribute(kv.key, kv.value);
+    }
+}
