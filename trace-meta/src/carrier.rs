@@ -55,7 +55,8 @@ impl Injector for MetaInjector<'_> {
             return;
         }
         if let Some(key) = trace_key(key) {
-            self.0.insert(key.to_owned(), serde_json::Value::String(value));
+            self.0
+                .insert(key.to_owned(), serde_json::Value::String(value));
         }
     }
 }
@@ -78,7 +79,7 @@ impl Extractor for MetaExtractor<'_> {
                 TRACESTATE_MAX_LEN,
             )),
             BAGGAGE => Some(limit_list(value, BAGGAGE_MAX_MEMBERS, BAGGAGE_MAX_BYTES)),
-            _ => Some(value),
+            _ => has_traceparent_shape(value).then_some(value),
         }
     }
 
@@ -88,6 +89,25 @@ impl Extractor for MetaExtractor<'_> {
             .filter(|key| self.0.contains_key(*key))
             .collect()
     }
+}
+
+/// Whether `value` has the field widths of a W3C `traceparent`: `2-32-16-2` lower-case hex
+/// digits, optionally followed by `-` and more (future versions).
+///
+/// Parsing stays with the SDK's propagator; this only keeps out what it would wrongly
+/// accept: it reads each field as a number, so short fields (`0af7…319` with 31 digits) and
+/// signs (`+f7…`) would otherwise pass.
+fn has_traceparent_shape(value: &str) -> bool {
+    const FIELDS: [(usize, usize); 4] = [(0, 2), (3, 35), (36, 52), (53, 55)];
+    let bytes = value.as_bytes();
+    bytes.len() >= 55
+        && (bytes.len() == 55 || bytes[55] == b'-')
+        && [2, 35, 52].iter().all(|&dash| bytes[dash] == b'-')
+        && FIELDS.iter().all(|&(start, end)| {
+            bytes[start..end]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        })
 }
 
 /// Returns the longest prefix of a comma-separated W3C list that has at most `max_members`
@@ -122,6 +142,17 @@ mod tests {
         assert_eq!(limit_list("a=1,b=2,c=3", 2, 512), "a=1,b=2");
         assert_eq!(limit_list("a=1,b=2,c=3", 32, 6), "a=1");
         assert_eq!(limit_list("abcdefgh", 32, 4), "");
+    }
+
+    #[test]
+    fn traceparent_shape_needs_exact_field_widths() {
+        let valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        assert!(has_traceparent_shape(valid));
+        assert!(has_traceparent_shape(&format!("{valid}-future")));
+        assert!(!has_traceparent_shape(&valid[..54]));
+        assert!(!has_traceparent_shape(&valid.replace("-0af7", "-+af7")));
+        assert!(!has_traceparent_shape(&valid.replace("c-b7", "-b7a")));
+        assert!(!has_traceparent_shape(&format!("{valid}x")));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use opentelemetry::KeyValue;
 use rmcp::{
     RoleClient, ServiceError,
     model::{
-        CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest,
-        GetMeta, ListToolsRequest, PaginatedRequestParams, ServerResult, Tool,
+        CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, GetMeta,
+        ListToolsRequest, PaginatedRequestParams, ServerResult, Tool,
     },
     service::{Peer, PeerRequestOptions},
 };
@@ -18,10 +18,8 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    attributes as attr,
-    propagation,
+    NetworkTransport, attributes as attr, propagation,
     request::{Outcome, RequestSpan, Side, request_id_string},
-    NetworkTransport,
 };
 
 /// An rmcp client peer whose requests are traced and carry W3C trace context.

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use rmcp::{
-    ErrorData, RoleServer, Service, ServerHandler,
+    ErrorData, RoleServer, ServerHandler, Service,
     model::{ClientNotification, ClientRequest, ProtocolVersion, ServerConfig, ServerResult},
     service::{NotificationContext, RequestContext},
 };
@@ -11,9 +11,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    NetworkTransport,
-    attributes as attr,
-    propagation,
+    NetworkTransport, attributes as attr, propagation,
     request::{Outcome, RequestSpan, Side, request_id_string},
 };
 
@@ -106,7 +104,11 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
         if let Some(version) = context.protocol_version() {
             span.set_attribute(attr::MCP_PROTOCOL_VERSION, version.to_string());
         }
-        if let Some(tool) = described.tool.as_deref().and_then(|name| self.inner.get_tool(name)) {
+        if let Some(tool) = described
+            .tool
+            .as_deref()
+            .and_then(|name| self.inner.get_tool(name))
+        {
             if let Some(description) = tool.description {
                 span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
             }

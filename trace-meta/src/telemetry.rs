@@ -161,7 +161,10 @@ impl Telemetry {
                 .with_tracer(provider.tracer("trace-meta"))
                 .with_filter(filter_fn(exported_to_otel))
         });
-        tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
+        tracing_subscriber::registry()
+            .with(fmt)
+            .with(otel)
+            .try_init()?;
 
         Ok(TelemetryGuard {
             provider,
@@ -213,9 +216,7 @@ fn exported_to_otel(meta: &tracing::Metadata<'_>) -> bool {
     ];
     let target = meta.target();
     *meta.level() <= tracing::Level::INFO
-        && !EXCLUDED
-            .iter()
-            .any(|excluded| target.starts_with(excluded))
+        && !EXCLUDED.iter().any(|excluded| target.starts_with(excluded))
 }
 
 fn env_flag(name: &str) -> bool {
