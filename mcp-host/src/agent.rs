@@ -1,0 +1,392 @@
+//! The agent: what to do with the user's query, given the servers' tools.
+//!
+//! [`Agent`] is the seam where an LLM-driven agent (OpenAI-compatible tool calling) plugs in.
+//! The default [`OfflineAgent`] needs no model and no network: it follows a fixed plan over
+//! the tools it finds and computes its answer from the data they return.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use opentelemetry::trace::Status;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use trace_meta::{attributes as attr, tool_result_text};
+
+use crate::servers::Server;
+
+/// The servers of a run and their tools.
+pub struct Toolbox {
+    /// Started servers, in configuration order.
+    pub servers: Vec<Server>,
+}
+
+impl Toolbox {
+    /// Every tool name, in server order.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .flat_map(|s| s.tools.iter().map(|t| t.name.to_string()))
+            .collect()
+    }
+
+    /// Calls `tool` on the first server that offers it. A tool error (`isError: true`) is an
+    /// `Err` here: the offline agent cannot reason its way around one.
+    pub async fn call(&mut self, tool: &str, arguments: serde_json::Value) -> anyhow::Result<String> {
+        let offered = self.tool_names().join(", ");
+        let server = self
+            .servers
+            .iter_mut()
+            .find(|s| s.has_tool(tool))
+            .with_context(|| format!("no configured server offers the tool {tool} (tools offered: {offered})"))?;
+        let result = server.call_tool(tool, arguments).await?;
+        let text = tool_result_text(&result);
+        if result.is_error == Some(true) {
+            bail!("tool {tool} on server \"{}\" failed: {text}", server.name);
+        }
+        Ok(text)
+    }
+}
+
+/// Answers a query using the tools of a [`Toolbox`].
+pub trait Agent {
+    /// The name recorded as `confident.agent.name`.
+    fn name(&self) -> &str;
+
+    /// Runs the query to an answer.
+    fn run(
+        &self,
+        query: &str,
+        tools: &mut Toolbox,
+    ) -> impl std::future::Future<Output = anyhow::Result<String>> + Send;
+}
+
+/// The deterministic agent: reads the sales file through a file server, queries the year of
+/// the question through a database server, and summarises the rows it got back.
+#[derive(Debug, Clone)]
+pub struct OfflineAgent {
+    /// The file `read_file` is asked for.
+    pub sales_file: String,
+    /// The table `query_database` is asked about.
+    pub table: String,
+}
+
+impl Default for OfflineAgent {
+    fn default() -> Self {
+        Self {
+            sales_file: "sales.csv".into(),
+            table: "sales".into(),
+        }
+    }
+}
+
+/// Model name recorded on the `llm-summarize` span: no model is involved.
+pub const OFFLINE_MODEL: &str = "offline-summarizer";
+
+impl Agent for OfflineAgent {
+    fn name(&self) -> &str {
+        "mcp-orchestrator"
+    }
+
+    async fn run(&self, query: &str, tools: &mut Toolbox) -> anyhow::Result<String> {
+        let csv = tools
+            .call("read_file", serde_json::json!({ "path": self.sales_file }))
+            .await?;
+        let history = SalesRow::parse_csv(&csv)
+            .with_context(|| format!("{} (read through read_file) is not the sales CSV", self.sales_file))?;
+        let year = year_in(query)
+            .or_else(|| history.iter().map(|r| r.year).max())
+            .context("the query names no year and the sales file has no rows")?;
+
+        let sql = format!("SELECT * FROM {} WHERE year = {year}", self.table);
+        let result = tools
+            .call("query_database", serde_json::json!({ "sql": sql }))
+            .await?;
+        let (rows, truncated) = SalesRow::parse_query_result(&result)
+            .context("query_database returned rows without the sales columns")?;
+
+        let span = tracing::info_span!("llm-summarize", otel.kind = "internal");
+        span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "llm");
+        span.set_attribute(attr::CONFIDENT_LLM_MODEL, OFFLINE_MODEL);
+        async {
+            let facts = Facts::compute(year, &rows, truncated, &history);
+            let span = tracing::Span::current();
+            span.set_attribute(
+                attr::CONFIDENT_SPAN_INPUT,
+                serde_json::to_string(&facts).unwrap_or_default(),
+            );
+            let summary = facts.summary();
+            span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, summary.clone());
+            if rows.is_empty() {
+                span.set_status(Status::error(format!("no sales rows for {year}")));
+            }
+            Ok(summary)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The first four-digit year (1900–2199) in `query`.
+pub fn year_in(query: &str) -> Option<i64> {
+    query
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| w.len() == 4)
+        .filter_map(|w| w.parse::<i64>().ok())
+        .find(|y| (1900..2200).contains(y))
+}
+
+/// One row of sales data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SalesRow {
+    pub year: i64,
+    pub quarter: String,
+    pub region: String,
+    pub product: String,
+    pub units: i64,
+    pub revenue: f64,
+}
+
+impl SalesRow {
+    /// Rows of a sales CSV with a header line.
+    pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Self>> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers()?.clone();
+        let index = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+                .with_context(|| format!("no column {name}"))
+        };
+        let columns = [
+            index("year")?,
+            index("quarter")?,
+            index("region")?,
+            index("product")?,
+            index("units")?,
+            index("revenue")?,
+        ];
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record?;
+            let field = |i: usize| record.get(columns[i]).unwrap_or_default().trim();
+            rows.push(Self {
+                year: field(0).parse().context("year is not a number")?,
+                quarter: field(1).to_owned(),
+                region: field(2).to_owned(),
+                product: field(3).to_owned(),
+                units: field(4).parse().context("units is not a number")?,
+                revenue: field(5).parse().context("revenue is not a number")?,
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Rows of a `query_database` result: `{"columns": [...], "rows": [[...]], "truncated"}`.
+    pub fn parse_query_result(text: &str) -> anyhow::Result<(Vec<Self>, bool)> {
+        let value: serde_json::Value = serde_json::from_str(text).context("not JSON")?;
+        let columns: Vec<&str> = value["columns"]
+            .as_array()
+            .context("no columns")?
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        let index = |name: &str| {
+            columns
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(name))
+                .with_context(|| format!("no column {name}"))
+        };
+        let (year, quarter, region, product, units, revenue) = (
+            index("year")?,
+            index("quarter")?,
+            index("region")?,
+            index("product")?,
+            index("units")?,
+            index("revenue")?,
+        );
+        let text_of = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let number = |v: &serde_json::Value| {
+            v.as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .context("not a number")
+        };
+        let mut rows = Vec::new();
+        for row in value["rows"].as_array().context("no rows")? {
+            let row = row.as_array().context("a row is not an array")?;
+            let cell = |i: usize| row.get(i).context("a row is too short");
+            rows.push(Self {
+                year: number(cell(year)?)? as i64,
+                quarter: text_of(cell(quarter)?),
+                region: text_of(cell(region)?),
+                product: text_of(cell(product)?),
+                units: number(cell(units)?)? as i64,
+                revenue: number(cell(revenue)?)?,
+            });
+        }
+        Ok((rows, value["truncated"].as_bool().unwrap_or(false)))
+    }
+}
+
+/// The figures the summary states, all computed from tool results.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Facts {
+    pub year: i64,
+    pub rows: usize,
+    pub truncated: bool,
+    pub revenue: f64,
+    pub units: i64,
+    pub previous_revenue: Option<f64>,
+    pub quarters: BTreeMap<String, f64>,
+    pub regions: BTreeMap<String, f64>,
+    pub products: BTreeMap<String, f64>,
+}
+
+fn top(map: &BTreeMap<String, f64>) -> Option<(&str, f64)> {
+    map.iter()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(k, v)| (k.as_str(), *v))
+}
+
+impl Facts {
+    /// Aggregates the year's rows; the previous year's total comes from `history`.
+    pub fn compute(year: i64, rows: &[SalesRow], truncated: bool, history: &[SalesRow]) -> Self {
+        let mut facts = Self {
+            year,
+            rows: rows.len(),
+            truncated,
+            revenue: 0.0,
+            units: 0,
+            previous_revenue: None,
+            quarters: BTreeMap::new(),
+            regions: BTreeMap::new(),
+            products: BTreeMap::new(),
+        };
+        for row in rows {
+            facts.revenue += row.revenue;
+            facts.units += row.units;
+            *facts.quarters.entry(row.quarter.clone()).or_default() += row.revenue;
+            *facts.regions.entry(row.region.clone()).or_default() += row.revenue;
+            *facts.products.entry(row.product.clone()).or_default() += row.revenue;
+        }
+        let previous: Vec<&SalesRow> = history.iter().filter(|r| r.year == year - 1).collect();
+        if !previous.is_empty() {
+            facts.previous_revenue = Some(previous.iter().map(|r| r.revenue).sum());
+        }
+        facts
+    }
+
+    /// The answer, in plain sentences.
+    pub fn summary(&self) -> String {
+        let year = self.year;
+        if self.rows == 0 {
+            return format!("There are no sales rows for {year} in the database.");
+        }
+        let mut out = format!(
+            "{year} sales: total revenue {} from {} units",
+            money(self.revenue),
+            group(self.units as f64)
+        );
+        match self.previous_revenue {
+            Some(previous) if previous > 0.0 => {
+                let change = (self.revenue / previous - 1.0) * 100.0;
+                out.push_str(&format!(
+                    ", {} {:.1}% from {} in {}.",
+                    if change >= 0.0 { "up" } else { "down" },
+                    change.abs(),
+                    money(previous),
+                    year - 1
+                ));
+            }
+            _ => out.push_str(&format!(" (no {} figures to compare with).", year - 1)),
+        }
+        let share = |v: f64| v / self.revenue * 100.0;
+        if let Some((quarter, revenue)) = top(&self.quarters) {
+            out.push_str(&format!(
+                "\nStrongest quarter: {quarter} with {} ({:.1}% of the year).",
+                money(revenue),
+                share(revenue)
+            ));
+        }
+        if let Some((region, revenue)) = top(&self.regions) {
+            out.push_str(&format!(
+                "\nLeading region: {region} with {} ({:.1}%).",
+                money(revenue),
+                share(revenue)
+            ));
+        }
+        if let Some((product, revenue)) = top(&self.products) {
+            out.push_str(&format!(
+                "\nTop product: {product} with {} ({:.1}%).",
+                money(revenue),
+                share(revenue)
+            ));
+        }
+        out.push_str(&format!(
+            "\n(Computed from the {} rows db-server returned for {year}{}; the {} total comes from the sales file read through file-server.)",
+            self.rows,
+            if self.truncated { ", a truncated result" } else { "" },
+            year - 1
+        ));
+        out
+    }
+}
+
+/// `1234567.0` as `$1,234,567`.
+pub fn money(value: f64) -> String {
+    format!("${}", group(value))
+}
+
+fn group(value: f64) -> String {
+    let digits = format!("{:.0}", value.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if value < 0.0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_year_of_the_query() {
+        assert_eq!(year_in("Summarize our 2024 sales data"), Some(2024));
+        assert_eq!(year_in("sales in FY2023?"), None);
+        assert_eq!(year_in("sales in 2023?"), Some(2023));
+        assert_eq!(year_in("Summarize our sales"), None);
+        assert_eq!(year_in("top 10000 rows"), None);
+    }
+
+    #[test]
+    fn formats_money() {
+        assert_eq!(money(8874945.0), "$8,874,945");
+        assert_eq!(money(999.0), "$999");
+        assert_eq!(money(1000.0), "$1,000");
+    }
+
+    #[test]
+    fn summarises_rows() {
+        let row = |year, quarter: &str, region: &str, revenue| SalesRow {
+            year,
+            quarter: quarter.into(),
+            region: region.into(),
+            product: "P".into(),
+            units: 1,
+            revenue,
+        };
+        let rows = vec![row(2024, "Q1", "West", 300.0), row(2024, "Q4", "East", 700.0)];
+        let history = vec![row(2023, "Q1", "West", 800.0)];
+        let summary = Facts::compute(2024, &rows, false, &history).summary();
+        assert!(summary.contains("total revenue $1,000"), "{summary}");
+        assert!(summary.contains("up 25.0% from $800 in 2023"), "{summary}");
+        assert!(summary.contains("Strongest quarter: Q4 with $700 (70.0%"), "{summary}");
+        assert!(summary.contains("Leading region: East"), "{summary}");
+    }
+}

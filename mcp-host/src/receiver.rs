@@ -1,0 +1,143 @@
+//! A local OTLP/HTTP trace receiver on 127.0.0.1, for the trace view and `--trace-json`.
+//!
+//! The host points its own exporter and its servers' second destination
+//! (`TRACE_META_LOCAL_ENDPOINT`) here, so the spans of all processes meet in one place.
+//! It speaks OTLP/HTTP with protobuf bodies (what trace-meta sends) and JSON bodies.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{
+    Method, Request, Response, StatusCode,
+    body::{Bytes, Incoming},
+    service::service_fn,
+};
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    trace::v1::ResourceSpans,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted (OTLP exporters batch at most a few MB).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Spans received so far, grouped as the exporters sent them.
+#[derive(Debug, Default, Clone)]
+pub struct Collected {
+    inner: Arc<Mutex<Vec<ResourceSpans>>>,
+}
+
+impl Collected {
+    /// Everything received so far.
+    pub fn snapshot(&self) -> Vec<ResourceSpans> {
+        self.inner.lock().expect("collector lock").clone()
+    }
+
+    fn add(&self, request: ExportTraceServiceRequest) {
+        self.inner
+            .lock()
+            .expect("collector lock")
+            .extend(request.resource_spans);
+    }
+}
+
+/// A running receiver; it stops when dropped.
+#[derive(Debug)]
+pub struct Receiver {
+    addr: SocketAddr,
+    collected: Collected,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Binds 127.0.0.1 on an ephemeral port and starts serving.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let collected = Collected::default();
+        let sink = collected.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(request, sink.clone()));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            collected,
+            task,
+        })
+    }
+
+    /// The traces endpoint, e.g. `http://127.0.0.1:41234/v1/traces`.
+    pub fn traces_endpoint(&self) -> String {
+        format!("http://{}/v1/traces", self.addr)
+    }
+
+    /// What has arrived.
+    pub fn collected(&self) -> &Collected {
+        &self.collected
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    sink: Collected,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    if request.method() != Method::POST || request.uri().path() != "/v1/traces" {
+        return Ok(reply(StatusCode::NOT_FOUND, "only POST /v1/traces is served"));
+    }
+    let json = request
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(error) => return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE, &error.to_string())),
+    };
+    let decoded = if json {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body).map_err(|e| e.to_string())
+    } else {
+        ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
+    };
+    match decoded {
+        Ok(export) => {
+            sink.add(export);
+            let mut response = Response::new(Full::new(Bytes::from(
+                ExportTraceServiceResponse::default().encode_to_vec(),
+            )));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/x-protobuf"),
+            );
+            Ok(response)
+        }
+        Err(error) => Ok(reply(StatusCode::BAD_REQUEST, &error)),
+    }
+}
+
+fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(message.to_owned())));
+    *response.status_mut() = status;
+    response
+}

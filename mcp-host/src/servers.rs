@@ -1,0 +1,256 @@
+//! MCP servers as child processes: start, discover, call, and shut down as the stdio
+//! transport prescribes (close stdin, wait, SIGTERM, wait, SIGKILL).
+
+use std::{
+    collections::VecDeque,
+    process::{ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rmcp::{
+    RoleClient, ServiceError, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, Tool},
+    service::RunningService,
+};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+use trace_meta::{TracedClient, telemetry::LOCAL_ENDPOINT_ENV};
+
+use crate::config::ServerSpec;
+
+/// How long a server may take to answer `initialize` and `tools/list`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a server gets to exit after its stdin closes, and again after SIGTERM.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Lines of a server's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+
+/// A server that failed, with what it said on the way out.
+#[derive(Debug, thiserror::Error)]
+#[error("server \"{name}\" {what}{status}{tail}", status = status_text(.status), tail = tail_text(.stderr_tail))]
+pub struct ServerError {
+    /// The server's name in the configuration.
+    pub name: String,
+    /// What went wrong.
+    pub what: String,
+    /// Its exit status, if it has exited.
+    pub status: Option<ExitStatus>,
+    /// The last lines it wrote to stderr.
+    pub stderr_tail: Vec<String>,
+}
+
+fn status_text(status: &Option<ExitStatus>) -> String {
+    match status {
+        None => String::new(),
+        Some(status) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => format!(" (exited with status {code})"),
+                (None, Some(signal)) => format!(" (killed by signal {signal})"),
+                _ => format!(" ({status})"),
+            }
+        }
+    }
+}
+
+fn tail_text(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ended with:\n    {}", tail.join("\n    "))
+    }
+}
+
+/// A running MCP server and the session with it.
+pub struct Server {
+    /// The server's name in the configuration.
+    pub name: String,
+    /// The traced session.
+    pub client: TracedClient,
+    /// What `tools/list` reported.
+    pub tools: Vec<Tool>,
+    session: RunningService<RoleClient, ()>,
+    child: Child,
+    stderr: StderrTail,
+}
+
+#[derive(Clone, Default)]
+struct StderrTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    reader: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl StderrTail {
+    /// Keeps the last lines of `stderr` and passes every line on to ours, prefixed.
+    fn follow(name: &str, stderr: tokio::process::ChildStderr) -> Self {
+        let tail = Self::default();
+        let lines = tail.lines.clone();
+        let prefix = format!("[{name}] ");
+        let reader = tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                eprintln!("{prefix}{line}");
+                let mut lines = lines.lock().expect("stderr tail lock");
+                if lines.len() == STDERR_TAIL_LINES {
+                    lines.pop_front();
+                }
+                lines.push_back(line);
+            }
+        });
+        *tail.reader.lock().expect("stderr reader lock") = Some(reader);
+        tail
+    }
+
+    /// The kept lines, after giving the reader a moment to drain what the process wrote last.
+    async fn snapshot(&self) -> Vec<String> {
+        let reader = self.reader.lock().expect("stderr reader lock").take();
+        if let Some(reader) = reader {
+            let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+        }
+        self.lines.lock().expect("stderr tail lock").iter().cloned().collect()
+    }
+}
+
+impl Server {
+    /// Starts the server, initialises the session and lists its tools (traced requests,
+    /// children of the caller's span).
+    pub async fn start(spec: &ServerSpec, local_endpoint: Option<&str>) -> Result<Self, ServerError> {
+        let error = |what: String| ServerError {
+            name: spec.name.clone(),
+            what,
+            status: None,
+            stderr_tail: Vec::new(),
+        };
+        let mut command = Command::new(&spec.command);
+        command
+            .args(&spec.args)
+            .envs(&spec.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(cwd) = &spec.cwd {
+            command.current_dir(cwd);
+        }
+        if let Some(endpoint) = local_endpoint {
+            command.env(LOCAL_ENDPOINT_ENV, endpoint);
+        }
+        let mut child = command.spawn().map_err(|e| {
+            error(format!("could not be started: `{}`: {e}", spec.command.display()))
+        })?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(error("has no stdio pipes".into()));
+        };
+        let stderr = StderrTail::follow(&spec.name, stderr);
+
+        let setup = async {
+            let session = ().serve((stdout, stdin)).await.map_err(|e| e.to_string())?;
+            let client = TracedClient::new(session.peer().clone());
+            let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((session, client, tools))
+        };
+        let outcome = tokio::time::timeout(STARTUP_TIMEOUT, setup).await;
+        match outcome {
+            Ok(Ok((session, client, tools))) => Ok(Self {
+                name: spec.name.clone(),
+                client,
+                tools,
+                session,
+                child,
+                stderr,
+            }),
+            Ok(Err(message)) => {
+                let status = exit_status(&mut child, Duration::from_secs(1)).await;
+                Err(ServerError {
+                    name: spec.name.clone(),
+                    what: format!("failed to start: {message}"),
+                    status,
+                    stderr_tail: stderr.snapshot().await,
+                })
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(ServerError {
+                    name: spec.name.clone(),
+                    what: format!(
+                        "did not answer initialize and tools/list within {}s",
+                        STARTUP_TIMEOUT.as_secs()
+                    ),
+                    status: None,
+                    stderr_tail: stderr.snapshot().await,
+                })
+            }
+        }
+    }
+
+    /// Whether this server offers `tool`.
+    pub fn has_tool(&self, tool: &str) -> bool {
+        self.tools.iter().any(|t| t.name == tool)
+    }
+
+    /// Calls a tool in a traced `mcp-tool-{tool}` span. A server that dies or breaks the
+    /// protocol yields an error naming it, with its exit status and last stderr lines.
+    pub async fn call_tool(
+        &mut self,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<CallToolResult, ServerError> {
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        if let serde_json::Value::Object(arguments) = arguments {
+            params = params.with_arguments(arguments);
+        }
+        match self.client.call_tool(params).await {
+            Ok(result) => Ok(result),
+            Err(ServiceError::McpError(error)) => Err(ServerError {
+                name: self.name.clone(),
+                what: format!(
+                    "rejected tools/call {tool}: {} (JSON-RPC error {})",
+                    error.message, error.code.0
+                ),
+                status: None,
+                stderr_tail: Vec::new(),
+            }),
+            Err(other) => {
+                let status = exit_status(&mut self.child, Duration::from_secs(1)).await;
+                Err(ServerError {
+                    name: self.name.clone(),
+                    what: format!("failed during tools/call {tool}: {other}"),
+                    status,
+                    stderr_tail: self.stderr.snapshot().await,
+                })
+            }
+        }
+    }
+
+    /// Ends the session and the process: close stdin and wait, then SIGTERM and wait, then
+    /// SIGKILL. Returns how the process ended.
+    pub async fn shutdown(mut self) -> Option<ExitStatus> {
+        let _ = tokio::time::timeout(EXIT_GRACE, self.session.cancel()).await;
+        if let Some(status) = exit_status(&mut self.child, EXIT_GRACE).await {
+            let _ = self.stderr.snapshot().await;
+            return Some(status);
+        }
+        if let Some(pid) = self.child.id() {
+            // SAFETY: `kill` has no memory effects; the pid is our own unreaped child.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        if let Some(status) = exit_status(&mut self.child, EXIT_GRACE).await {
+            return Some(status);
+        }
+        eprintln!("mcp-host: server \"{}\" ignored SIGTERM; killing it", self.name);
+        let _ = self.child.kill().await;
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+/// The child's exit status, waiting up to `wait` for it to exit.
+async fn exit_status(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
+    tokio::time::timeout(wait, child.wait()).await.ok()?.ok()
+}

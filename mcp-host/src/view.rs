@@ -1,0 +1,237 @@
+//! The local trace view: the unified span tree of all processes, printed after a run, and the
+//! OTLP/JSON dump of `--trace-json`.
+
+use std::{collections::HashMap, fmt::Write as _, path::Path};
+
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::ExportTraceServiceRequest,
+    common::v1::{AnyValue, KeyValue, any_value},
+    trace::v1::{ResourceSpans, status::StatusCode},
+};
+
+/// One span, flattened out of its resource and scope.
+#[derive(Debug, Clone)]
+pub struct SpanRow {
+    pub trace_id: Vec<u8>,
+    pub span_id: Vec<u8>,
+    pub parent_span_id: Vec<u8>,
+    pub name: String,
+    pub service: String,
+    pub span_type: Option<String>,
+    pub start: u64,
+    pub end: u64,
+    pub error: Option<String>,
+    pub trace_name: Option<String>,
+}
+
+fn string_value(value: &Option<AnyValue>) -> Option<String> {
+    match value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        any_value::Value::IntValue(i) => Some(i.to_string()),
+        any_value::Value::BoolValue(b) => Some(b.to_string()),
+        any_value::Value::DoubleValue(d) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+fn attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| string_value(&kv.value))
+}
+
+/// Flattens everything received into rows.
+pub fn rows(resource_spans: &[ResourceSpans]) -> Vec<SpanRow> {
+    let mut rows = Vec::new();
+    for resource in resource_spans {
+        let service = resource
+            .resource
+            .as_ref()
+            .and_then(|r| attribute(&r.attributes, "service.name"))
+            .unwrap_or_else(|| "unknown".into());
+        for scope in &resource.scope_spans {
+            for span in &scope.spans {
+                let error = span
+                    .status
+                    .as_ref()
+                    .filter(|s| s.code == StatusCode::Error as i32)
+                    .map(|s| s.message.clone());
+                rows.push(SpanRow {
+                    trace_id: span.trace_id.clone(),
+                    span_id: span.span_id.clone(),
+                    parent_span_id: span.parent_span_id.clone(),
+                    name: span.name.clone(),
+                    service: service.clone(),
+                    span_type: attribute(&span.attributes, "confident.span.type"),
+                    start: span.start_time_unix_nano,
+                    end: span.end_time_unix_nano,
+                    error,
+                    trace_name: attribute(&span.attributes, "confident.trace.name"),
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn duration(nanos: u64) -> String {
+    let micros = nanos as f64 / 1_000.0;
+    if micros < 1_000.0 {
+        format!("{micros:.0}µs")
+    } else if micros < 1_000_000.0 {
+        format!("{:.1}ms", micros / 1_000.0)
+    } else {
+        format!("{:.2}s", micros / 1_000_000.0)
+    }
+}
+
+const LABEL_WIDTH: usize = 56;
+const BAR_WIDTH: usize = 24;
+
+/// Renders the tree of the trace whose root is `root_name` (the latest such root), or of the
+/// largest trace when there is none. Spans whose parent never arrived are shown at the top
+/// level of their trace, marked, rather than dropped.
+pub fn render(rows: &[SpanRow], root_name: &str) -> String {
+    let Some(trace_id) = rows
+        .iter()
+        .filter(|r| r.name == root_name && r.parent_span_id.is_empty())
+        .max_by_key(|r| r.start)
+        .map(|r| r.trace_id.clone())
+        .or_else(|| {
+            let mut counts: HashMap<&[u8], usize> = HashMap::new();
+            for row in rows {
+                *counts.entry(&row.trace_id).or_default() += 1;
+            }
+            counts.into_iter().max_by_key(|(_, n)| *n).map(|(t, _)| t.to_vec())
+        })
+    else {
+        return "Trace: no spans were received\n".to_owned();
+    };
+    let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == trace_id).collect();
+    let ids: std::collections::HashSet<&[u8]> = trace.iter().map(|r| r.span_id.as_slice()).collect();
+    let mut children: HashMap<&[u8], Vec<&SpanRow>> = HashMap::new();
+    let mut tops = Vec::new();
+    for row in &trace {
+        if row.parent_span_id.is_empty() || !ids.contains(row.parent_span_id.as_slice()) {
+            tops.push(*row);
+        } else {
+            children.entry(&row.parent_span_id).or_default().push(*row);
+        }
+    }
+    tops.sort_by_key(|r| r.start);
+    for list in children.values_mut() {
+        list.sort_by_key(|r| r.start);
+    }
+    let begin = trace.iter().map(|r| r.start).min().unwrap_or(0);
+    let finish = trace.iter().map(|r| r.end).max().unwrap_or(begin).max(begin + 1);
+    let mut services: Vec<&str> = Vec::new();
+    for row in &trace {
+        if !services.contains(&row.service.as_str()) {
+            services.push(&row.service);
+        }
+    }
+    let name = tops
+        .iter()
+        .find_map(|r| r.trace_name.clone())
+        .unwrap_or_else(|| tops.first().map(|r| r.name.clone()).unwrap_or_default());
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Trace: {name}  (trace id {}, {} spans, services: {})",
+        hex(&trace_id),
+        trace.len(),
+        services.join(", ")
+    );
+    let view = View {
+        children: &children,
+        begin,
+        span: finish - begin,
+    };
+    let count = tops.len();
+    for (i, top) in tops.iter().enumerate() {
+        let orphan = !top.parent_span_id.is_empty();
+        view.line(&mut out, top, "", i + 1 == count, None, orphan);
+    }
+    out
+}
+
+struct View<'a> {
+    children: &'a HashMap<&'a [u8], Vec<&'a SpanRow>>,
+    begin: u64,
+    span: u64,
+}
+
+impl View<'_> {
+    fn line(
+        &self,
+        out: &mut String,
+        row: &SpanRow,
+        prefix: &str,
+        last: bool,
+        parent_service: Option<&str>,
+        orphan: bool,
+    ) {
+        let branch = if last { "└── " } else { "├── " };
+        let mut label = format!("{prefix}{branch}{}", row.name);
+        if parent_service != Some(row.service.as_str()) {
+            let _ = write!(label, " ({})", row.service);
+        }
+        if orphan {
+            label.push_str(" [parent span missing]");
+        }
+        let width = label.chars().count();
+        let dots = if width + 2 < LABEL_WIDTH {
+            format!(" {} ", ".".repeat(LABEL_WIDTH - width - 2))
+        } else {
+            " ".to_owned()
+        };
+        let elapsed = row.end.saturating_sub(row.start);
+        let offset = ((row.start.saturating_sub(self.begin)) as f64 / self.span as f64
+            * BAR_WIDTH as f64) as usize;
+        let length = ((elapsed as f64 / self.span as f64 * BAR_WIDTH as f64).round() as usize)
+            .clamp(1, BAR_WIDTH - offset.min(BAR_WIDTH - 1));
+        let bar = format!(
+            "{}{}",
+            " ".repeat(offset.min(BAR_WIDTH - 1)),
+            "█".repeat(length)
+        );
+        let kind = row.span_type.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+        let _ = write!(out, "{label}{dots}{:>8}  |{bar:<BAR_WIDTH$}|{kind}", duration(elapsed));
+        if let Some(message) = &row.error {
+            let message: String = message.chars().take(80).collect();
+            let _ = write!(out, "  ERROR: {message}");
+        }
+        out.push('\n');
+
+        let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
+        if let Some(list) = self.children.get(row.span_id.as_slice()) {
+            for (i, child) in list.iter().enumerate() {
+                self.line(
+                    out,
+                    child,
+                    &child_prefix,
+                    i + 1 == list.len(),
+                    Some(&row.service),
+                    false,
+                );
+            }
+        }
+    }
+}
+
+/// Writes every collected span as one OTLP/JSON `ExportTraceServiceRequest`.
+pub fn write_otlp_json(path: &Path, resource_spans: Vec<ResourceSpans>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let request = ExportTraceServiceRequest { resource_spans };
+    let json = serde_json::to_vec_pretty(&request).context("encoding spans as OTLP/JSON")?;
+    std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+}
