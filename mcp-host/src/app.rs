@@ -10,13 +10,13 @@ use std::{
 use anyhow::{Context as _, bail};
 use clap::Parser as _;
 use opentelemetry::{Array, StringValue, Value, trace::Status};
-use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 use trace_meta::{
     attributes as attr,
     telemetry::{Telemetry, TelemetryGuard},
     tool_result_text,
 };
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
     agent::{Agent, OfflineAgent, Toolbox},
@@ -35,12 +35,12 @@ pub fn serve_bundled(args: Vec<OsString>) -> ExitCode {
     let mut args = args.into_iter();
     let name = args.next().unwrap_or_default();
     let result = match name.to_str() {
-        Some("file-server") => {
-            file_server::run(file_server::Args::parse_from(std::iter::once(name.clone()).chain(args)))
-        }
-        Some("db-server") => {
-            db_server::run(db_server::Args::parse_from(std::iter::once(name.clone()).chain(args)))
-        }
+        Some("file-server") => file_server::run(file_server::Args::parse_from(
+            std::iter::once(name.clone()).chain(args),
+        )),
+        Some("db-server") => db_server::run(db_server::Args::parse_from(
+            std::iter::once(name.clone()).chain(args),
+        )),
         _ => Err(anyhow::anyhow!(
             "unknown bundled server {name:?} (known: file-server, db-server)"
         )),
@@ -112,7 +112,8 @@ fn bundled_specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
     let data = data
         .canonicalize()
         .with_context(|| format!("resolving {}", data.display()))?;
-    let exe = std::env::current_exe().context("finding this executable to start the bundled servers")?;
+    let exe =
+        std::env::current_exe().context("finding this executable to start the bundled servers")?;
     let spec = |name: &str, args: Vec<String>| ServerSpec {
         name: name.to_owned(),
         command: exe.clone(),
@@ -124,10 +125,16 @@ fn bundled_specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
         cwd: None,
     };
     Ok(vec![
-        spec("file-server", vec!["--root".into(), data.display().to_string()]),
+        spec(
+            "file-server",
+            vec!["--root".into(), data.display().to_string()],
+        ),
         spec(
             "db-server",
-            vec!["--load".into(), format!("sales={}", data.join("sales.csv").display())],
+            vec![
+                "--load".into(),
+                format!("sales={}", data.join("sales.csv").display()),
+            ],
         ),
     ])
 }
@@ -202,7 +209,12 @@ impl Session {
     }
 
     /// Stops the servers, flushes every process's spans, then shows and saves the trace.
-    async fn finish(self, servers: Vec<Server>, common: &Common, root_name: &str) -> anyhow::Result<()> {
+    async fn finish(
+        self,
+        servers: Vec<Server>,
+        common: &Common,
+        root_name: &str,
+    ) -> anyhow::Result<()> {
         shutdown_all(servers).await;
         let Session {
             receiver,
@@ -254,7 +266,11 @@ async fn unless_signalled<T>(work: impl std::future::Future<Output = T>) -> Resu
     }
 }
 
-async fn run_query(query: &str, specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<ExitCode> {
+async fn run_query(
+    query: &str,
+    specs: Vec<ServerSpec>,
+    common: &Common,
+) -> anyhow::Result<ExitCode> {
     let session = Session::start().await?;
     let agent = OfflineAgent::default();
     let root = tracing::info_span!("mcp-agent", otel.kind = "internal");
@@ -281,7 +297,11 @@ async fn run_query(query: &str, specs: Vec<ServerSpec>, common: &Common) -> anyh
         }
     };
     let mut toolbox = Toolbox { servers };
-    let tools: Vec<StringValue> = toolbox.tool_names().into_iter().map(StringValue::from).collect();
+    let tools: Vec<StringValue> = toolbox
+        .tool_names()
+        .into_iter()
+        .map(StringValue::from)
+        .collect();
     root.set_attribute(
         attr::CONFIDENT_AGENT_AVAILABLE_TOOLS,
         Value::Array(Array::String(tools)),
@@ -351,7 +371,12 @@ async fn call_one(
     let spec = specs
         .into_iter()
         .find(|s| s.name == server)
-        .with_context(|| format!("no server named {server:?} (configured: {})", names.join(", ")))?;
+        .with_context(|| {
+            format!(
+                "no server named {server:?} (configured: {})",
+                names.join(", ")
+            )
+        })?;
     let session = Session::start().await?;
     let mut servers = session.start_servers(std::slice::from_ref(&spec)).await?;
     let result = servers[0].call_tool(tool, arguments).await;
@@ -366,7 +391,9 @@ async fn call_one(
         }
         Err(_) => ExitCode::FAILURE,
     };
-    session.finish(servers, common, &format!("mcp-tool-{tool}")).await?;
+    session
+        .finish(servers, common, &format!("mcp-tool-{tool}"))
+        .await?;
     if let Err(error) = result {
         eprintln!("mcp-host: error: {error}");
     }

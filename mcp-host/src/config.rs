@@ -95,7 +95,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
         })?;
     let folder = file
         .parent()
-        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
         .map(Path::to_path_buf);
 
     let mut specs = Vec::new();
@@ -110,10 +116,16 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
             .as_object()
             .ok_or_else(|| field_error("(entry)", "must be an object".into()))?;
         if object.get("disabled").and_then(|v| v.as_bool()) == Some(true) {
-            eprintln!("mcp-host: skipping server \"{name}\" in {}: disabled", file.display());
+            eprintln!(
+                "mcp-host: skipping server \"{name}\" in {}: disabled",
+                file.display()
+            );
             continue;
         }
-        let kind = object.get("type").and_then(|v| v.as_str()).unwrap_or("stdio");
+        let kind = object
+            .get("type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("stdio");
         if kind != "stdio" || (object.contains_key("url") && !object.contains_key("command")) {
             let kind = if kind == "stdio" { "url" } else { kind };
             eprintln!(
@@ -151,7 +163,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
                     serde_json::Value::String(s) => Ok((key.clone(), s.clone())),
                     serde_json::Value::Number(n) => Ok((key.clone(), n.to_string())),
                     serde_json::Value::Bool(b) => Ok((key.clone(), b.to_string())),
-                    other => Err(field_error("env", format!("{key} must be a string, found {other}"))),
+                    other => Err(field_error(
+                        "env",
+                        format!("{key} must be a string, found {other}"),
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(field_error("env", "must be an object of strings".into())),
@@ -191,7 +206,10 @@ mod tests {
         .unwrap();
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].name, "files");
-        assert_eq!(specs[0].command, PathBuf::from("/etc/mcp/./bin/file-server"));
+        assert_eq!(
+            specs[0].command,
+            PathBuf::from("/etc/mcp/./bin/file-server")
+        );
         assert_eq!(specs[0].args, ["--root", "data"]);
         assert_eq!(specs[0].env["RUST_LOG"], "info");
         assert_eq!(specs[0].cwd.as_deref(), Some(Path::new("/etc/mcp")));
@@ -208,7 +226,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(specs.len(), 1);
-        assert_eq!(specs[0].command, PathBuf::from("db-server"), "PATH lookups stay bare");
+        assert_eq!(
+            specs[0].command,
+            PathBuf::from("db-server"),
+            "PATH lookups stay bare"
+        );
     }
 
     #[test]
@@ -219,17 +241,32 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(error.contains("claude.json") && error.contains("\"files\"") && error.contains("\"command\""), "{error}");
+        assert!(
+            error.contains("claude.json")
+                && error.contains("\"files\"")
+                && error.contains("\"command\""),
+            "{error}"
+        );
 
-        let error = parse(r#"{"mcpServers": {"files": {"command": "x", "args": [1]}}}"#, Path::new("c.json"))
+        let error = parse(
+            r#"{"mcpServers": {"files": {"command": "x", "args": [1]}}}"#,
+            Path::new("c.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("\"args\"") && error.contains("item 0"),
+            "{error}"
+        );
+
+        let error = parse(r#"{"other": {}}"#, Path::new("c.json"))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("\"args\"") && error.contains("item 0"), "{error}");
-
-        let error = parse(r#"{"other": {}}"#, Path::new("c.json")).unwrap_err().to_string();
         assert!(error.contains("mcpServers"), "{error}");
 
-        let error = parse("{not json", Path::new("c.json")).unwrap_err().to_string();
+        let error = parse("{not json", Path::new("c.json"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("not valid JSON"), "{error}");
     }
 }

@@ -104,14 +104,20 @@ async fn handle(
     sink: Collected,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     if request.method() != Method::POST || request.uri().path() != "/v1/traces" {
-        return Ok(reply(StatusCode::NOT_FOUND, "only POST /v1/traces is served"));
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            "only POST /v1/traces is served",
+        ));
     }
     let json = request
         .headers()
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(body) => body.to_bytes(),
         Err(error) => return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE, &error.to_string())),
     };

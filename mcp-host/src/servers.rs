@@ -110,14 +110,22 @@ impl StderrTail {
         if let Some(reader) = reader {
             let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
         }
-        self.lines.lock().expect("stderr tail lock").iter().cloned().collect()
+        self.lines
+            .lock()
+            .expect("stderr tail lock")
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
 impl Server {
     /// Starts the server, initialises the session and lists its tools (traced requests,
     /// children of the caller's span).
-    pub async fn start(spec: &ServerSpec, local_endpoint: Option<&str>) -> Result<Self, ServerError> {
+    pub async fn start(
+        spec: &ServerSpec,
+        local_endpoint: Option<&str>,
+    ) -> Result<Self, ServerError> {
         let error = |what: String| ServerError {
             name: spec.name.clone(),
             what,
@@ -139,7 +147,10 @@ impl Server {
             command.env(LOCAL_ENDPOINT_ENV, endpoint);
         }
         let mut child = command.spawn().map_err(|e| {
-            error(format!("could not be started: `{}`: {e}", spec.command.display()))
+            error(format!(
+                "could not be started: `{}`: {e}",
+                spec.command.display()
+            ))
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -244,7 +255,10 @@ impl Server {
         if let Some(status) = exit_status(&mut self.child, EXIT_GRACE).await {
             return Some(status);
         }
-        eprintln!("mcp-host: server \"{}\" ignored SIGTERM; killing it", self.name);
+        eprintln!(
+            "mcp-host: server \"{}\" ignored SIGTERM; killing it",
+            self.name
+        );
         let _ = self.child.kill().await;
         self.child.try_wait().ok().flatten()
     }

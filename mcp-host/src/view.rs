@@ -110,13 +110,17 @@ pub fn render(rows: &[SpanRow], root_name: &str) -> String {
             for row in rows {
                 *counts.entry(&row.trace_id).or_default() += 1;
             }
-            counts.into_iter().max_by_key(|(_, n)| *n).map(|(t, _)| t.to_vec())
+            counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(t, _)| t.to_vec())
         })
     else {
         return "Trace: no spans were received\n".to_owned();
     };
     let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == trace_id).collect();
-    let ids: std::collections::HashSet<&[u8]> = trace.iter().map(|r| r.span_id.as_slice()).collect();
+    let ids: std::collections::HashSet<&[u8]> =
+        trace.iter().map(|r| r.span_id.as_slice()).collect();
     let mut children: HashMap<&[u8], Vec<&SpanRow>> = HashMap::new();
     let mut tops = Vec::new();
     for row in &trace {
@@ -131,7 +135,12 @@ pub fn render(rows: &[SpanRow], root_name: &str) -> String {
         list.sort_by_key(|r| r.start);
     }
     let begin = trace.iter().map(|r| r.start).min().unwrap_or(0);
-    let finish = trace.iter().map(|r| r.end).max().unwrap_or(begin).max(begin + 1);
+    let finish = trace
+        .iter()
+        .map(|r| r.end)
+        .max()
+        .unwrap_or(begin)
+        .max(begin + 1);
     let mut services: Vec<&str> = Vec::new();
     for row in &trace {
         if !services.contains(&row.service.as_str()) {
@@ -204,8 +213,16 @@ impl View<'_> {
             " ".repeat(offset.min(BAR_WIDTH - 1)),
             "█".repeat(length)
         );
-        let kind = row.span_type.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
-        let _ = write!(out, "{label}{dots}{:>8}  |{bar:<BAR_WIDTH$}|{kind}", duration(elapsed));
+        let kind = row
+            .span_type
+            .as_deref()
+            .map(|t| format!(" {t}"))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "{label}{dots}{:>8}  |{bar:<BAR_WIDTH$}|{kind}",
+            duration(elapsed)
+        );
         if let Some(message) = &row.error {
             let message: String = message.chars().take(80).collect();
             let _ = write!(out, "  ERROR: {message}");

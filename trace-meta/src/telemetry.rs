@@ -157,8 +157,14 @@ impl Telemetry {
             .with_filter(filter);
         let otel = provider.as_ref().map(|provider| {
             opentelemetry::global::set_tracer_provider(provider.clone());
+            // Code locations, thread ids and busy/idle times are not part of the trace
+            // conventions; leaving them out keeps spans small and backends tidy.
             tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("trace-meta"))
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracked_inactivity(false)
                 .with_filter(filter_fn(exported_to_otel))
         });
         tracing_subscriber::registry()

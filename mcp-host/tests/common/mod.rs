@@ -1,0 +1,172 @@
+//! Helpers shared by the end-to-end tests: running the host, reading OTLP/JSON.
+
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+pub const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
+
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/data")
+        .canonicalize()
+        .expect("examples/data")
+}
+
+/// The host command with a clean environment: no OTLP endpoint, no log filter.
+pub fn host() -> Command {
+    let mut command = Command::new(HOST);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_")
+            || key == "RUST_LOG"
+            || key == "CONFIDENT_API_KEY"
+            || key.starts_with("TRACE_META")
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("running mcp-host");
+    eprintln!("--- stdout\n{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("--- stderr\n{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// One span of an OTLP/JSON export, with its resource's attributes.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub name: String,
+    pub kind: i64,
+    pub start: u128,
+    pub service: String,
+    pub pid: i64,
+    pub status_code: i64,
+    pub attributes: Value,
+}
+
+fn value_of(v: &Value) -> Value {
+    let v = &v["value"];
+    for key in ["stringValue", "boolValue", "doubleValue"] {
+        if let Some(x) = v.get(key) {
+            return x.clone();
+        }
+    }
+    if let Some(i) = v.get("intValue") {
+        return match i {
+            Value::String(s) => Value::from(s.parse::<i64>().unwrap()),
+            other => other.clone(),
+        };
+    }
+    if let Some(array) = v.get("arrayValue") {
+        return Value::Array(
+            array["values"]
+                .as_array()
+                .map(|values| {
+                    values
+                        .iter()
+                        .map(|x| value_of(&serde_json::json!({"value": x})))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        );
+    }
+    Value::Null
+}
+
+fn attribute_map(list: &Value) -> Value {
+    let mut map = serde_json::Map::new();
+    for kv in list.as_array().into_iter().flatten() {
+        map.insert(kv["key"].as_str().unwrap().to_owned(), value_of(kv));
+    }
+    Value::Object(map)
+}
+
+pub fn spans(file: &Path) -> Vec<Span> {
+    let json: Value = serde_json::from_slice(&std::fs::read(file).expect("trace json")).unwrap();
+    let mut spans = Vec::new();
+    for resource in json["resourceSpans"].as_array().expect("resourceSpans") {
+        let attributes = attribute_map(&resource["resource"]["attributes"]);
+        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+            for span in scope["spans"].as_array().into_iter().flatten() {
+                spans.push(Span {
+                    trace_id: span["traceId"].as_str().unwrap().to_owned(),
+                    span_id: span["spanId"].as_str().unwrap().to_owned(),
+                    parent_span_id: span["parentSpanId"].as_str().unwrap_or("").to_owned(),
+                    name: span["name"].as_str().unwrap().to_owned(),
+                    kind: span["kind"].as_i64().unwrap(),
+                    start: span["startTimeUnixNano"]
+                        .as_str()
+                        .map(|s| s.parse().unwrap())
+                        .or_else(|| span["startTimeUnixNano"].as_u64().map(u128::from))
+                        .unwrap(),
+                    service: attributes["service.name"].as_str().unwrap_or("").to_owned(),
+                    pid: attributes["process.pid"].as_i64().unwrap_or(0),
+                    status_code: span["status"]["code"].as_i64().unwrap_or(0),
+                    attributes: attribute_map(&span["attributes"]),
+                });
+            }
+        }
+    }
+    spans
+}
+
+pub const KIND_INTERNAL: i64 = 1;
+pub const KIND_SERVER: i64 = 2;
+pub const KIND_CLIENT: i64 = 3;
+pub const STATUS_ERROR: i64 = 2;
+
+pub fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+pub fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    let found = named(spans, name);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one span {name}, found {}",
+        found.len()
+    );
+    found[0]
+}
+
+pub fn children<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
+    let mut list: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
+        .collect();
+    list.sort_by_key(|s| s.start);
+    list
+}
+
+/// Pids of the live processes whose parent is `parent`.
+pub fn child_pids(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The fields after the parenthesised command name: state, ppid, ...
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let mut fields = after.split(' ');
+        let _state = fields.next();
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
