@@ -335,11 +335,21 @@ impl Facts {
             ));
         }
         out.push_str(&format!(
-            "\n(Computed from the {} rows db-server returned for {year}{}; the {} total comes from the sales file read through file-server.)",
+            "\n(Computed from the {} rows db-server returned for {year}{}",
             self.rows,
-            if self.truncated { ", a truncated result" } else { "" },
-            year - 1
+            if self.truncated {
+                ", a truncated result"
+            } else {
+                ""
+            },
         ));
+        if self.previous_revenue.is_some() {
+            out.push_str(&format!(
+                "; the {} total comes from the sales file read through file-server",
+                year - 1
+            ));
+        }
+        out.push_str(".)");
         out
     }
 }

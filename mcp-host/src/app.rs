@@ -86,7 +86,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => bundled_specs(cli.common.data_dir.as_deref())?,
     };
     match cli.command {
-        None => run_query(&cli.query, specs, &cli.common).await,
+        None => {
+            let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
+            run_query(query, specs, &cli.common).await
+        }
         Some(Command::Tools) => list_tools(specs, &cli.common).await,
         Some(Command::Call {
             server,
@@ -339,11 +342,13 @@ async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<E
     for server in &servers {
         println!("{}:", server.name);
         for tool in &server.tools {
+            // First sentence only: the whole description is for the model, not the listing.
             let description = tool
                 .description
                 .as_deref()
-                .and_then(|d| d.lines().next())
-                .unwrap_or("");
+                .and_then(|d| d.split_inclusive(". ").next())
+                .unwrap_or("")
+                .trim();
             println!("  {:<26} {description}", tool.name);
         }
     }

@@ -18,14 +18,14 @@ pub const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
 /// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, ...; CONFIDENT_API_KEY for
 /// Confident AI); every server inherits them. Logs go to stderr (RUST_LOG).
 #[derive(Debug, Parser)]
-#[command(name = "mcp-host", version, args_conflicts_with_subcommands = true)]
+#[command(name = "mcp-host", version, subcommand_precedence_over_arg = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The question for the agent.
-    #[arg(value_name = "QUERY", default_value = DEFAULT_QUERY)]
-    pub query: String,
+    /// The question for the agent [default: "Summarize our 2024 sales data"].
+    #[arg(value_name = "QUERY")]
+    pub query: Option<String>,
 
     #[command(flatten)]
     pub common: Common,

@@ -172,10 +172,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
             Some(_) => return Err(field_error("env", "must be an object of strings".into())),
         };
         let mut command = PathBuf::from(command);
-        if command.is_relative() && command.components().count() > 1 {
-            if let Some(folder) = &folder {
-                command = folder.join(command);
-            }
+        if let (true, Some(folder)) = (
+            command.is_relative() && command.components().count() > 1,
+            &folder,
+        ) {
+            command = folder.join(command);
         }
         specs.push(ServerSpec {
             name,

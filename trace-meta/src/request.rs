@@ -164,10 +164,8 @@ pub fn tool_result_text(result: &CallToolResult) -> String {
         .iter()
         .filter_map(|content| content.as_text().map(|text| text.text.as_str()))
         .collect();
-    if texts.is_empty() {
-        if let Some(structured) = &result.structured_content {
-            return structured.to_string();
-        }
+    if let (true, Some(structured)) = (texts.is_empty(), &result.structured_content) {
+        return structured.to_string();
     }
     texts.join("\n")
 }

@@ -21,6 +21,9 @@ pub enum ServeError {
 /// as MCP clients launch servers, they are driven without blocking threads, so a signal
 /// never waits on a pending read.
 pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), ServeError> {
+    // Listen before anything else: a signal that arrives during the handshake must stop
+    // the server cleanly, not kill it with its spans unflushed.
+    let mut signals = ShutdownSignals::install();
     let transport = rmcp::transport::io::stdio_pipes();
     let running = tokio::select! {
         running = service.serve(transport) => match running {
@@ -29,14 +32,14 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
             Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
             Err(error) => return Err(ServeError::Initialize(Box::new(error))),
         },
-        signal = shutdown_signal() => {
+        signal = signals.recv() => {
             tracing::info!("{signal} before the session started; exiting");
             return Ok(());
         }
     };
     let cancel = running.cancellation_token();
     let watcher = tokio::spawn(async move {
-        let signal = shutdown_signal().await;
+        let signal = signals.recv().await;
         tracing::info!("{signal}: closing the session");
         cancel.cancel();
     });
@@ -48,24 +51,59 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
 }
 
 /// Resolves when the process receives SIGTERM or SIGINT, naming the signal.
+///
+/// The handlers are installed when this is first polled; [`serve_stdio`] installs its own
+/// at once instead.
 pub async fn shutdown_signal() -> &'static str {
+    ShutdownSignals::install().recv().await
+}
+
+/// SIGTERM and SIGINT handlers, installed on creation.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => {
+                    tracing::warn!(
+                        "cannot listen for SIGTERM/SIGINT; the server stops on stdin EOF only"
+                    );
+                    None
+                }
+            };
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let Some((term, int)) = &mut self.streams else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }

@@ -104,14 +104,13 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
         if let Some(version) = context.protocol_version() {
             span.set_attribute(attr::MCP_PROTOCOL_VERSION, version.to_string());
         }
-        if let Some(tool) = described
+        let description = described
             .tool
             .as_deref()
             .and_then(|name| self.inner.get_tool(name))
-        {
-            if let Some(description) = tool.description {
-                span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
-            }
+            .and_then(|tool| tool.description);
+        if let Some(description) = description {
+            span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
         }
 
         let result = self

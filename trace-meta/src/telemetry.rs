@@ -89,7 +89,7 @@ pub struct Telemetry {
     service_name: String,
     default_log_filter: String,
     local_endpoint: Option<String>,
-    extra_exporters: Vec<Box<dyn FnOnce(&mut Vec<BatchSpanProcessor>) + Send>>,
+    extra_processors: Vec<BatchSpanProcessor>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -98,7 +98,7 @@ impl fmt::Debug for Telemetry {
             .field("service_name", &self.service_name)
             .field("default_log_filter", &self.default_log_filter)
             .field("local_endpoint", &self.local_endpoint)
-            .field("extra_exporters", &self.extra_exporters.len())
+            .field("extra_processors", &self.extra_processors.len())
             .finish()
     }
 }
@@ -112,7 +112,7 @@ impl Telemetry {
             local_endpoint: std::env::var(LOCAL_ENDPOINT_ENV)
                 .ok()
                 .filter(|s| !s.trim().is_empty()),
-            extra_exporters: Vec::new(),
+            extra_processors: Vec::new(),
         }
     }
 
@@ -130,9 +130,8 @@ impl Telemetry {
 
     /// Adds a destination of your own, with its own batch processor.
     pub fn with_span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
-        self.extra_exporters.push(Box::new(move |processors| {
-            processors.push(BatchSpanProcessor::builder(exporter).build());
-        }));
+        self.extra_processors
+            .push(BatchSpanProcessor::builder(exporter).build());
         self
     }
 
@@ -193,11 +192,7 @@ impl Telemetry {
             let exporter = http_exporter(Some(endpoint), false)?;
             builder = builder.with_span_processor(BatchSpanProcessor::builder(exporter).build());
         }
-        let mut processors = Vec::new();
-        for add in self.extra_exporters {
-            add(&mut processors);
-        }
-        for processor in processors {
+        for processor in self.extra_processors {
             builder = builder.with_span_processor(processor);
         }
         Ok(builder.build())
@@ -431,10 +426,8 @@ impl TelemetryGuard {
 
     /// Exports every finished span now, waiting for the exporters.
     pub fn force_flush(&self) {
-        if let Some(provider) = &self.provider {
-            if let Err(error) = provider.force_flush() {
-                tracing::warn!(target: "trace_meta::export", "flushing spans failed: {error}");
-            }
+        if let Some(Err(error)) = self.provider.as_ref().map(|p| p.force_flush()) {
+            tracing::warn!(target: "trace_meta::export", "flushing spans failed: {error}");
         }
     }
 
@@ -443,10 +436,12 @@ impl TelemetryGuard {
         if std::mem::replace(&mut self.shut_down, true) {
             return;
         }
-        if let Some(provider) = &self.provider {
-            if let Err(error) = provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT) {
-                tracing::warn!(target: "trace_meta::export", "shutting down trace export: {error}");
-            }
+        let result = self
+            .provider
+            .as_ref()
+            .map(|p| p.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
+        if let Some(Err(error)) = result {
+            tracing::warn!(target: "trace_meta::export", "shutting down trace export: {error}");
         }
     }
 }

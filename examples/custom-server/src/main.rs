@@ -1,1 +1,54 @@
-fn main() {}
+//! A custom MCP server with one tool of its own, traced with trace-meta.
+//!
+//! Adopting trace-meta took three lines in `main`: telemetry setup, the `Traced` wrapper and
+//! `serve_stdio`. Each `tools/call` now runs in a `tool-word_stats` SERVER span, a child of
+//! the caller's span when the request carries `traceparent` in `_meta`, and the
+//! `tracing::info!` below becomes an event on it.
+//!
+//! Try it with the host:
+//! ```text
+//! cargo build -p custom-server
+//! echo '{"mcpServers": {"words": {"command": "target/debug/custom-server"}}}' > /tmp/words.json
+//! cargo run -p mcp-host -- --config /tmp/words.json call words word_stats '{"text": "one two two"}'
+//! ```
+
+use rmcp::{handler::server::wrapper::Parameters, schemars, tool, tool_router};
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct WordStatsArgs {
+    /// The text to count words in.
+    text: String,
+}
+
+/// A server whose only tool counts words.
+#[derive(Debug, Clone, Default)]
+struct WordServer;
+
+#[tool_router(server_handler)]
+impl WordServer {
+    /// Counts the words of a text and names the most frequent one.
+    #[tool(annotations(read_only_hint = true))]
+    async fn word_stats(&self, Parameters(args): Parameters<WordStatsArgs>) -> String {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for word in args.text.split_whitespace() {
+            *counts.entry(word.to_lowercase()).or_default() += 1;
+        }
+        let total: usize = counts.values().sum();
+        let top = counts.iter().max_by_key(|(_, n)| **n);
+        tracing::info!(total, distinct = counts.len(), "counted words");
+        match top {
+            Some((word, n)) => format!(
+                "{total} words, {} distinct; most frequent: {word} ({n})",
+                counts.len()
+            ),
+            None => "0 words".to_owned(),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = trace_meta::telemetry::init("custom-server")?;
+    trace_meta::serve_stdio(trace_meta::Traced::new(WordServer)).await?;
+    Ok(())
+}

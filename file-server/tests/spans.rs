@@ -1,0 +1,109 @@
+//! The spans of tool calls: `tool-{tool}` SERVER spans with the conventions' attributes, the
+//! path a tool worked on, and `error.type` on refusals.
+
+use std::sync::OnceLock;
+
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use rmcp::{ServiceExt, model::CallToolRequestParams};
+use trace_meta::{Traced, telemetry::Telemetry};
+
+use file_server::{FileServer, sandbox::AllowedRoots, tools::Options};
+
+const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
+
+fn exporter() -> &'static (InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard) {
+    static TELEMETRY: OnceLock<(InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard)> =
+        OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let guard = Telemetry::new("file-server")
+            .with_span_exporter(exporter.clone())
+            .init()
+            .expect("telemetry init");
+        (exporter, guard)
+    })
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_get_server_spans_with_path_and_errors() {
+    let (exporter, guard) = exporter();
+    let roots = AllowedRoots::new([SAMPLE_DATA]).unwrap();
+    let data = roots.roots()[0].clone();
+    let (client_io, server_io) = tokio::io::duplex(1 << 20);
+    let server = tokio::spawn(async move {
+        let running = Traced::new(FileServer::new(roots, Options::default()))
+            .serve(server_io)
+            .await
+            .expect("server");
+        let _ = running.waiting().await;
+    });
+    let client = ().serve(client_io).await.expect("client");
+    let arguments = |path: &str| {
+        serde_json::json!({ "path": path })
+            .as_object()
+            .unwrap()
+            .clone()
+    };
+    let read = client
+        .call_tool(CallToolRequestParams::new("read_file").with_arguments(arguments("sales.csv")))
+        .await
+        .unwrap();
+    assert_ne!(read.is_error, Some(true));
+    let refused = client
+        .call_tool(CallToolRequestParams::new("read_file").with_arguments(arguments("/etc/passwd")))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    client.cancel().await.ok();
+    server.await.ok();
+
+    guard.force_flush();
+    let spans: Vec<SpanData> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|span| span.name == "tool-read_file")
+        .collect();
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let ok = spans
+        .iter()
+        .find(|span| attr(span, "error.type").is_none())
+        .expect("the successful call");
+    assert_eq!(ok.span_kind, SpanKind::Server);
+    assert_eq!(attr(ok, "mcp.method.name").as_deref(), Some("tools/call"));
+    assert_eq!(attr(ok, "gen_ai.tool.name").as_deref(), Some("read_file"));
+    assert_eq!(attr(ok, "confident.span.type").as_deref(), Some("tool"));
+    assert!(
+        attr(ok, "confident.tool.description")
+            .unwrap()
+            .starts_with("Read a text file")
+    );
+    assert_eq!(
+        attr(ok, "file.path"),
+        Some(data.join("sales.csv").display().to_string())
+    );
+    let output = attr(ok, "confident.span.output").unwrap();
+    assert!(output.starts_with("year,month,quarter,region,product,units,revenue"));
+    assert_eq!(
+        output.chars().count(),
+        1000,
+        "output is cut to 1000 characters"
+    );
+
+    let failed = spans
+        .iter()
+        .find(|span| attr(span, "error.type").is_some())
+        .expect("the refused call");
+    assert_eq!(attr(failed, "error.type").as_deref(), Some("tool_error"));
+    assert!(
+        matches!(&failed.status, Status::Error { description } if description.contains("outside the allowed directories"))
+    );
+}
