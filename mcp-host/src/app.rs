@@ -81,6 +81,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Bench(args)) = cli.command {
+        crate::bench::run(args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let specs = match &cli.common.config {
         Some(file) => config::load(file)?,
         None => bundled_specs(cli.common.data_dir.as_deref())?,
@@ -90,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
             run_query(query, specs, &cli.common).await
         }
+        Some(Command::Bench(_)) => unreachable!("handled above"),
         Some(Command::Tools) => list_tools(specs, &cli.common).await,
         Some(Command::Call {
             server,

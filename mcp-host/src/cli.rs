@@ -67,4 +67,8 @@ pub enum Command {
         #[arg(default_value = "{}")]
         arguments: String,
     },
+    /// Benchmark any stdio MCP server: cold start, latency, throughput, trace-context cost,
+    /// peak RSS and span delivery. Example:
+    /// `mcp-host bench -- target/release/file-server --root examples/data`
+    Bench(crate::bench::BenchArgs),
 }

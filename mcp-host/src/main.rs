@@ -6,6 +6,7 @@
 
 mod agent;
 mod app;
+mod bench;
 mod cli;
 mod config;
 mod receiver;

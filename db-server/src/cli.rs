@@ -1,0 +1,151 @@
+//! The command line.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+/// SQL over an embedded SQLite database, as an MCP server on stdio.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "db-server",
+    version,
+    about = "SQL over an embedded SQLite database as a stdio MCP server, read-only by default",
+    long_about = "SQL over an embedded SQLite database as a stdio MCP server, read-only by default.\n\n\
+        An MCP client (Claude Desktop, VS Code, Cursor, mcp-host) starts db-server and talks \
+        JSON-RPC to it over stdin/stdout. Tools: query_database, list_tables, describe_table, \
+        and execute with --allow-write. SQLite is built into the binary; there is nothing to install.\n\n\
+        The database is the SQLite file named by --db, or an in-memory database built at start \
+        from --load CSV files and --init SQL scripts. Unless --allow-write is given it is \
+        read-only at the database level: the file is opened read-only, PRAGMA query_only is on, \
+        and writes, DDL, ATTACH, load_extension and state-changing PRAGMAs are refused.\n\n\
+        Stdout carries JSON-RPC only. Logs go to stderr, filtered by RUST_LOG (default warn). \
+        Traces are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or \
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; OTEL_EXPORTER_OTLP_PROTOCOL, \
+        OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, \
+        OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED and CONFIDENT_API_KEY are honoured.\n\n\
+        Example: db-server --load sales=examples/data/sales.csv"
+)]
+pub struct Args {
+    /// An existing SQLite database file to serve. Opened read-only unless --allow-write.
+    /// Without --db, the server uses an in-memory database.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Load a CSV file (with a header row) into a new table at start, as TABLE=FILE.csv.
+    /// Column types are inferred: INTEGER, REAL or TEXT. Repeatable.
+    #[arg(long = "load", value_name = "TABLE=FILE.csv", value_parser = parse_load)]
+    pub load: Vec<LoadSpec>,
+
+    /// Run an SQL script at start, before read-only mode is switched on. Repeatable;
+    /// scripts run in order, after the --load files.
+    #[arg(long = "init", value_name = "FILE.sql")]
+    pub init: Vec<PathBuf>,
+
+    /// Allow writes: opens --db read-write, lifts query_only, and adds the execute tool.
+    #[arg(long)]
+    pub allow_write: bool,
+
+    /// The most rows a query returns; further rows are cut and the result says truncated.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: u64,
+
+    /// How many seconds one statement may run before it is interrupted (fractions allowed,
+    /// e.g. 0.5).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// One `--load TABLE=FILE.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadSpec {
+    /// The table to create.
+    pub table: String,
+    /// The CSV file to read.
+    pub path: PathBuf,
+}
+
+fn parse_load(spec: &str) -> Result<LoadSpec, String> {
+    match spec.split_once('=') {
+        Some((table, path)) if !table.trim().is_empty() && !path.is_empty() => Ok(LoadSpec {
+            table: table.trim().to_owned(),
+            path: PathBuf::from(path),
+        }),
+        _ => Err(format!(
+            "expected TABLE=FILE.csv (for example sales=data/sales.csv), got {spec:?}"
+        )),
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 {
+        return Err(format!(
+            "the timeout must be more than 0 and at most 86400 seconds, got {text}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let args = Args::parse_from(["db-server"]);
+        assert_eq!(args.db, None);
+        assert!(!args.allow_write);
+        assert_eq!(args.max_rows, 1000);
+        assert_eq!(args.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn all_options() {
+        let args = Args::parse_from([
+            "db-server",
+            "--db",
+            "x.db",
+            "--load",
+            "sales=a=b.csv",
+            "--load",
+            "t=u.csv",
+            "--init",
+            "i.sql",
+            "--allow-write",
+            "--max-rows",
+            "10",
+            "--timeout",
+            "0.5",
+        ]);
+        assert_eq!(args.db, Some(PathBuf::from("x.db")));
+        assert_eq!(
+            args.load,
+            [
+                LoadSpec {
+                    table: "sales".into(),
+                    path: "a=b.csv".into()
+                },
+                LoadSpec {
+                    table: "t".into(),
+                    path: "u.csv".into()
+                }
+            ]
+        );
+        assert_eq!(args.init, [PathBuf::from("i.sql")]);
+        assert!(args.allow_write);
+        assert_eq!(args.max_rows, 10);
+        assert_eq!(args.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(Args::try_parse_from(["db-server", "--load", "sales.csv"]).is_err());
+        assert!(Args::try_parse_from(["db-server", "--load", "=x.csv"]).is_err());
+        assert!(Args::try_parse_from(["db-server", "--timeout", "0"]).is_err());
+        assert!(Args::try_parse_from(["db-server", "--timeout", "soon"]).is_err());
+        assert!(Args::try_parse_from(["db-server", "--max-rows", "0"]).is_err());
+    }
+}

@@ -1,0 +1,735 @@
+//! SQLite access with limits: open, load CSV files and scripts, then query, independent of MCP.
+//!
+//! Build a [`Database`] with [`Database::builder`], load data into it while it is still
+//! writable, and [`finish`](DatabaseBuilder::finish) it, which switches on the
+//! [`Policy`] (read-only unless `allow_write`). Every statement then runs under the
+//! time limit and the row cap of its [`Config`].
+//!
+//! The methods block; call them from a blocking thread (`tokio::task::spawn_blocking`),
+//! never on an async worker. One [`Mutex`] serialises access to the connection.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use rusqlite::{Connection, OpenFlags, types::Value as SqlValue, types::ValueRef};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::policy::{Policy, Refusal, has_several_statements, is_vacuum};
+
+/// How many SQLite virtual-machine instructions run between two checks of the deadline.
+const PROGRESS_INTERVAL: i32 = 1000;
+
+/// The limits and mode of a database.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// An existing SQLite file; `None` for an in-memory database.
+    pub path: Option<PathBuf>,
+    /// Allow writes, DDL and state-changing PRAGMAs (`--allow-write`).
+    pub allow_write: bool,
+    /// The most rows a query returns; more set `truncated`.
+    pub max_rows: usize,
+    /// How long one statement may run before it is interrupted.
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            path: None,
+            allow_write: false,
+            max_rows: 1000,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What went wrong with a statement or with building the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The statement was refused by the policy before it ran.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    /// The statement ran past the time limit and was interrupted.
+    #[error("query interrupted after {}s timeout", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// SQLite reported an error; its message is kept as is.
+    #[error("{0}")]
+    Sqlite(String),
+    /// The bound parameters do not fit the statement.
+    #[error("{0}")]
+    Parameters(String),
+    /// `describe_table` named no table or view of the database.
+    #[error("no such table: {0}")]
+    UnknownTable(String),
+    /// Building the database at start failed; the message names the file.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// One bound parameter value, as JSON gives it.
+pub type Param = Json;
+
+/// The result of a query: columns and rows, capped at `max_rows`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryResult {
+    /// The column names, in order.
+    pub columns: Vec<String>,
+    /// The rows, each an array of values in column order. Integers and reals are JSON
+    /// numbers, text is a string, NULL is null, and a blob is a lowercase hex string.
+    pub rows: Vec<Vec<Json>>,
+    /// The number of rows returned (after the cap).
+    pub row_count: usize,
+    /// Whether the query had more rows than `max_rows`.
+    pub truncated: bool,
+}
+
+/// The result of a statement run by `execute`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecuteResult {
+    /// Rows inserted, updated or deleted (including by triggers).
+    pub rows_changed: u64,
+}
+
+/// A table or view as `list_tables` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSummary {
+    /// The schema: `main`, or `temp` for temporary tables.
+    pub schema: String,
+    /// The table's name.
+    pub name: String,
+    /// `table`, `view`, `virtual` or `shadow`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The number of columns.
+    pub column_count: i64,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnInfo {
+    /// The column's name.
+    pub name: String,
+    /// The declared type (may be empty: SQLite columns need not declare one).
+    #[serde(rename = "type")]
+    pub decl_type: String,
+    /// Whether the column is declared NOT NULL.
+    pub notnull: bool,
+    /// The column's position in the primary key (1-based), 0 when not part of it.
+    pub pk: i64,
+    /// The default value's SQL text, if any.
+    pub default: Option<String>,
+}
+
+/// A table as `describe_table` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableDescription {
+    /// The table's name as the schema spells it.
+    pub name: String,
+    /// `table`, `view`, `virtual` or `shadow`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The columns, in order.
+    pub columns: Vec<ColumnInfo>,
+    /// The number of rows.
+    pub row_count: i64,
+}
+
+/// A database being built: writable, no policy yet.
+pub struct DatabaseBuilder {
+    conn: Connection,
+    config: Config,
+}
+
+impl std::fmt::Debug for DatabaseBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An open database with its policy and limits in force.
+pub struct Database {
+    conn: Mutex<Connection>,
+    config: Config,
+    policy: Policy,
+    /// The deadline of the running statement in nanoseconds after `epoch`, 0 for none;
+    /// shared with the progress handler, which interrupts the statement once it passes.
+    deadline: Arc<AtomicU64>,
+    epoch: Instant,
+    /// The reason the authorizer gave for its last denial, for a clearer message than
+    /// SQLite's "not authorized".
+    denial: Arc<Mutex<Option<String>>>,
+    /// Whether the running statement is a VACUUM, for the authorizer.
+    in_vacuum: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sqlite_error(error: rusqlite::Error) -> DbError {
+    DbError::Sqlite(error.to_string())
+}
+
+fn setup_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> DbError {
+    DbError::Setup(format!("{context}: {error}"))
+}
+
+impl Database {
+    /// Starts building a database: opens the file of `config.path` (read-only unless
+    /// `allow_write`; it must exist), or an in-memory database.
+    pub fn builder(config: Config) -> Result<DatabaseBuilder, DbError> {
+        // NO_MUTEX because our own Mutex serialises access; no URI flag, so a path is
+        // always a path and never a `file:` URI with options.
+        let conn = match &config.path {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(setup_error(
+                        format!("--db {}", path.display()),
+                        "no such file (db-server opens an existing SQLite database; it does not create one)",
+                    ));
+                }
+                let access = if config.allow_write {
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                } else {
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                };
+                let conn =
+                    Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                        .map_err(|e| setup_error(format!("--db {}", path.display()), e))?;
+                // Opening is lazy; reading the schema proves the file is a database.
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+                    .map_err(|e| setup_error(format!("--db {}", path.display()), e))?;
+                conn
+            }
+            None => {
+                Connection::open_in_memory().map_err(|e| setup_error("in-memory database", e))?
+            }
+        };
+        Ok(DatabaseBuilder { conn, config })
+    }
+
+    /// Opens a database with nothing to load: [`builder`](Self::builder) then
+    /// [`finish`](DatabaseBuilder::finish).
+    pub fn open(config: Config) -> Result<Database, DbError> {
+        Self::builder(config)?.finish()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs one read-only statement and returns its rows, at most `max_rows` of them.
+    pub fn query(&self, sql: &str, params: &[Param]) -> Result<QueryResult, DbError> {
+        self.query_capped(sql, params, self.config.max_rows)
+    }
+
+    /// [`query`](Self::query) with a cap of its own; the server's own schema queries are
+    /// not cut at `max_rows`.
+    fn query_capped(
+        &self,
+        sql: &str,
+        params: &[Param],
+        cap: usize,
+    ) -> Result<QueryResult, DbError> {
+        self.with_statement(sql, params, true, |_, stmt| {
+            let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+            let width = columns.len();
+            let mut rows = Vec::new();
+            let mut truncated = false;
+            let mut cursor = stmt.raw_query();
+            while let Some(row) = cursor.next().map_err(|e| self.map_error(e))? {
+                if rows.len() == cap {
+                    // One row past the cap is enough to know there are more; stop there
+                    // rather than running the rest of the query.
+                    truncated = true;
+                    break;
+                }
+                let mut values = Vec::with_capacity(width);
+                for i in 0..width {
+                    values.push(to_json(row.get_ref(i).map_err(sqlite_error)?));
+                }
+                rows.push(values);
+            }
+            Ok(QueryResult {
+                columns,
+                row_count: rows.len(),
+                rows,
+                truncated,
+            })
+        })
+    }
+
+    /// Runs one statement that may change the database (with `allow_write`) and returns
+    /// how many rows it changed. Rows a statement returns (`RETURNING`) are discarded.
+    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<ExecuteResult, DbError> {
+        self.with_statement(sql, params, false, |conn, stmt| {
+            let before = conn.total_changes();
+            let mut cursor = stmt.raw_query();
+            while cursor.next().map_err(|e| self.map_error(e))?.is_some() {}
+            Ok(ExecuteResult {
+                rows_changed: conn.total_changes().saturating_sub(before),
+            })
+        })
+    }
+
+    /// Lists the tables and views of the database (SQLite's internal tables excepted).
+    pub fn list_tables(&self) -> Result<Vec<TableSummary>, DbError> {
+        let result = self.query_capped(
+            "SELECT schema, name, type, ncol FROM pragma_table_list \
+             WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY schema = 'temp', schema, name",
+            &[],
+            usize::MAX,
+        )?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| TableSummary {
+                schema: row[0].as_str().unwrap_or_default().to_owned(),
+                name: row[1].as_str().unwrap_or_default().to_owned(),
+                kind: row[2].as_str().unwrap_or_default().to_owned(),
+                column_count: row[3].as_i64().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Describes one table or view: its columns and its row count.
+    ///
+    /// `table` is looked up among the names SQLite lists (case-insensitively, as SQLite
+    /// compares identifiers); only a name found there is used, and only as a quoted
+    /// identifier, so a hostile name can never become SQL.
+    pub fn describe_table(&self, table: &str) -> Result<TableDescription, DbError> {
+        let found = self.query_capped(
+            "SELECT name, type FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE \
+             ORDER BY name = ?1 DESC, schema = 'temp' LIMIT 1",
+            &[Json::String(table.to_owned())],
+            1,
+        )?;
+        let Some(row) = found.rows.into_iter().next() else {
+            return Err(DbError::UnknownTable(table.to_owned()));
+        };
+        let name = row[0].as_str().unwrap_or_default().to_owned();
+        let kind = row[1].as_str().unwrap_or_default().to_owned();
+        // The name goes in as a bound parameter here, not as SQL text.
+        let info = self.query_capped(
+            "SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_xinfo(?1) \
+             WHERE hidden IN (0, 2, 3) ORDER BY cid",
+            &[Json::String(name.clone())],
+            usize::MAX,
+        )?;
+        let columns = info
+            .rows
+            .into_iter()
+            .map(|row| ColumnInfo {
+                name: row[0].as_str().unwrap_or_default().to_owned(),
+                decl_type: row[1].as_str().unwrap_or_default().to_owned(),
+                notnull: row[2].as_i64() == Some(1),
+                pk: row[3].as_i64().unwrap_or_default(),
+                default: row[4].as_str().map(str::to_owned),
+            })
+            .collect();
+        let count = self.query_capped(
+            &format!("SELECT count(*) FROM {}", quote_identifier(&name)),
+            &[],
+            1,
+        )?;
+        let row_count = count
+            .rows
+            .first()
+            .and_then(|r| r[0].as_i64())
+            .unwrap_or_default();
+        Ok(TableDescription {
+            name,
+            kind,
+            columns,
+            row_count,
+        })
+    }
+
+    /// Prepares `sql` as exactly one statement, checks it against the policy, binds the
+    /// parameters and hands it to `run`, all under the time limit.
+    fn with_statement<T>(
+        &self,
+        sql: &str,
+        params: &[Param],
+        require_read_only: bool,
+        run: impl FnOnce(&Connection, &mut rusqlite::Statement<'_>) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        self.policy.check_text(sql)?;
+        let conn = self.lock();
+        let _deadline = DeadlineGuard::arm(self);
+        self.clear_denial();
+        self.in_vacuum.store(is_vacuum(sql), Ordering::Relaxed);
+        let mut stmt = conn.prepare(sql).map_err(|e| {
+            // rusqlite compiles the rest of the text to detect a second statement, so an
+            // error may come from that second statement; say so, with SQLite's message.
+            let several =
+                !matches!(e, rusqlite::Error::MultipleStatement) && has_several_statements(sql);
+            let error = self.map_error(e);
+            match error {
+                DbError::Refused(_) | DbError::Sqlite(_) if several => DbError::Refused(Refusal(
+                    format!("several statements in one call; send exactly one statement ({error})"),
+                )),
+                error => error,
+            }
+        })?;
+        self.policy.check_prepared(&stmt, require_read_only)?;
+        bind(&mut stmt, params)?;
+        run(&conn, &mut stmt)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half-done state in the connection that
+        // matters to the next statement (SQLite rolls back an unfinished statement), so a
+        // poisoned lock is simply taken over.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn clear_denial(&self) {
+        *self.denial.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Turns a rusqlite error into ours: interrupts become timeouts, authorizer denials
+    /// carry their reason, several statements get a clear refusal.
+    fn map_error(&self, error: rusqlite::Error) -> DbError {
+        if matches!(error, rusqlite::Error::MultipleStatement) {
+            return DbError::Refused(Refusal(
+                "several statements in one call; send exactly one statement".into(),
+            ));
+        }
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::OperationInterrupted) => {
+                DbError::Timeout(self.config.timeout)
+            }
+            Some(rusqlite::ErrorCode::AuthorizationForStatementDenied) => {
+                match self.denial.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Some(reason) => DbError::Refused(Refusal(reason)),
+                    None => sqlite_error(error),
+                }
+            }
+            _ => sqlite_error(error),
+        }
+    }
+}
+
+/// Arms the deadline of the running statement and disarms it when dropped.
+struct DeadlineGuard<'a>(&'a Database);
+
+impl<'a> DeadlineGuard<'a> {
+    fn arm(db: &'a Database) -> Self {
+        let deadline = db.epoch.elapsed() + db.config.timeout;
+        // Never store 0, which means "no deadline".
+        let nanos = u64::try_from(deadline.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        db.deadline.store(nanos, Ordering::Relaxed);
+        Self(db)
+    }
+}
+
+impl Drop for DeadlineGuard<'_> {
+    fn drop(&mut self) {
+        self.0.deadline.store(0, Ordering::Relaxed);
+    }
+}
+
+impl DatabaseBuilder {
+    /// Loads `csv_path` into a new table `table`, inferring each column's type: INTEGER
+    /// when every non-empty value parses as an integer, REAL when every one parses as a
+    /// number, TEXT otherwise. Empty fields of numeric columns become NULL. Returns the
+    /// number of rows loaded. Errors name the file.
+    pub fn load_csv(&mut self, table: &str, csv_path: &Path) -> Result<usize, DbError> {
+        let context = format!("--load {table}={}", csv_path.display());
+        validate_identifier(table, "table name").map_err(|e| setup_error(&context, e))?;
+        if table.to_ascii_lowercase().starts_with("sqlite_") {
+            return Err(setup_error(
+                &context,
+                "table names starting with sqlite_ are reserved by SQLite",
+            ));
+        }
+        let mut reader = csv::Reader::from_path(csv_path).map_err(|e| setup_error(&context, e))?;
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| setup_error(&context, e))?
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .collect();
+        if headers.is_empty() || headers.iter().all(String::is_empty) {
+            return Err(setup_error(&context, "the file has no header row"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for header in &headers {
+            validate_identifier(header, "column name").map_err(|e| setup_error(&context, e))?;
+            if !seen.insert(header.to_lowercase()) {
+                return Err(setup_error(
+                    &context,
+                    format!("column {header:?} appears twice in the header"),
+                ));
+            }
+        }
+        let mut records = Vec::new();
+        for record in reader.records() {
+            records.push(record.map_err(|e| setup_error(&context, e))?);
+        }
+        let types: Vec<ColumnType> = (0..headers.len())
+            .map(|i| ColumnType::infer(records.iter().map(|r| &r[i])))
+            .collect();
+
+        let columns = headers
+            .iter()
+            .zip(&types)
+            .map(|(name, ty)| format!("{} {}", quote_identifier(name), ty.sql()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let create = format!("CREATE TABLE {} ({columns})", quote_identifier(table));
+        let placeholders = vec!["?"; headers.len()].join(", ");
+        let insert = format!(
+            "INSERT INTO {} VALUES ({placeholders})",
+            quote_identifier(table)
+        );
+
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| setup_error(&context, e))?;
+        tx.execute(&create, [])
+            .map_err(|e| setup_error(&context, e))?;
+        {
+            let mut stmt = tx.prepare(&insert).map_err(|e| setup_error(&context, e))?;
+            for record in &records {
+                let values = record.iter().zip(&types).map(|(field, ty)| ty.value(field));
+                stmt.execute(rusqlite::params_from_iter(values))
+                    .map_err(|e| setup_error(&context, e))?;
+            }
+        }
+        tx.commit().map_err(|e| setup_error(&context, e))?;
+        Ok(records.len())
+    }
+
+    /// Runs the SQL script in `path` (any number of statements), as `--init` does.
+    pub fn run_script(&mut self, path: &Path) -> Result<(), DbError> {
+        let context = format!("--init {}", path.display());
+        let sql = std::fs::read_to_string(path).map_err(|e| setup_error(&context, e))?;
+        self.conn
+            .execute_batch(&sql)
+            .map_err(|e| setup_error(&context, e))
+    }
+
+    /// Runs SQL statements directly, before the policy is in force.
+    pub fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.conn.execute_batch(sql).map_err(sqlite_error)
+    }
+
+    /// Switches the policy on and returns the database: in read-only mode
+    /// `PRAGMA query_only = ON`, then the authorizer and the time limit.
+    pub fn finish(self) -> Result<Database, DbError> {
+        let DatabaseBuilder { mut conn, config } = self;
+        let policy = Policy {
+            allow_write: config.allow_write,
+        };
+        if !policy.allow_write {
+            conn.pragma_update(None, "query_only", true)
+                .map_err(|e| setup_error("PRAGMA query_only", e))?;
+        }
+        let denial = Arc::new(Mutex::new(None));
+        let reasons = Arc::clone(&denial);
+        let in_vacuum = Arc::new(AtomicBool::new(false));
+        let vacuuming = Arc::clone(&in_vacuum);
+        conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
+            let (decision, reason) = policy.authorize(&ctx, vacuuming.load(Ordering::Relaxed));
+            if let Some(reason) = reason {
+                *reasons.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+            }
+            decision
+        }))
+        .map_err(|e| setup_error("authorizer", e))?;
+        let deadline = Arc::new(AtomicU64::new(0));
+        let epoch = Instant::now();
+        let watched = Arc::clone(&deadline);
+        conn.progress_handler(
+            PROGRESS_INTERVAL,
+            Some(move || {
+                let deadline = watched.load(Ordering::Relaxed);
+                deadline != 0 && epoch.elapsed().as_nanos() >= u128::from(deadline)
+            }),
+        )
+        .map_err(|e| setup_error("progress handler", e))?;
+        Ok(Database {
+            conn: Mutex::new(conn),
+            config,
+            policy,
+            deadline,
+            epoch,
+            denial,
+            in_vacuum,
+        })
+    }
+}
+
+/// Quotes `name` as an SQL identifier (double quotes, inner quotes doubled).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Checks a name that will become an identifier: not empty, at most 128 characters,
+/// no control characters. It is still always quoted.
+fn validate_identifier(name: &str, what: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("empty {what}"));
+    }
+    if name.chars().count() > 128 {
+        return Err(format!("{what} longer than 128 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{what} {name:?} contains control characters"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnType {
+    Integer,
+    Real,
+    Text,
+}
+
+impl ColumnType {
+    fn infer<'a>(values: impl Iterator<Item = &'a str>) -> Self {
+        let mut ty = ColumnType::Integer;
+        let mut any = false;
+        for value in values.map(str::trim).filter(|v| !v.is_empty()) {
+            any = true;
+            if ty == ColumnType::Integer && value.parse::<i64>().is_err() {
+                ty = ColumnType::Real;
+            }
+            if ty == ColumnType::Real && value.parse::<f64>().is_err() {
+                return ColumnType::Text;
+            }
+        }
+        if any { ty } else { ColumnType::Text }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "INTEGER",
+            ColumnType::Real => "REAL",
+            ColumnType::Text => "TEXT",
+        }
+    }
+
+    fn value(self, field: &str) -> SqlValue {
+        let trimmed = field.trim();
+        match self {
+            ColumnType::Text => SqlValue::Text(field.to_owned()),
+            _ if trimmed.is_empty() => SqlValue::Null,
+            ColumnType::Integer => trimmed.parse().map_or(SqlValue::Null, SqlValue::Integer),
+            ColumnType::Real => trimmed.parse().map_or(SqlValue::Null, SqlValue::Real),
+        }
+    }
+}
+
+/// Binds JSON parameters to the statement's positional placeholders.
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param]) -> Result<(), DbError> {
+    let expected = stmt.parameter_count();
+    if expected != params.len() {
+        return Err(DbError::Parameters(format!(
+            "the statement has {expected} parameter{} but {} {} given",
+            if expected == 1 { "" } else { "s" },
+            params.len(),
+            if params.len() == 1 { "was" } else { "were" },
+        )));
+    }
+    for (i, param) in params.iter().enumerate() {
+        let value = match param {
+            Json::Null => SqlValue::Null,
+            Json::Bool(b) => SqlValue::Integer(i64::from(*b)),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => SqlValue::Integer(i),
+                None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Json::String(s) => SqlValue::Text(s.clone()),
+            Json::Array(_) | Json::Object(_) => {
+                return Err(DbError::Parameters(format!(
+                    "parameter {} must be null, a boolean, a number or a string",
+                    i + 1
+                )));
+            }
+        };
+        stmt.raw_bind_parameter(i + 1, value)
+            .map_err(sqlite_error)?;
+    }
+    Ok(())
+}
+
+/// Converts one SQLite value to JSON.
+fn to_json(value: ValueRef<'_>) -> Json {
+    match value {
+        ValueRef::Null => Json::Null,
+        ValueRef::Integer(i) => Json::from(i),
+        // JSON has no infinities or NaN; such a REAL becomes its text form.
+        ValueRef::Real(f) => serde_json::Number::from_f64(f)
+            .map_or_else(|| Json::String(f.to_string()), Json::Number),
+        ValueRef::Text(t) => Json::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => {
+            use std::fmt::Write;
+            let mut hex = String::with_capacity(b.len() * 2);
+            for byte in b {
+                let _ = write!(hex, "{byte:02x}");
+            }
+            Json::String(hex)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_types_are_inferred() {
+        assert_eq!(
+            ColumnType::infer(["1", "-2", " 3 "].into_iter()),
+            ColumnType::Integer
+        );
+        assert_eq!(
+            ColumnType::infer(["1", "2.5"].into_iter()),
+            ColumnType::Real
+        );
+        assert_eq!(ColumnType::infer(["1", "Q1"].into_iter()), ColumnType::Text);
+        assert_eq!(
+            ColumnType::infer(["1", ""].into_iter()),
+            ColumnType::Integer
+        );
+        assert_eq!(ColumnType::infer(["", ""].into_iter()), ColumnType::Text);
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_identifier("sales"), "\"sales\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn blobs_become_hex() {
+        assert_eq!(
+            to_json(ValueRef::Blob(&[0x00, 0xab, 0x10])),
+            Json::String("00ab10".into())
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! The MCP face of the database: [`DbServer`], an rmcp `ServerHandler` with four tools.
+//!
+//! Each tool hands its SQLite work to a blocking thread, so a slow query never stalls the
+//! async runtime, and records the database attributes on the current span, which is the
+//! SERVER span `tool-{tool}` that [`trace_meta::Traced`] opened for the request.
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData, ServerHandler,
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    model::{CallToolResult, ContentBlock},
+    schemars::{self, JsonSchema},
+    tool, tool_handler, tool_router,
+};
+use serde::{Deserialize, Serialize};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::database::{Database, DbError};
+
+/// The most characters of SQL recorded as `db.query.text`.
+const QUERY_TEXT_LIMIT: usize = 1000;
+
+/// One bound parameter: null, a boolean (bound as 0 or 1), a number or a string.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SqlParam {
+    /// SQL NULL.
+    Null,
+    /// A boolean, bound as the integer 0 or 1.
+    Bool(bool),
+    /// A number: bound as INTEGER when it is a whole number that fits 64 bits, else REAL.
+    Number(serde_json::Number),
+    /// A string, bound as TEXT.
+    Text(String),
+}
+
+impl From<SqlParam> for serde_json::Value {
+    fn from(param: SqlParam) -> Self {
+        match param {
+            SqlParam::Null => serde_json::Value::Null,
+            SqlParam::Bool(b) => serde_json::Value::Bool(b),
+            SqlParam::Number(n) => serde_json::Value::Number(n),
+            SqlParam::Text(s) => serde_json::Value::String(s),
+        }
+    }
+}
+
+/// Arguments of `query_database` and `execute`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct SqlArgs {
+    /// Exactly one SQLite statement, e.g. `SELECT * FROM sales WHERE year = 2024`.
+    /// Several statements in one call are refused. Use `?`, `?1`... placeholders for values.
+    pub sql: String,
+    /// Values bound to the statement's positional placeholders, in order: null, booleans,
+    /// numbers or strings. Prefer these to splicing values into the SQL text.
+    #[serde(default)]
+    pub params: Option<Vec<SqlParam>>,
+}
+
+/// Arguments of `describe_table`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct DescribeArgs {
+    /// The name of a table or view, exactly as `list_tables` reports it (not SQL).
+    pub table: String,
+}
+
+/// The MCP server: the database's tools behind rmcp's tool router.
+#[derive(Debug, Clone)]
+pub struct DbServer {
+    db: Arc<Database>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl DbServer {
+    /// A server for `db`. The `execute` tool is listed and callable only when the database
+    /// allows writes.
+    pub fn new(db: Arc<Database>) -> Self {
+        let mut tool_router = Self::tool_router();
+        if !db.config().allow_write {
+            // Removing the route, not just hiding it, makes a call by name fail as an
+            // unknown tool.
+            tool_router.remove_route("execute");
+        }
+        Self { db, tool_router }
+    }
+
+    /// The database served.
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Runs `work` on a blocking thread with the database, and turns its outcome into a
+    /// tool result: JSON text on success, an `isError` result with the message otherwise.
+    async fn run<T, F>(&self, work: F, rows_of: impl Fn(&T) -> usize) -> CallToolResult
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce(&Database) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        let outcome = tokio::task::spawn_blocking(move || work(&db)).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                let rows = i64::try_from(rows_of(&value)).unwrap_or(i64::MAX);
+                tracing::Span::current().set_attribute("db.response.returned_rows", rows);
+                match serde_json::to_string(&value) {
+                    Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+                    Err(error) => error_result(format!("cannot encode the result: {error}")),
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "statement failed");
+                error_result(error.to_string())
+            }
+            Err(join) => error_result(format!("the database task failed: {join}")),
+        }
+    }
+}
+
+fn error_result(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// Records the database attributes of the conventions on the current span.
+fn record_query(sql: &str) {
+    let span = tracing::Span::current();
+    span.set_attribute("db.system.name", "sqlite");
+    if !sql.is_empty() {
+        span.set_attribute("db.query.text", truncate(sql, QUERY_TEXT_LIMIT));
+    }
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+fn params_of(args: &mut SqlArgs) -> Vec<serde_json::Value> {
+    args.params
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}
+
+#[tool_router]
+impl DbServer {
+    /// Runs one read-only SQL statement (SELECT, WITH ... SELECT, a read-only PRAGMA) and
+    /// returns {"columns": [...], "rows": [[...], ...], "row_count": N, "truncated": bool}.
+    #[tool(
+        name = "query_database",
+        description = "Run exactly one read-only SQL statement on the SQLite database and return the result as JSON: {\"columns\": [...], \"rows\": [[...], ...], \"row_count\": N, \"truncated\": bool}. Rows are arrays in column order; blobs are hex strings; truncated is true when the result had more rows than the server's row limit. Bind values with ?/?1 placeholders and params. Example: {\"sql\": \"SELECT * FROM sales WHERE year = 2024\"}.",
+        annotations(
+            title = "Query the database",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn query_database(
+        &self,
+        Parameters(mut args): Parameters<SqlArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        record_query(&args.sql);
+        let params = params_of(&mut args);
+        let sql = args.sql;
+        Ok(self
+            .run(move |db| db.query(&sql, &params), |r| r.row_count)
+            .await)
+    }
+
+    /// Lists the tables and views with their schema, type and column count.
+    #[tool(
+        name = "list_tables",
+        description = "List the tables and views of the database: [{\"schema\", \"name\", \"type\", \"column_count\"}, ...].",
+        annotations(
+            title = "List tables",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_tables(&self) -> Result<CallToolResult, ErrorData> {
+        record_query("");
+        Ok(self.run(|db| db.list_tables(), Vec::len).await)
+    }
+
+    /// Describes one table: columns with type, NOT NULL and primary key, and row count.
+    #[tool(
+        name = "describe_table",
+        description = "Describe one table or view: its columns (name, type, notnull, pk, default) and its row count. An unknown table is an error.",
+        annotations(
+            title = "Describe a table",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn describe_table(
+        &self,
+        Parameters(args): Parameters<DescribeArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        record_query("");
+        let table = args.table;
+        Ok(self
+            .run(move |db| db.describe_table(&table), |d| d.columns.len())
+            .await)
+    }
+
+    /// Runs one statement that may change the database; only with --allow-write.
+    #[tool(
+        name = "execute",
+        description = "Run exactly one SQL statement that changes the database (INSERT, UPDATE, DELETE, CREATE, DROP, ALTER...) and return {\"rows_changed\": N}. Bind values with ?/?1 placeholders and params.",
+        annotations(
+            title = "Change the database",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn execute(
+        &self,
+        Parameters(mut args): Parameters<SqlArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        record_query(&args.sql);
+        let params = params_of(&mut args);
+        let sql = args.sql;
+        Ok(self.run(move |db| db.execute(&sql, &params), |_| 0).await)
+    }
+}
+
+#[tool_handler(
+    router = self.tool_router,
+    name = "db-server",
+    instructions = "SQL over an SQLite database. Call list_tables and describe_table to learn the schema, then query_database with one SQL statement per call. The database is read-only unless the server was started with --allow-write, which adds the execute tool."
+)]
+impl ServerHandler for DbServer {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_counts_characters() {
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn params_deserialize_from_json_scalars() {
+        let args: SqlArgs = serde_json::from_value(serde_json::json!({
+            "sql": "SELECT ?, ?, ?, ?, ?",
+            "params": [null, true, 3, 2.5, "x"]
+        }))
+        .unwrap();
+        assert_eq!(
+            args.params.unwrap(),
+            [
+                SqlParam::Null,
+                SqlParam::Bool(true),
+                SqlParam::Number(3.into()),
+                SqlParam::Number(serde_json::Number::from_f64(2.5).unwrap()),
+                SqlParam::Text("x".into())
+            ]
+        );
+        assert!(
+            serde_json::from_value::<SqlArgs>(serde_json::json!({"sql": "x", "params": [[1]]}))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! `mcp-host bench`: drives any stdio MCP server command the same way and measures it.
+//!
+//! Cold start, sequential round trips, calls in flight on one session, the cost of trace
+//! context in `_meta` (the same calls with and without it, interleaved), the server's peak
+//! RSS and, for servers that export to `TRACE_META_LOCAL_ENDPOINT`, span delivery.
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use opentelemetry::{
+    Context,
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+};
+use rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, RequestMetaObject},
+    service::Peer,
+};
+use tokio::process::Command;
+
+use crate::receiver::Receiver;
+
+/// What to measure.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Sequential calls (half with trace context, half without, interleaved).
+    #[arg(long, default_value_t = 2000)]
+    pub calls: usize,
+    /// Calls kept in flight at once on one session, for the throughput figure.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Tool to call.
+    #[arg(long, default_value = "read_file")]
+    pub tool: String,
+    /// Its arguments, a JSON object.
+    #[arg(long, default_value = r#"{"path": "sales.csv"}"#)]
+    pub args: String,
+    /// The server command and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "SERVER_CMD")]
+    pub command: Vec<String>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index].as_secs_f64() * 1e6
+}
+
+fn meta_with_trace_context(n: u64) -> RequestMetaObject {
+    let span = SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_0000_u128 + u128::from(n)),
+        SpanId::from(0x00f0_67aa_0ba9_0000_u64 + n),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let mut meta = RequestMetaObject::default();
+    trace_meta::propagation::inject(&Context::new().with_remote_span_context(span), &mut meta);
+    meta
+}
+
+async fn call(
+    peer: &Peer<rmcp::RoleClient>,
+    params: &CallToolRequestParams,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let result = peer.call_tool(params.clone()).await?;
+    if result.is_error == Some(true) {
+        bail!("the tool failed: {}", trace_meta::tool_result_text(&result));
+    }
+    Ok(started.elapsed())
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs the benchmark and prints a table and one JSON line.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    trace_meta::propagation::install_propagator();
+    let arguments: serde_json::Value =
+        serde_json::from_str(&args.args).context("--args is not JSON")?;
+    let mut params = CallToolRequestParams::new(args.tool.clone());
+    if let serde_json::Value::Object(object) = arguments {
+        params = params.with_arguments(object);
+    }
+    let receiver = Receiver::start().await?;
+
+    let started = Instant::now();
+    let mut child = Command::new(&args.command[0])
+        .args(&args.command[1..])
+        .env(
+            trace_meta::telemetry::LOCAL_ENDPOINT_ENV,
+            receiver.traces_endpoint(),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", args.command[0]))?;
+    let pid = child.id().context("the server has no pid")?;
+    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let session = ().serve((stdout, stdin)).await.context("initialize")?;
+    let initialized = started.elapsed();
+    let peer = session.peer().clone();
+    peer.list_all_tools().await.context("tools/list")?;
+    let listed = started.elapsed();
+    let first = call(&peer, &params).await?;
+    let first_call = started.elapsed();
+    let _ = first;
+
+    let mut with = Vec::with_capacity(args.calls / 2 + 1);
+    let mut without = Vec::with_capacity(args.calls / 2 + 1);
+    let sequential_started = Instant::now();
+    for n in 0..args.calls {
+        if n % 2 == 0 {
+            let mut traced = params.clone();
+            traced.meta = Some(meta_with_trace_context(n as u64));
+            with.push(call(&peer, &traced).await?);
+        } else {
+            without.push(call(&peer, &params).await?);
+        }
+    }
+    let sequential = sequential_started.elapsed();
+    with.sort();
+    without.sort();
+    let all: Vec<Duration> = {
+        let mut all: Vec<Duration> = with.iter().chain(&without).copied().collect();
+        all.sort();
+        all
+    };
+
+    let per_task = args.calls.div_ceil(args.concurrency.max(1));
+    let concurrent_started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency.max(1) {
+        let peer = peer.clone();
+        let params = params.clone();
+        tasks.spawn(async move {
+            for _ in 0..per_task {
+                call(&peer, &params).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined??;
+    }
+    let concurrent = concurrent_started.elapsed();
+    let concurrent_calls = per_task * args.concurrency.max(1);
+    let rss = peak_rss_kib(pid);
+
+    // Close stdin and let the server flush, as a host would.
+    let _ = session.cancel().await;
+    let exit = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    let expected_spans = 1 + 1 + args.calls + concurrent_calls;
+    let received = receiver
+        .collected()
+        .snapshot()
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum::<usize>();
+
+    let report = serde_json::json!({
+        "command": args.command.join(" "),
+        "tool": args.tool,
+        "cold_start_initialize_ms": initialized.as_secs_f64() * 1e3,
+        "cold_start_tools_list_ms": listed.as_secs_f64() * 1e3,
+        "first_call_ms": first_call.as_secs_f64() * 1e3,
+        "sequential_calls": args.calls,
+        "sequential_p50_us": percentile(&all, 0.5),
+        "sequential_p90_us": percentile(&all, 0.9),
+        "sequential_p99_us": percentile(&all, 0.99),
+        "sequential_calls_per_s": args.calls as f64 / sequential.as_secs_f64(),
+        "concurrency": args.concurrency,
+        "concurrent_calls_per_s": concurrent_calls as f64 / concurrent.as_secs_f64(),
+        "p50_with_trace_context_us": percentile(&with, 0.5),
+        "p50_without_trace_context_us": percentile(&without, 0.5),
+        "trace_context_p50_ratio": percentile(&with, 0.5) / percentile(&without, 0.5).max(f64::MIN_POSITIVE),
+        "peak_rss_kib": rss,
+        "clean_exit": matches!(exit, Ok(Ok(status)) if status.success()),
+        "spans_received": received,
+        "spans_expected": expected_spans,
+    });
+    println!("{:<34} {}", "server", args.command.join(" "));
+    println!(
+        "{:<34} {:.1} ms (initialize {:.1} ms)",
+        "cold start to tools/list",
+        listed.as_secs_f64() * 1e3,
+        initialized.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<34} {:.1} ms",
+        "first tools/call answered at",
+        first_call.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<34} p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, {:.0} calls/s",
+        format!("sequential ({} calls)", args.calls),
+        percentile(&all, 0.5),
+        percentile(&all, 0.9),
+        percentile(&all, 0.99),
+        args.calls as f64 / sequential.as_secs_f64()
+    );
+    println!(
+        "{:<34} {:.0} calls/s",
+        format!("{} in flight", args.concurrency),
+        concurrent_calls as f64 / concurrent.as_secs_f64()
+    );
+    println!(
+        "{:<34} p50 {:.1} µs with, {:.1} µs without ({:+.1} µs)",
+        "trace context in _meta",
+        percentile(&with, 0.5),
+        percentile(&without, 0.5),
+        percentile(&with, 0.5) - percentile(&without, 0.5)
+    );
+    println!(
+        "{:<34} {}",
+        "server peak RSS",
+        rss.map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+    );
+    println!(
+        "{:<34} {received} / {expected_spans}",
+        "spans received / expected"
+    );
+    println!("{report}");
+    Ok(())
+}
