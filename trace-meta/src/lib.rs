@@ -44,6 +44,8 @@
 //! - [`attributes`]: the attribute names of the trace conventions.
 //! - [`serve_stdio`]: serve until stdin closes or SIGTERM/SIGINT, so the guard can flush.
 
+#![warn(missing_docs)]
+
 pub mod attributes;
 pub mod carrier;
 pub mod client;
