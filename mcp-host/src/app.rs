@@ -389,9 +389,9 @@ async fn call_one(
         })?;
     let session = Session::start().await?;
     let mut servers = session.start_servers(std::slice::from_ref(&spec)).await?;
-    let result = servers[0].call_tool(tool, arguments).await;
+    let result = unless_signalled(servers[0].call_tool(tool, arguments)).await;
     let code = match &result {
-        Ok(result) => {
+        Ok(Ok(result)) => {
             println!("{}", tool_result_text(result));
             if result.is_error == Some(true) {
                 ExitCode::FAILURE
@@ -399,12 +399,16 @@ async fn call_one(
                 ExitCode::SUCCESS
             }
         }
-        Err(_) => ExitCode::FAILURE,
+        Ok(Err(_)) => ExitCode::FAILURE,
+        Err(interrupted) => {
+            eprintln!("mcp-host: interrupted; stopping the server");
+            interrupted.exit_code()
+        }
     };
     session
         .finish(servers, common, &format!("mcp-tool-{tool}"))
         .await?;
-    if let Err(error) = result {
+    if let Ok(Err(error)) = result {
         eprintln!("mcp-host: error: {error}");
     }
     Ok(code)
