@@ -145,6 +145,21 @@ pub fn year_in(query: &str) -> Option<i64> {
         .find(|y| (1900..2200).contains(y))
 }
 
+/// The columns a sales row is read from, in [`SalesRow`] field order.
+const SALES_COLUMNS: [&str; 6] = ["year", "quarter", "region", "product", "units", "revenue"];
+
+/// Positions of [`SALES_COLUMNS`] among `names` (any case, surrounding spaces ignored).
+fn sales_columns(names: &[&str]) -> anyhow::Result<[usize; 6]> {
+    let mut positions = [0; 6];
+    for (position, wanted) in positions.iter_mut().zip(SALES_COLUMNS) {
+        *position = names
+            .iter()
+            .position(|name| name.trim().eq_ignore_ascii_case(wanted))
+            .with_context(|| format!("no column {wanted}"))?;
+    }
+    Ok(positions)
+}
+
 /// One row of sales data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SalesRow {
@@ -161,20 +176,7 @@ impl SalesRow {
     pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Self>> {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let headers = reader.headers()?.clone();
-        let index = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(name))
-                .with_context(|| format!("no column {name}"))
-        };
-        let columns = [
-            index("year")?,
-            index("quarter")?,
-            index("region")?,
-            index("product")?,
-            index("units")?,
-            index("revenue")?,
-        ];
+        let columns = sales_columns(&headers.iter().collect::<Vec<_>>())?;
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record?;
@@ -200,20 +202,7 @@ impl SalesRow {
             .iter()
             .filter_map(|c| c.as_str())
             .collect();
-        let index = |name: &str| {
-            columns
-                .iter()
-                .position(|c| c.eq_ignore_ascii_case(name))
-                .with_context(|| format!("no column {name}"))
-        };
-        let (year, quarter, region, product, units, revenue) = (
-            index("year")?,
-            index("quarter")?,
-            index("region")?,
-            index("product")?,
-            index("units")?,
-            index("revenue")?,
-        );
+        let [year, quarter, region, product, units, revenue] = sales_columns(&columns)?;
         let text_of = |v: &serde_json::Value| match v {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
