@@ -76,11 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("cannot start the tokio runtime")?;
     let served = runtime.block_on(trace_meta::serve_stdio(trace_meta::Traced::new(server)));
-    // Nothing left on the runtime's blocking threads needs waiting for: a statement still
-    // running has no one to answer, and when stdin is not a pipe rmcp reads it on a
-    // blocking thread that would otherwise hold the exit up. Leaving them lets the process
-    // flush its spans and exit at once, well inside a client's shutdown grace period.
-    runtime.shutdown_background();
+    // A statement still running on a blocking thread has no one to answer, and when stdin
+    // is not a pipe rmcp reads it on a blocking thread: neither may hold the exit up. The
+    // short wait lets the runtime drop the tasks it still has, which ends their spans so
+    // the flush below exports them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     telemetry.shutdown();
     served.context("serving MCP on stdio")?;
     Ok(())

@@ -117,8 +117,34 @@ impl DbServer {
     }
 }
 
+/// Longest SQL statement accepted, in bytes. Real queries are far shorter; the limit keeps
+/// a hostile statement from costing a parse of megabytes (and SQLite's error messages,
+/// which quote the statement, from growing past what a client reads as one message).
+pub const MAX_SQL_BYTES: usize = 1024 * 1024;
+
+/// Longest error message returned, in characters.
+const ERROR_MESSAGE_LIMIT: usize = 4000;
+
 fn error_result(message: String) -> CallToolResult {
+    let message = if message.chars().count() > ERROR_MESSAGE_LIMIT {
+        format!(
+            "{} … (message truncated)",
+            truncate(&message, ERROR_MESSAGE_LIMIT)
+        )
+    } else {
+        message
+    };
     CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+/// The refusal of a statement over [`MAX_SQL_BYTES`], if it is one.
+fn oversized(sql: &str) -> Option<CallToolResult> {
+    (sql.len() > MAX_SQL_BYTES).then(|| {
+        error_result(format!(
+            "refused: the statement is {} bytes, over the limit of {MAX_SQL_BYTES} bytes",
+            sql.len()
+        ))
+    })
 }
 
 /// Records the database attributes of the conventions on the current span.
@@ -166,6 +192,9 @@ impl DbServer {
         Parameters(mut args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         record_query(&args.sql);
+        if let Some(refusal) = oversized(&args.sql) {
+            return Ok(refusal);
+        }
         let params = params_of(&mut args);
         let sql = args.sql;
         Ok(self
@@ -230,6 +259,9 @@ impl DbServer {
         Parameters(mut args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         record_query(&args.sql);
+        if let Some(refusal) = oversized(&args.sql) {
+            return Ok(refusal);
+        }
         let params = params_of(&mut args);
         let sql = args.sql;
         Ok(self.run(move |db| db.execute(&sql, &params), |_| 0).await)

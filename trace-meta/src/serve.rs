@@ -24,9 +24,14 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
     // Listen before anything else: a signal that arrives during the handshake must stop
     // the server cleanly, not kill it with its spans unflushed.
     let mut signals = ShutdownSignals::install();
-    let transport = rmcp::transport::io::stdio_pipes();
+    let (reader, writer) = rmcp::transport::io::stdio_pipes();
+    let (closing, mut closed) = tokio::sync::watch::channel(false);
+    let reader = NotifyOnEof {
+        inner: reader,
+        closing: closing.clone(),
+    };
     let running = tokio::select! {
-        running = service.serve(transport) => match running {
+        running = service.serve((reader, writer)) => match running {
             Ok(running) => running,
             // A client that goes away before the handshake ends the session normally.
             Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
@@ -41,13 +46,60 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
     let watcher = tokio::spawn(async move {
         let signal = signals.recv().await;
         tracing::info!("{signal}: closing the session");
+        let _ = closing.send(true);
         cancel.cancel();
     });
-    let reason = running.waiting().await;
+    // Once the client has gone (stdin EOF) or a signal came, requests still running get
+    // SHUTDOWN_GRACE to finish; rmcp alone would wait up to 5 s for them, longer than a
+    // client waits before it kills the server and its unflushed spans.
+    let abandoned = async {
+        let _ = closed.wait_for(|closed| *closed).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let reason = tokio::select! {
+        reason = running.waiting() => reason,
+        () = abandoned => {
+            tracing::warn!(
+                "requests still running {} ms after the session closed are abandoned",
+                SHUTDOWN_GRACE.as_millis()
+            );
+            watcher.abort();
+            return Ok(());
+        }
+    };
     watcher.abort();
     let reason = reason?;
     tracing::debug!(?reason, "session ended");
     Ok(())
+}
+
+/// How long requests in flight may run on after the session closes.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Passes reads through and reports end of input, which rmcp handles out of sight.
+struct NotifyOnEof<R> {
+    inner: R,
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NotifyOnEof<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let at_end = match &polled {
+            std::task::Poll::Ready(Ok(())) => buf.filled().len() == before && buf.remaining() > 0,
+            std::task::Poll::Ready(Err(_)) => true,
+            std::task::Poll::Pending => false,
+        };
+        if at_end {
+            let _ = self.closing.send(true);
+        }
+        polled
+    }
 }
 
 /// Resolves when the process receives SIGTERM or SIGINT, naming the signal.

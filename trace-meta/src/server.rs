@@ -67,6 +67,27 @@ impl<H: ServerHandler> Traced<H> {
     }
 }
 
+/// Marks the span of a request whose handler was dropped before it finished (the session
+/// closed under it), so the trace shows why it has no result.
+struct UnfinishedGuard(Option<tracing::Span>);
+
+impl UnfinishedGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for UnfinishedGuard {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            span.set_attribute(attr::ERROR_TYPE, "cancelled");
+            span.set_status(opentelemetry::trace::Status::error(
+                "the session closed before the request finished",
+            ));
+        }
+    }
+}
+
 /// Requests that get no span of their own (see [`Traced`]).
 fn is_lifecycle(request: &ClientRequest) -> bool {
     matches!(
@@ -113,11 +134,13 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
             span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
         }
 
+        let unfinished = UnfinishedGuard(Some(span.clone()));
         let result = self
             .inner
             .handle_request(request, context)
             .instrument(span.clone())
             .await;
+        unfinished.disarm();
 
         let outcome = match &result {
             Ok(result) => Outcome::of_result(result),

@@ -33,7 +33,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     Resource,
     error::OTelSdkResult,
-    trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter},
+    trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor},
 };
 use tracing_subscriber::{
     EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
@@ -186,11 +186,11 @@ impl Telemetry {
         let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
 
         if let Some(exporter) = user_exporter()? {
-            builder = builder.with_span_processor(BatchSpanProcessor::builder(exporter).build());
+            builder = builder.with_span_processor(exporter.into_processor());
         }
         if let Some(endpoint) = &self.local_endpoint {
             let exporter = http_exporter(Some(endpoint), false)?;
-            builder = builder.with_span_processor(BatchSpanProcessor::builder(exporter).build());
+            builder = builder.with_span_processor(exporter.into_processor());
         }
         for processor in self.extra_processors {
             builder = builder.with_span_processor(processor);
@@ -329,19 +329,25 @@ fn redact_url(raw: &str) -> String {
 /// Wraps an exporter so a failing backend is reported once, not once per batch.
 ///
 /// The first failure logs a warning naming the endpoint (never its headers); later failures
-/// are counted silently, a recovery is logged once, and shutdown reports how many spans
-/// did not arrive.
+/// are counted silently, and a recovery is logged once. [`ReportingProcessor`] reports the
+/// totals at shutdown.
 #[derive(Debug)]
 struct ReportingExporter {
     inner: opentelemetry_otlp::SpanExporter,
     state: Arc<ExportState>,
 }
 
+/// What one destination did with the spans it was given.
 #[derive(Debug)]
 struct ExportState {
     endpoint: String,
     failing: AtomicBool,
-    failed_spans: AtomicU64,
+    /// Spans that ended and were offered to the batch processor.
+    ended: AtomicU64,
+    /// Spans the batch processor handed to the exporter.
+    exported: AtomicU64,
+    /// Of those, spans whose export failed.
+    failed: AtomicU64,
 }
 
 impl ReportingExporter {
@@ -351,8 +357,19 @@ impl ReportingExporter {
             state: Arc::new(ExportState {
                 endpoint,
                 failing: AtomicBool::new(false),
-                failed_spans: AtomicU64::new(0),
+                ended: AtomicU64::new(0),
+                exported: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
             }),
+        }
+    }
+
+    /// Puts the exporter behind its own batch processor, which reports what was lost.
+    fn into_processor(self) -> ReportingProcessor {
+        let state = self.state.clone();
+        ReportingProcessor {
+            inner: BatchSpanProcessor::builder(self).build(),
+            state,
         }
     }
 }
@@ -360,6 +377,7 @@ impl ReportingExporter {
 impl SpanExporter for ReportingExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
+        self.state.exported.fetch_add(spans, Ordering::Relaxed);
         let result = self.inner.export(batch).await;
         match &result {
             Ok(()) => {
@@ -372,7 +390,7 @@ impl SpanExporter for ReportingExporter {
                 }
             }
             Err(error) => {
-                self.state.failed_spans.fetch_add(spans, Ordering::Relaxed);
+                self.state.failed.fetch_add(spans, Ordering::Relaxed);
                 if !self.state.failing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         target: "trace_meta::export",
@@ -386,19 +404,56 @@ impl SpanExporter for ReportingExporter {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let failed = self.state.failed_spans.load(Ordering::Relaxed);
-        if failed > 0 {
-            tracing::warn!(
-                target: "trace_meta::export",
-                "{failed} spans could not be exported to {}",
-                self.state.endpoint
-            );
-        }
         self.inner.shutdown_with_timeout(timeout)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
         self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A batch processor that counts what it is given, so that spans dropped because the
+/// queue was full (a backend slower than the spans arrive) are reported, once, at shutdown.
+#[derive(Debug)]
+struct ReportingProcessor {
+    inner: BatchSpanProcessor,
+    state: Arc<ExportState>,
+}
+
+impl SpanProcessor for ReportingProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.state.ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let result = self.inner.shutdown_with_timeout(timeout);
+        let state = &self.state;
+        let ended = state.ended.load(Ordering::Relaxed);
+        let exported = state.exported.load(Ordering::Relaxed);
+        let failed = state.failed.load(Ordering::Relaxed);
+        let dropped = ended.saturating_sub(exported);
+        if failed > 0 || dropped > 0 {
+            tracing::warn!(
+                target: "trace_meta::export",
+                "{} of {ended} spans did not reach {}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
+                failed + dropped,
+                state.endpoint
+            );
+        }
+        result
     }
 
     fn set_resource(&mut self, resource: &Resource) {
