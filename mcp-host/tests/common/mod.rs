@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod otlp;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},

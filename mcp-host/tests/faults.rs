@@ -1,0 +1,432 @@
+//! Faults: a trace backend that is down, silent or slow, servers that are closed, signalled
+//! or worked hard, a host interrupted mid-run, and secrets that must never leak.
+
+mod common;
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use common::{otlp::Backend, *};
+use opentelemetry::{
+    Context,
+    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+};
+use rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, RequestMetaObject},
+};
+
+/// A bundled server as a child process, its stdio handed to an rmcp client session.
+struct ServerUnderTest {
+    child: tokio::process::Child,
+    session: Option<rmcp::service::RunningService<rmcp::RoleClient, ()>>,
+}
+
+impl ServerUnderTest {
+    async fn start(env: &[(&str, &str)]) -> Self {
+        let mut command = tokio::process::Command::new(HOST);
+        command
+            .args(["__serve", "file-server", "--root"])
+            .arg(data_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("OTEL_")
+                || key == "RUST_LOG"
+                || key == "CONFIDENT_API_KEY"
+                || key.starts_with("TRACE_META")
+            {
+                command.env_remove(key);
+            }
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().unwrap();
+        let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        let session = ().serve((stdout, stdin)).await.expect("handshake");
+        Self {
+            child,
+            session: Some(session),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Calls read_file with a sampled traceparent whose span id is `n + 1`.
+    async fn call(&self, n: u64) {
+        let peer = self.session.as_ref().unwrap().peer();
+        let mut params = CallToolRequestParams::new("read_file").with_arguments(
+            serde_json::json!({"path": "sales.csv", "head": 1})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        params.meta = Some(trace_context(n));
+        let result = peer.call_tool(params).await.expect("call");
+        assert_ne!(result.is_error, Some(true));
+    }
+
+    /// Closes stdin and returns the exit status and how long the exit took.
+    async fn close(mut self) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        drop(self.session.take().unwrap().cancel().await);
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server exits")
+            .unwrap();
+        (status, started.elapsed())
+    }
+}
+
+fn expected_parent(n: u64) -> String {
+    format!("{:016x}", n + 1)
+}
+
+fn trace_context(n: u64) -> RequestMetaObject {
+    trace_meta::propagation::install_propagator();
+    let span = SpanContext::new(
+        TraceId::from(0xabcd_0000_0000_0000_0000_0000_0000_0000_u128 + u128::from(n)),
+        SpanId::from(n + 1),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let mut meta = RequestMetaObject::default();
+    trace_meta::propagation::inject(&Context::new().with_remote_span_context(span), &mut meta);
+    meta
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn assert_each_call_has_its_parent(spans: &[otlp::Received], calls: u64) {
+    let tool_spans: Vec<&otlp::Received> = spans
+        .iter()
+        .filter(|s| s.name == "tool-read_file")
+        .collect();
+    assert_eq!(
+        tool_spans.len() as u64,
+        calls,
+        "every server span arrived, once"
+    );
+    let mut parents: Vec<String> = tool_spans
+        .iter()
+        .map(|s| s.parent_span_id.clone())
+        .collect();
+    parents.sort();
+    let mut expected: Vec<String> = (0..calls).map(expected_parent).collect();
+    expected.sort();
+    assert_eq!(
+        parents, expected,
+        "each server span has the parent its request carried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_stdin_flushes_spans_and_exits_zero_within_a_second() {
+    let backend = Backend::start(otlp::Mode::Ok);
+    let endpoint = format!("{}/v1/traces", backend.endpoint);
+    let server = ServerUnderTest::start(&[("TRACE_META_LOCAL_ENDPOINT", &endpoint)]).await;
+    for n in 0..5 {
+        server.call(n).await;
+    }
+    let (status, took) = server.close().await;
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+    assert_each_call_has_its_parent(&backend.spans(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_spans_and_exits_zero_within_a_second() {
+    let backend = Backend::start(otlp::Mode::Ok);
+    let endpoint = format!("{}/v1/traces", backend.endpoint);
+    let mut server = ServerUnderTest::start(&[("TRACE_META_LOCAL_ENDPOINT", &endpoint)]).await;
+    for n in 0..5 {
+        server.call(n).await;
+    }
+    let started = Instant::now();
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "exit took {:?}",
+        started.elapsed()
+    );
+    assert_each_call_has_its_parent(&backend.spans(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_calls_every_span_arrives_with_its_parent_and_memory_is_flat() {
+    let backend = Backend::start(otlp::Mode::Ok);
+    let endpoint = format!("{}/v1/traces", backend.endpoint);
+    let server = ServerUnderTest::start(&[("TRACE_META_LOCAL_ENDPOINT", &endpoint)]).await;
+    let pid = server.pid();
+    let mut rss_after_1000 = 0;
+    for n in 0..9_000u64 {
+        server.call(n).await;
+        if n + 1 == 1_000 {
+            rss_after_1000 = vm_rss_kib(pid);
+        }
+    }
+    // The last thousand with 16 in flight on the same session.
+    let server = std::sync::Arc::new(server);
+    let mut tasks = tokio::task::JoinSet::new();
+    for lane in 0..16u64 {
+        let server = server.clone();
+        tasks.spawn(async move {
+            let mut n = 9_000 + lane;
+            while n < 10_000 {
+                server.call(n).await;
+                n += 16;
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+    }
+    let rss_after_10000 = vm_rss_kib(pid);
+    let server = std::sync::Arc::into_inner(server).unwrap();
+    let (status, _) = server.close().await;
+    assert!(status.success());
+    assert_each_call_has_its_parent(&backend.spans(), 10_000);
+    let growth = rss_after_10000 as f64 / rss_after_1000 as f64;
+    assert!(
+        growth <= 1.10,
+        "RSS grew from {rss_after_1000} KiB after 1,000 calls to {rss_after_10000} KiB after 10,000"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_backend_gets_every_span_once_it_answers() {
+    let backend = Backend::start(otlp::Mode::SlowFirst {
+        requests: 2,
+        delay: Duration::from_millis(1500),
+    });
+    let server = ServerUnderTest::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &backend.endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])
+    .await;
+    for n in 0..300 {
+        server.call(n).await;
+        if n % 100 == 99 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // The process keeps running while the backend catches up: what was queued while it
+    // was slow is exported once it answers, without waiting for shutdown.
+    let backend = tokio::task::spawn_blocking(move || {
+        let spans = backend.wait_for(300, Duration::from_secs(8));
+        (backend, spans)
+    });
+    let (backend, spans) = backend.await.unwrap();
+    assert_each_call_has_its_parent(&spans, 300);
+    let (status, _) = server.close().await;
+    assert!(status.success());
+    assert_eq!(backend.spans().len(), 300, "nothing is sent twice");
+}
+
+#[test]
+fn spans_over_the_queue_bound_are_counted_and_reported_once() {
+    let dead = otlp::blackhole();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let root = data_dir();
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"mcpServers": {{"file-server": {{"command": "{HOST}", "args": ["__serve", "file-server", "--root", "{}"]}}}}}}"#,
+            root.display()
+        ),
+    )
+    .unwrap();
+    let mut child = host()
+        .arg("--config")
+        .arg(&config)
+        .args(["tools"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &dead)
+        .env("OTEL_BSP_MAX_QUEUE_SIZE", "1")
+        .env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let output = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the host hung");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}");
+    assert!(output.status.success());
+    for line in stderr.lines().filter(|l| l.contains(dead.as_str())) {
+        assert!(!line.contains("works again"), "{line}");
+    }
+    let summaries = stderr
+        .lines()
+        .filter(|l| l.contains("did not reach"))
+        .count();
+    assert!(summaries >= 1, "the loss is reported");
+    assert!(summaries <= 2, "once per process: {summaries}");
+}
+
+#[test]
+fn a_blackholed_backend_delays_nothing_and_every_process_exits_promptly() {
+    let dead = otlp::blackhole();
+    let baseline = {
+        let started = Instant::now();
+        assert!(run(&mut host()).status.success());
+        started.elapsed()
+    };
+    let started = Instant::now();
+    let output = run(host().env("OTEL_EXPORTER_OTLP_ENDPOINT", &dead));
+    let took = started.elapsed();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("tool-query_database (db-server)"),
+        "the local tree is complete"
+    );
+    assert!(
+        took < baseline + Duration::from_secs(5),
+        "{took:?} against {baseline:?} with no backend"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = stderr.lines().filter(|l| l.contains(dead.as_str())).count();
+    assert!(
+        lines <= 6,
+        "at most two lines per process, got {lines}:\n{stderr}"
+    );
+}
+
+#[test]
+fn sigint_stops_the_children_flushes_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let runaway = r#"{"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
+    let child = host()
+        .args([
+            "call",
+            "db-server",
+            "query_database",
+            runaway,
+            "--trace-json",
+        ])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let host_pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let server_pid = loop {
+        if let Some(&pid) = child_pids(host_pid).first() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the server never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    let started = Instant::now();
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(host_pid as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{server_pid}")).exists(),
+        "the server is gone"
+    );
+    let spans = spans(&json);
+    one(&spans, "mcp-tool-query_database");
+    let server_span = one(&spans, "tool-query_database");
+    assert_eq!(
+        server_span.status_code, STATUS_ERROR,
+        "the abandoned request says so"
+    );
+}
+
+#[test]
+fn secrets_never_reach_spans_logs_or_errors() {
+    const KEY: &str = "sk-confident-SECRET-1f2e3d";
+    const HEADER: &str = "Bearer-SECRET-9a8b7c";
+    let backend = Backend::start(otlp::Mode::Ok);
+    let failing = Backend::start(otlp::Mode::Status(401));
+    for (endpoint, accepts) in [(&backend.endpoint, true), (&failing.endpoint, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("trace.json");
+        let output = run(host()
+            .arg("--trace-json")
+            .arg(&json)
+            .env("RUST_LOG", "debug")
+            .env("CONFIDENT_API_KEY", KEY)
+            .env(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                format!("authorization={HEADER}"),
+            )
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+        assert!(output.status.success());
+        let everything = format!(
+            "{}{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(&json).unwrap()
+        );
+        for secret in [KEY, HEADER] {
+            assert!(
+                !everything.contains(secret),
+                "{secret} leaked into output, logs or spans"
+            );
+        }
+        if accepts {
+            let spans = backend.wait_for(10, Duration::from_secs(5));
+            assert!(
+                spans
+                    .iter()
+                    .all(|s| !s.attribute_text.contains(KEY) && !s.attribute_text.contains(HEADER))
+            );
+            let services: std::collections::HashSet<&str> =
+                spans.iter().map(|s| s.service.as_str()).collect();
+            assert_eq!(services.len(), 3, "every process exported: {services:?}");
+            // The key does go where it belongs: the backend's request headers, from every process.
+            let with_key = backend
+                .headers()
+                .iter()
+                .filter(|h| {
+                    h.iter()
+                        .any(|(k, v)| k == "x-confident-api-key" && v == KEY)
+                })
+                .count();
+            assert!(with_key >= 3, "{with_key} exports carried the key");
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("failed"),
+                "the refused export is reported:\n{stderr}"
+            );
+        }
+    }
+}
