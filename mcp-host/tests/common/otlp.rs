@@ -46,11 +46,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The headers of one request, as (name, value) pairs.
+pub type Headers = Vec<(String, String)>;
+
 /// The backend; it stops with the test process.
 pub struct Backend {
     pub endpoint: String,
     spans: Arc<Mutex<Vec<Received>>>,
-    headers: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    headers: Arc<Mutex<Vec<Headers>>>,
 }
 
 impl Backend {
@@ -132,7 +135,7 @@ impl Backend {
         self.spans.lock().unwrap().clone()
     }
 
-    pub fn headers(&self) -> Vec<Vec<(String, String)>> {
+    pub fn headers(&self) -> Vec<Headers> {
         self.headers.lock().unwrap().clone()
     }
 
