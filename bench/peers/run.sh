@@ -18,7 +18,9 @@ host=./target/release/mcp-host
 [ -x "$peers/.venv/bin/python" ] && [ -d "$peers/typescript/node_modules" ] ||
   { echo "run bash bench/peers/install.sh first" >&2; exit 1; }
 
-data=$repo/examples/data
+# BENCH_DATA: the folder served (it must hold sales.csv); BENCH_FILE: the file read_file reads.
+data=${BENCH_DATA:-$repo/examples/data}
+file=${BENCH_FILE:-sales.csv}
 sql='{"sql": "SELECT region, SUM(revenue) FROM sales WHERE year = 2024 GROUP BY region"}'
 python=("$peers/.venv/bin/python" "$peers/python/server.py" "$data")
 tssdk=(node "$peers/typescript/server.mjs" "$data")
@@ -26,10 +28,10 @@ tsfs=(node "$peers/typescript/node_modules/@modelcontextprotocol/server-filesyst
 
 bench() { "$host" bench --calls "$calls" --concurrency 16 "$@" | tail -n 1; }
 for run in 1 2 3; do
-  bench -- "${python[@]}"
+  bench --args "{\"path\": \"$file\"}" -- "${python[@]}"
   bench --tool query_database --args "$sql" -- "${python[@]}"
-  bench -- "${tssdk[@]}"
+  bench --args "{\"path\": \"$file\"}" -- "${tssdk[@]}"
   bench --tool query_database --args "$sql" -- "${tssdk[@]}"
   # read_text_file is read_file's non-deprecated name in this server (the same handler).
-  bench --tool read_text_file --args "{\"path\": \"$data/sales.csv\"}" -- "${tsfs[@]}"
+  bench --tool read_text_file --args "{\"path\": \"$data/$file\"}" -- "${tsfs[@]}"
 done

@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut telemetry =
         trace_meta::telemetry::init("db-server").context("cannot set up telemetry")?;
     let server = tools::DbServer::new(Arc::new(database));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;

@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_read_bytes = args.max_read_bytes,
         "file-server serving on stdio"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("file-server")
         .build()

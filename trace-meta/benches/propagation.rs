@@ -60,9 +60,10 @@ fn bench(c: &mut Criterion) {
     let mut hostile = RequestMetaObject::default();
     hostile.insert("traceparent".into(), "0".repeat(10 * 1024).into());
     hostile.insert("baggage".into(), "k=v,".repeat(250_000).into());
-    c.bench_function("extract hostile _meta (10 KB traceparent, 1 MB baggage)", |b| {
-        b.iter(|| trace_meta::propagation::extract(black_box(&hostile)))
-    });
+    c.bench_function(
+        "extract hostile _meta (10 KB traceparent, 1 MB baggage)",
+        |b| b.iter(|| trace_meta::propagation::extract(black_box(&hostile))),
+    );
 }
 
 criterion_group!(benches, bench);

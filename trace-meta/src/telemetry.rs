@@ -33,7 +33,10 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     Resource,
     error::OTelSdkResult,
-    trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor},
+    trace::{
+        BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+        SpanProcessor,
+    },
 };
 use tracing_subscriber::{
     EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
@@ -52,6 +55,9 @@ pub const LOCAL_ENDPOINT_ENV: &str = "TRACE_META_LOCAL_ENDPOINT";
 /// Kept well under the 3 s an MCP host waits between closing a server's stdin and sending
 /// SIGTERM, so a server with a silent backend still exits on its own.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Spans per export request unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says otherwise.
+pub const DEFAULT_EXPORT_BATCH_SIZE: usize = 128;
 
 /// Default time one OTLP export may take (`OTEL_EXPORTER_OTLP_TIMEOUT` overrides).
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -367,8 +373,16 @@ impl ReportingExporter {
     /// Puts the exporter behind its own batch processor, which reports what was lost.
     fn into_processor(self) -> ReportingProcessor {
         let state = self.state.clone();
+        // Smaller batches than the SDK's 512 keep a server's memory flat under a burst of
+        // calls (each batch is encoded in one piece), at the cost of more, smaller requests.
+        let mut config = BatchConfigBuilder::default();
+        if std::env::var_os("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").is_none() {
+            config = config.with_max_export_batch_size(DEFAULT_EXPORT_BATCH_SIZE);
+        }
         ReportingProcessor {
-            inner: BatchSpanProcessor::builder(self).build(),
+            inner: BatchSpanProcessor::builder(self)
+                .with_batch_config(config.build())
+                .build(),
             state,
         }
     }

@@ -4,6 +4,9 @@
 use std::io::{BufRead, Write};
 
 fn main() {
+    // The same 1 KiB of text the other servers return for the benchmark's read_file call,
+    // so every server puts the same bytes on the wire.
+    let text: String = "0123456789abcdef".repeat(64);
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {
@@ -24,7 +27,7 @@ fn main() {
                 "name": "read_file",
                 "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}}
             }]}),
-            "tools/call" => serde_json::json!({"content": [{"type": "text", "text": "fixed"}]}),
+            "tools/call" => serde_json::json!({"content": [{"type": "text", "text": text}]}),
             _ => serde_json::json!({}),
         };
         let reply = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
