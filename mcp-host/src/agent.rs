@@ -29,13 +29,14 @@ impl Toolbox {
             .collect()
     }
 
-    /// Calls `tool` on the first server that offers it. A tool error (`isError: true`) is an
-    /// `Err` here: the offline agent cannot reason its way around one.
+    /// Calls `tool` on the first server that offers it and returns that server's name and the
+    /// result text. A tool error (`isError: true`) is an `Err` here: the offline agent cannot
+    /// reason its way around one.
     pub async fn call(
         &mut self,
         tool: &str,
         arguments: serde_json::Value,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<(String, String)> {
         let offered = self.tool_names().join(", ");
         let server = self
             .servers
@@ -49,7 +50,7 @@ impl Toolbox {
         if result.is_error == Some(true) {
             bail!("tool {tool} on server \"{}\" failed: {text}", server.name);
         }
-        Ok(text)
+        Ok((server.name.clone(), text))
     }
 }
 
@@ -94,7 +95,7 @@ impl Agent for OfflineAgent {
     }
 
     async fn run(&self, query: &str, tools: &mut Toolbox) -> anyhow::Result<String> {
-        let csv = tools
+        let (file_server, csv) = tools
             .call("read_file", serde_json::json!({ "path": self.sales_file }))
             .await?;
         let history = SalesRow::parse_csv(&csv).with_context(|| {
@@ -108,7 +109,7 @@ impl Agent for OfflineAgent {
             .context("the query names no year and the sales file has no rows")?;
 
         let sql = format!("SELECT * FROM {} WHERE year = {year}", self.table);
-        let result = tools
+        let (db_server, result) = tools
             .call("query_database", serde_json::json!({ "sql": sql }))
             .await?;
         let (rows, truncated) = SalesRow::parse_query_result(&result)
@@ -118,7 +119,9 @@ impl Agent for OfflineAgent {
         span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "llm");
         span.set_attribute(attr::CONFIDENT_LLM_MODEL, OFFLINE_MODEL);
         async {
-            let facts = Facts::compute(year, &rows, truncated, &history);
+            let mut facts = Facts::compute(year, &rows, truncated, &history);
+            facts.db_server = db_server;
+            facts.file_server = file_server;
             let span = tracing::Span::current();
             span.set_attribute(
                 attr::CONFIDENT_SPAN_INPUT,
@@ -241,6 +244,10 @@ pub struct Facts {
     pub quarters: BTreeMap<String, f64>,
     pub regions: BTreeMap<String, f64>,
     pub products: BTreeMap<String, f64>,
+    /// The server that answered the query.
+    pub db_server: String,
+    /// The server the sales file was read through.
+    pub file_server: String,
 }
 
 fn top(map: &BTreeMap<String, f64>) -> Option<(&str, f64)> {
@@ -262,6 +269,8 @@ impl Facts {
             quarters: BTreeMap::new(),
             regions: BTreeMap::new(),
             products: BTreeMap::new(),
+            db_server: "the database server".into(),
+            file_server: "the file server".into(),
         };
         for row in rows {
             facts.revenue += row.revenue;
@@ -324,8 +333,9 @@ impl Facts {
             ));
         }
         out.push_str(&format!(
-            "\n(Computed from the {} rows db-server returned for {year}{}",
+            "\n(Computed from the {} rows {} returned for {year}{}",
             self.rows,
+            self.db_server,
             if self.truncated {
                 ", a truncated result"
             } else {
@@ -334,8 +344,9 @@ impl Facts {
         ));
         if self.previous_revenue.is_some() {
             out.push_str(&format!(
-                "; the {} total comes from the sales file read through file-server",
-                year - 1
+                "; the {} total comes from the sales file read through {}",
+                year - 1,
+                self.file_server
             ));
         }
         out.push_str(".)");

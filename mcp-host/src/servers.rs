@@ -9,9 +9,9 @@ use std::{
 };
 
 use rmcp::{
-    RoleClient, ServiceError, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, Tool},
-    service::RunningService,
+    RoleClient, ServiceError,
+    model::{CallToolRequestParams, CallToolResult, ProtocolVersion, Tool},
+    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
 };
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -160,7 +160,16 @@ impl Server {
         let stderr = StderrTail::follow(&spec.name, stderr);
 
         let setup = async {
-            let session = ().serve((stdout, stdin)).await.map_err(|e| e.to_string())?;
+            // Try the 2026-07-28 lifecycle (`server/discover`) first and fall back to
+            // `initialize` (2025-11-25) for servers that do not know it.
+            let lifecycle = ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(ProtocolVersion::V_2025_11_25),
+            };
+            let session =
+                ().serve_with_lifecycle((stdout, stdin), lifecycle)
+                    .await
+                    .map_err(|e| e.to_string())?;
             let client = TracedClient::new(session.peer().clone());
             let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
             Ok::<_, String>((session, client, tools))
