@@ -80,6 +80,9 @@ pub enum TelemetryError {
         grpc = if cfg!(feature = "grpc") { " or grpc" } else { ", or build with the `grpc` feature" }
     )]
     UnsupportedProtocol(String),
+    /// The runtime the gRPC exporter runs on could not be started.
+    #[error("cannot start the runtime of the OTLP/gRPC exporter: {0}")]
+    Runtime(String),
     /// A global `tracing` subscriber was already installed.
     #[error("a global tracing subscriber is already installed: {0}")]
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
@@ -191,8 +194,8 @@ impl Telemetry {
         }
         let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
 
-        if let Some(exporter) = user_exporter()? {
-            builder = builder.with_span_processor(exporter.into_processor());
+        if let Some(processor) = user_processor()? {
+            builder = builder.with_span_processor(processor);
         }
         if let Some(endpoint) = &self.local_endpoint {
             let exporter = http_exporter(Some(endpoint), false)?;
@@ -236,7 +239,7 @@ fn ensure_crypto_provider() {
 }
 
 /// The exporter to the user's backend, when the standard variables name one.
-fn user_exporter() -> Result<Option<ReportingExporter>, TelemetryError> {
+fn user_processor() -> Result<Option<ReportingProcessor>, TelemetryError> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     if !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_ENDPOINT") {
         return Ok(None);
@@ -245,9 +248,9 @@ fn user_exporter() -> Result<Option<ReportingExporter>, TelemetryError> {
         .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_default();
     match protocol.trim() {
-        "" | "http/protobuf" => http_exporter(None, true).map(Some),
+        "" | "http/protobuf" => http_exporter(None, true).map(|e| Some(e.into_processor())),
         #[cfg(feature = "grpc")]
-        "grpc" => grpc_exporter().map(Some),
+        "grpc" => grpc_exporter().map(|e| Some(e.into_processor())),
         other => Err(TelemetryError::UnsupportedProtocol(other.to_owned())),
     }
 }
@@ -281,8 +284,13 @@ fn http_exporter(endpoint: Option<&str>, user: bool) -> Result<ReportingExporter
     Ok(ReportingExporter::new(label, exporter))
 }
 
+/// An OTLP/gRPC exporter to wherever the standard variables say.
+///
+/// tonic needs a tokio runtime, and the batch processor exports from a plain thread (a
+/// server may not have started its own runtime yet when telemetry is set up), so the
+/// exporter brings a one-thread runtime of its own.
 #[cfg(feature = "grpc")]
-fn grpc_exporter() -> Result<ReportingExporter, TelemetryError> {
+fn grpc_exporter() -> Result<ReportingExporter<GrpcExporter>, TelemetryError> {
     use opentelemetry_otlp::WithTonicConfig;
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (key, value) in confident_headers() {
@@ -294,16 +302,63 @@ fn grpc_exporter() -> Result<ReportingExporter, TelemetryError> {
         }
     }
     let label = user_endpoint_label();
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_timeout(EXPORT_TIMEOUT)
-        .with_metadata(metadata)
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("trace-meta-grpc")
+        .enable_all()
         .build()
-        .map_err(|source| TelemetryError::Exporter {
-            endpoint: label.clone(),
-            source,
-        })?;
-    Ok(ReportingExporter::new(label, exporter))
+        .map_err(|error| TelemetryError::Runtime(error.to_string()))?;
+    let exporter = {
+        let _entered = runtime.enter();
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_timeout(EXPORT_TIMEOUT)
+            .with_metadata(metadata)
+            .build()
+            .map_err(|source| TelemetryError::Exporter {
+                endpoint: label.clone(),
+                source,
+            })?
+    };
+    Ok(ReportingExporter::new(
+        label,
+        GrpcExporter {
+            inner: Arc::new(exporter),
+            runtime,
+        },
+    ))
+}
+
+/// The tonic exporter and the runtime its exports run on.
+#[cfg(feature = "grpc")]
+#[derive(Debug)]
+struct GrpcExporter {
+    inner: Arc<opentelemetry_otlp::SpanExporter>,
+    runtime: tokio::runtime::Runtime,
+}
+
+#[cfg(feature = "grpc")]
+impl SpanExporter for GrpcExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let inner = self.inner.clone();
+        self.runtime
+            .spawn(async move { inner.export(batch).await })
+            .await
+            .unwrap_or_else(|error| {
+                Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                    error.to_string(),
+                ))
+            })
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let _entered = self.runtime.enter();
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
 }
 
 /// The user's endpoint as logs may show it: scheme, host and path, never credentials.
@@ -338,8 +393,8 @@ fn redact_url(raw: &str) -> String {
 /// are counted silently, and a recovery is logged once. [`ReportingProcessor`] reports the
 /// totals at shutdown.
 #[derive(Debug)]
-struct ReportingExporter {
-    inner: opentelemetry_otlp::SpanExporter,
+struct ReportingExporter<E = opentelemetry_otlp::SpanExporter> {
+    inner: E,
     state: Arc<ExportState>,
 }
 
@@ -356,8 +411,8 @@ struct ExportState {
     failed: AtomicU64,
 }
 
-impl ReportingExporter {
-    fn new(endpoint: String, inner: opentelemetry_otlp::SpanExporter) -> Self {
+impl<E: SpanExporter + 'static> ReportingExporter<E> {
+    fn new(endpoint: String, inner: E) -> Self {
         Self {
             inner,
             state: Arc::new(ExportState {
@@ -388,7 +443,7 @@ impl ReportingExporter {
     }
 }
 
-impl SpanExporter for ReportingExporter {
+impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
         self.state.exported.fetch_add(spans, Ordering::Relaxed);
