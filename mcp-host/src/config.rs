@@ -93,6 +93,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
         .ok_or_else(|| ConfigError::NoServers {
             file: file.to_owned(),
         })?;
+    // Absolute, because a server starts in this folder: a relative command resolved against
+    // it must not be resolved against it a second time.
     let folder = file
         .parent()
         .map(|p| {
@@ -102,7 +104,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
                 p
             }
         })
-        .map(Path::to_path_buf);
+        .and_then(|p| std::path::absolute(p).ok());
 
     let mut specs = Vec::new();
     for (name, entry) in entries {
@@ -214,6 +216,24 @@ mod tests {
         assert_eq!(specs[0].args, ["--root", "data"]);
         assert_eq!(specs[0].env["RUST_LOG"], "info");
         assert_eq!(specs[0].cwd.as_deref(), Some(Path::new("/etc/mcp")));
+    }
+
+    #[test]
+    fn relative_commands_of_a_relative_config_path_become_absolute() {
+        let specs = parse(
+            r#"{"mcpServers": {"db": {"command": "../target/debug/db-server"}}}"#,
+            Path::new("examples/mcp-servers.json"),
+        )
+        .unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            specs[0].command,
+            cwd.join("examples/../target/debug/db-server")
+        );
+        assert_eq!(
+            specs[0].cwd.as_deref(),
+            Some(cwd.join("examples").as_path())
+        );
     }
 
     #[test]
