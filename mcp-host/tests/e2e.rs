@@ -322,31 +322,7 @@ fn a_server_that_exits_at_start_is_named_with_its_status_and_stderr() {
 fn a_server_killed_mid_call_fails_the_call_and_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let runaway = r#"{"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
-    let child = host()
-        .args([
-            "call",
-            "db-server",
-            "query_database",
-            runaway,
-            "--trace-json",
-        ])
-        .arg(&json)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let host_pid = child.id();
-    // Wait for the server to start and the call to be running.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let server_pid = loop {
-        if let Some(&pid) = child_pids(host_pid).first() {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "the server never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    std::thread::sleep(Duration::from_millis(700));
+    let (child, server_pid) = host_in_a_runaway_call(&json);
     // SAFETY: plain kill(2) of our grandchild.
     unsafe { libc::kill(server_pid as i32, libc::SIGKILL) };
     let started = Instant::now();

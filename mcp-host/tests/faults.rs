@@ -34,15 +34,7 @@ impl ServerUnderTest {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("OTEL_")
-                || key == "RUST_LOG"
-                || key == "CONFIDENT_API_KEY"
-                || key.starts_with("TRACE_META")
-            {
-                command.env_remove(key);
-            }
-        }
+        clean_env(command.as_std_mut());
         command.envs(env.iter().copied());
         let mut child = command.spawn().unwrap();
         let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
@@ -322,30 +314,8 @@ fn a_blackholed_backend_delays_nothing_and_every_process_exits_promptly() {
 fn sigint_stops_the_children_flushes_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let runaway = r#"{"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
-    let child = host()
-        .args([
-            "call",
-            "db-server",
-            "query_database",
-            runaway,
-            "--trace-json",
-        ])
-        .arg(&json)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (child, server_pid) = host_in_a_runaway_call(&json);
     let host_pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let server_pid = loop {
-        if let Some(&pid) = child_pids(host_pid).first() {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "the server never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    std::thread::sleep(Duration::from_millis(700));
     let started = Instant::now();
     // SAFETY: kill(2) of our own child.
     unsafe { libc::kill(host_pid as i32, libc::SIGINT) };

@@ -23,6 +23,12 @@ pub fn data_dir() -> PathBuf {
 /// The host command with a clean environment: no OTLP endpoint, no log filter.
 pub fn host() -> Command {
     let mut command = Command::new(HOST);
+    clean_env(&mut command);
+    command
+}
+
+/// Removes the variables that would send spans or logs somewhere the test does not expect.
+pub fn clean_env(command: &mut Command) {
     for (key, _) in std::env::vars() {
         if key.starts_with("OTEL_")
             || key == "RUST_LOG"
@@ -32,7 +38,41 @@ pub fn host() -> Command {
             command.env_remove(key);
         }
     }
-    command
+}
+
+/// A runaway query: it runs until the server's timeout interrupts it.
+pub const RUNAWAY_QUERY: &str = r#"{"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
+
+/// Starts `mcp-host call db-server query_database RUNAWAY_QUERY --trace-json json` and waits
+/// until its server process exists and the call has been running a moment.
+/// Returns the host and the server's pid.
+pub fn host_in_a_runaway_call(json: &Path) -> (std::process::Child, u32) {
+    let child = host()
+        .args([
+            "call",
+            "db-server",
+            "query_database",
+            RUNAWAY_QUERY,
+            "--trace-json",
+        ])
+        .arg(json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let server_pid = loop {
+        if let Some(&pid) = child_pids(child.id()).first() {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    (child, server_pid)
 }
 
 pub fn run(command: &mut Command) -> Output {
