@@ -359,6 +359,13 @@ impl SpanExporter for GrpcExporter {
     fn force_flush(&self) -> OTelSdkResult {
         self.inner.force_flush()
     }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        // The provider sets the resource once, before any export shares the exporter.
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.set_resource(resource);
+        }
+    }
 }
 
 /// The user's endpoint as logs may show it: scheme, host and path, never credentials.
