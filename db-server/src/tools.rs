@@ -137,14 +137,18 @@ fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
-/// The refusal of a statement over [`MAX_SQL_BYTES`], if it is one.
-fn oversized(sql: &str) -> Option<CallToolResult> {
-    (sql.len() > MAX_SQL_BYTES).then(|| {
-        error_result(format!(
+/// Records the statement on the current span and takes it and its parameters out of the
+/// arguments, or refuses a statement over [`MAX_SQL_BYTES`].
+fn take_statement(mut args: SqlArgs) -> Result<(String, Vec<serde_json::Value>), CallToolResult> {
+    record_query(&args.sql);
+    if args.sql.len() > MAX_SQL_BYTES {
+        return Err(error_result(format!(
             "refused: the statement is {} bytes, over the limit of {MAX_SQL_BYTES} bytes",
-            sql.len()
-        ))
-    })
+            args.sql.len()
+        )));
+    }
+    let params = params_of(&mut args);
+    Ok((args.sql, params))
 }
 
 /// Records the database attributes of the conventions on the current span.
@@ -189,14 +193,12 @@ impl DbServer {
     )]
     async fn query_database(
         &self,
-        Parameters(mut args): Parameters<SqlArgs>,
+        Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        record_query(&args.sql);
-        if let Some(refusal) = oversized(&args.sql) {
-            return Ok(refusal);
-        }
-        let params = params_of(&mut args);
-        let sql = args.sql;
+        let (sql, params) = match take_statement(args) {
+            Ok(statement) => statement,
+            Err(refusal) => return Ok(refusal),
+        };
         Ok(self
             .run(move |db| db.query(&sql, &params), |r| r.row_count)
             .await)
@@ -256,14 +258,12 @@ impl DbServer {
     )]
     async fn execute(
         &self,
-        Parameters(mut args): Parameters<SqlArgs>,
+        Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        record_query(&args.sql);
-        if let Some(refusal) = oversized(&args.sql) {
-            return Ok(refusal);
-        }
-        let params = params_of(&mut args);
-        let sql = args.sql;
+        let (sql, params) = match take_statement(args) {
+            Ok(statement) => statement,
+            Err(refusal) => return Ok(refusal),
+        };
         Ok(self.run(move |db| db.execute(&sql, &params), |_| 0).await)
     }
 }
