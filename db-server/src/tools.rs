@@ -138,14 +138,14 @@ fn error_result(message: String) -> CallToolResult {
 }
 
 /// Records the statement on the current span and takes it and its parameters out of the
-/// arguments, or refuses a statement over [`MAX_SQL_BYTES`].
-fn take_statement(mut args: SqlArgs) -> Result<(String, Vec<serde_json::Value>), CallToolResult> {
+/// arguments, or says why a statement over [`MAX_SQL_BYTES`] is refused.
+fn take_statement(mut args: SqlArgs) -> Result<(String, Vec<serde_json::Value>), String> {
     record_query(&args.sql);
     if args.sql.len() > MAX_SQL_BYTES {
-        return Err(error_result(format!(
+        return Err(format!(
             "refused: the statement is {} bytes, over the limit of {MAX_SQL_BYTES} bytes",
             args.sql.len()
-        )));
+        ));
     }
     let params = params_of(&mut args);
     Ok((args.sql, params))
@@ -197,7 +197,7 @@ impl DbServer {
     ) -> Result<CallToolResult, ErrorData> {
         let (sql, params) = match take_statement(args) {
             Ok(statement) => statement,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(error_result(refusal)),
         };
         Ok(self
             .run(move |db| db.query(&sql, &params), |r| r.row_count)
@@ -262,7 +262,7 @@ impl DbServer {
     ) -> Result<CallToolResult, ErrorData> {
         let (sql, params) = match take_statement(args) {
             Ok(statement) => statement,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(error_result(refusal)),
         };
         Ok(self.run(move |db| db.execute(&sql, &params), |_| 0).await)
     }
