@@ -159,8 +159,10 @@ fn default_data_dir() -> PathBuf {
 
 /// Telemetry and the local receiver for one run of the host.
 struct Session {
-    receiver: Receiver,
+    // Dropped in this order on an early return: the last spans go out while the receiver
+    // still listens.
     telemetry: TelemetryGuard,
+    receiver: Receiver,
 }
 
 impl Session {
@@ -225,8 +227,8 @@ impl Session {
     ) -> anyhow::Result<()> {
         shutdown_all(servers).await;
         let Session {
-            receiver,
             mut telemetry,
+            receiver,
         } = self;
         // The exporter posts to our own receiver, which needs the runtime: flush off it.
         tokio::task::spawn_blocking(move || telemetry.shutdown())

@@ -72,6 +72,18 @@ struct RawFile {
     servers: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// The JSON type of `value`, for messages that must not echo it.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// Reads the servers of a config file, in file order.
 pub fn load(file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
@@ -167,7 +179,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
                     serde_json::Value::Bool(b) => Ok((key.clone(), b.to_string())),
                     other => Err(field_error(
                         "env",
-                        format!("{key} must be a string, found {other}"),
+                        // Only the kind: env values are often secrets.
+                        format!("{key} must be a string, found {}", json_kind(other)),
                     )),
                 })
                 .collect::<Result<_, _>>()?,

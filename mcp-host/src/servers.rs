@@ -23,6 +23,8 @@ use crate::config::ServerSpec;
 
 /// How long a server may take to answer `initialize` and `tools/list`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a request may wait for its response before it fails as timed out.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a server gets to exit after its stdin closes, and again after SIGTERM.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// Lines of a server's stderr kept for error messages.
@@ -90,14 +92,25 @@ impl StderrTail {
         let lines = tail.lines.clone();
         let prefix = format!("[{name}] ");
         let reader = tokio::spawn(async move {
-            let mut reader = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                eprintln!("{prefix}{line}");
+            use std::io::Write as _;
+            // Bytes, not lines of UTF-8: a server may write anything to stderr, and the pipe
+            // must be drained to the end whatever it writes, or the server's next write fails.
+            let mut reader = BufReader::new(stderr);
+            let mut raw = Vec::new();
+            loop {
+                raw.clear();
+                match reader.read_until(b'\n', &mut raw).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&raw);
+                let line = line.trim_end_matches(['\n', '\r']);
+                let _ = writeln!(std::io::stderr(), "{prefix}{line}");
                 let mut lines = lines.lock().expect("stderr tail lock");
                 if lines.len() == STDERR_TAIL_LINES {
                     lines.pop_front();
                 }
-                lines.push_back(line);
+                lines.push_back(line.to_owned());
             }
         });
         *tail.reader.lock().expect("stderr reader lock") = Some(reader);
@@ -139,7 +152,14 @@ impl Server {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, so that SIGTERM and SIGKILL reach a server started
+            // through a launcher (npx, uvx, sh -c) and not only the launcher.
+            .process_group(0)
             .kill_on_drop(true);
+        if !spec.env.contains_key("OTEL_SERVICE_NAME") {
+            // The host's service name is the host's; each server names itself.
+            command.env_remove("OTEL_SERVICE_NAME");
+        }
         if let Some(cwd) = &spec.cwd {
             command.current_dir(cwd);
         }
@@ -170,7 +190,7 @@ impl Server {
                 ().serve_with_lifecycle((stdout, stdin), lifecycle)
                     .await
                     .map_err(|e| e.to_string())?;
-            let client = TracedClient::new(session.peer().clone());
+            let client = TracedClient::new(session.peer().clone()).with_timeout(CALL_TIMEOUT);
             let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
             Ok::<_, String>((session, client, tools))
         };
@@ -255,12 +275,7 @@ impl Server {
             let _ = self.stderr.snapshot().await;
             return Some(status);
         }
-        if let Some(pid) = self.child.id() {
-            // SAFETY: `kill` has no memory effects; the pid is our own unreaped child.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGTERM);
-            }
-        }
+        signal_group(&self.child, libc::SIGTERM);
         if let Some(status) = exit_status(&mut self.child, EXIT_GRACE).await {
             return Some(status);
         }
@@ -268,8 +283,19 @@ impl Server {
             "mcp-host: server \"{}\" ignored SIGTERM; killing it",
             self.name
         );
+        signal_group(&self.child, libc::SIGKILL);
         let _ = self.child.kill().await;
         self.child.try_wait().ok().flatten()
+    }
+}
+
+/// Sends `signal` to a server's process group (each server leads its own).
+fn signal_group(child: &Child, signal: libc::c_int) {
+    if let Some(pid) = child.id() {
+        // SAFETY: `kill` has no memory effects; the group is our own unreaped child's.
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), signal);
+        }
     }
 }
 

@@ -400,3 +400,31 @@ fn secrets_never_reach_spans_logs_or_errors() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_destination_never_gets_the_users_credentials() {
+    const HEADER: &str = "Bearer-SECRET-local-5d4c";
+    let local = Backend::start(otlp::Mode::Ok);
+    let endpoint = format!("{}/v1/traces", local.endpoint);
+    let server = ServerUnderTest::start(&[
+        ("TRACE_META_LOCAL_ENDPOINT", &endpoint),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            &format!("authorization={HEADER}"),
+        ),
+        ("CONFIDENT_API_KEY", "sk-SECRET-local"),
+    ])
+    .await;
+    server.call(0).await;
+    let (status, _) = server.close().await;
+    assert!(status.success());
+    assert_each_call_has_its_parent(&local.spans(), 1);
+    for headers in local.headers() {
+        for (name, value) in headers {
+            assert!(
+                !value.contains("SECRET"),
+                "the local destination got {name}: {value}"
+            );
+        }
+    }
+}

@@ -5,7 +5,8 @@
 //! through [`TracedClient::request`], which opens the span, injects its context into the
 //! request's `_meta` and records the outcome.
 
-use opentelemetry::KeyValue;
+use std::time::Duration;
+
 use rmcp::{
     RoleClient, ServiceError,
     model::{
@@ -19,7 +20,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
     NetworkTransport, attributes as attr, propagation,
-    request::{Outcome, RequestSpan, Side, request_id_string},
+    request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
 
 /// An rmcp client peer whose requests are traced and carry W3C trace context.
@@ -43,7 +44,12 @@ use crate::{
 pub struct TracedClient {
     peer: Peer<RoleClient>,
     transport: NetworkTransport,
+    timeout: Option<Duration>,
 }
+
+/// Most `tools/list` pages [`TracedClient::list_all_tools`] follows before it gives up on a
+/// server whose cursors never end.
+const MAX_TOOL_PAGES: usize = 1000;
 
 impl TracedClient {
     /// Wraps `peer`, a session over stdio (`network.transport=pipe`).
@@ -51,7 +57,15 @@ impl TracedClient {
         Self {
             peer,
             transport: NetworkTransport::Pipe,
+            timeout: None,
         }
+    }
+
+    /// Fails a request that has no response after `timeout` (default: wait as long as it
+    /// takes). The span records `error.type=timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Sets the transport recorded as `network.transport`.
@@ -84,7 +98,7 @@ impl TracedClient {
     pub async fn list_all_tools(&self) -> Result<Vec<Tool>, ServiceError> {
         let mut tools = Vec::new();
         let mut cursor = None;
-        loop {
+        for _ in 0..MAX_TOOL_PAGES {
             let request = ClientRequest::ListToolsRequest(match cursor {
                 Some(cursor) => ListToolsRequest::with_param(
                     PaginatedRequestParams::default().with_cursor(Some(cursor)),
@@ -101,6 +115,7 @@ impl TracedClient {
                 _ => return Ok(tools),
             }
         }
+        Err(ServiceError::UnexpectedResponse)
     }
 
     /// Sends any request inside a CLIENT span and injects that span's context.
@@ -112,9 +127,7 @@ impl TracedClient {
             otel.name = %described.name,
             otel.kind = "client",
         );
-        for kv in described.attributes {
-            span.set_attribute(kv.key, kv.value);
-        }
+        record(&span, described.attributes);
         span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
         if let Some(info) = self.peer.peer_info() {
             span.set_attribute(
@@ -124,17 +137,20 @@ impl TracedClient {
         }
         propagation::inject(&span.context(), &mut request.get_meta_mut().0);
 
+        let options = match self.timeout {
+            Some(timeout) => PeerRequestOptions::with_timeout(timeout),
+            None => PeerRequestOptions::no_options(),
+        };
+        let unfinished = UnfinishedGuard::arm(&span);
         let outcome = async {
-            let handle = self
-                .peer
-                .send_request_with_option(request, PeerRequestOptions::no_options())
-                .await?;
+            let handle = self.peer.send_request_with_option(request, options).await?;
             tracing::Span::current()
                 .set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&handle.id));
             handle.await_response().await
         }
         .instrument(span.clone())
         .await;
+        unfinished.disarm();
 
         let recorded = match &outcome {
             Ok(result) => Outcome::of_result(result),
@@ -143,11 +159,5 @@ impl TracedClient {
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
         outcome
-    }
-}
-
-fn record(span: &tracing::Span, attributes: Vec<KeyValue>) {
-    for kv in attributes {
-        span.set_attribute(kv.key, kv.value);
     }
 }

@@ -6,6 +6,8 @@ use rmcp::{
     model::{CallToolResult, ClientRequest, ErrorData, RequestId, ServerResult},
 };
 
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
 use crate::attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate};
 
 /// The side of a request a span describes.
@@ -82,6 +84,38 @@ impl RequestSpan {
             name,
             tool,
             attributes,
+        }
+    }
+}
+
+/// Sets every attribute in `attributes` on `span`.
+pub(crate) fn record(span: &tracing::Span, attributes: Vec<KeyValue>) {
+    for kv in attributes {
+        span.set_attribute(kv.key, kv.value);
+    }
+}
+
+/// Marks the span of a request that was dropped before it finished (the session closed
+/// under it, or the caller gave up), so the trace shows why it has no result.
+pub(crate) struct UnfinishedGuard(Option<tracing::Span>);
+
+impl UnfinishedGuard {
+    pub fn arm(span: &tracing::Span) -> Self {
+        Self(Some(span.clone()))
+    }
+
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for UnfinishedGuard {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            span.set_attribute(attr::ERROR_TYPE, "cancelled");
+            span.set_status(Status::error(
+                "the request was abandoned before it finished",
+            ));
         }
     }
 }

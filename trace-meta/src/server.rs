@@ -12,7 +12,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
     NetworkTransport, attributes as attr, propagation,
-    request::{Outcome, RequestSpan, Side, request_id_string},
+    request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
 
 /// Wraps a [`ServerHandler`] so that each request it serves runs in a SERVER span whose
@@ -67,27 +67,6 @@ impl<H: ServerHandler> Traced<H> {
     }
 }
 
-/// Marks the span of a request whose handler was dropped before it finished (the session
-/// closed under it), so the trace shows why it has no result.
-struct UnfinishedGuard(Option<tracing::Span>);
-
-impl UnfinishedGuard {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for UnfinishedGuard {
-    fn drop(&mut self) {
-        if let Some(span) = self.0.take() {
-            span.set_attribute(attr::ERROR_TYPE, "cancelled");
-            span.set_status(opentelemetry::trace::Status::error(
-                "the session closed before the request finished",
-            ));
-        }
-    }
-}
-
 /// Requests that get no span of their own (see [`Traced`]).
 fn is_lifecycle(request: &ClientRequest) -> bool {
     matches!(
@@ -117,9 +96,7 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
         );
         // An error here means no OpenTelemetry layer is installed: nothing to parent.
         let _ = span.set_parent(propagation::extract(&context.meta));
-        for kv in described.attributes {
-            span.set_attribute(kv.key, kv.value);
-        }
+        record(&span, described.attributes);
         span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
         span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
         if let Some(version) = context.protocol_version() {
@@ -134,7 +111,7 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
             span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
         }
 
-        let unfinished = UnfinishedGuard(Some(span.clone()));
+        let unfinished = UnfinishedGuard::arm(&span);
         let result = self
             .inner
             .handle_request(request, context)
@@ -146,9 +123,7 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
             Ok(result) => Outcome::of_result(result),
             Err(error) => Outcome::of_error_data(error),
         };
-        for kv in outcome.attributes {
-            span.set_attribute(kv.key, kv.value);
-        }
+        record(&span, outcome.attributes);
         span.set_status(outcome.status);
         result
     }

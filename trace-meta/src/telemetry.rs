@@ -50,10 +50,10 @@ use crate::propagation;
 /// can print the whole trace while every process still exports to the user's backend.
 pub const LOCAL_ENDPOINT_ENV: &str = "TRACE_META_LOCAL_ENDPOINT";
 
-/// How long the guard waits for the last spans to leave on shutdown.
+/// How long the guard waits, per destination, for the last spans to leave on shutdown.
 ///
-/// Kept well under the 3 s an MCP host waits between closing a server's stdin and sending
-/// SIGTERM, so a server with a silent backend still exits on its own.
+/// With the two destinations a host sets up, a server with a silent backend still exits on
+/// its own within the 2–3 s MCP hosts wait before they send SIGTERM.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Spans per export request unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says otherwise.
@@ -80,8 +80,8 @@ pub enum TelemetryError {
         grpc = if cfg!(feature = "grpc") { " or grpc" } else { ", or build with the `grpc` feature" }
     )]
     UnsupportedProtocol(String),
-    /// The runtime the gRPC exporter runs on could not be started.
-    #[error("cannot start the runtime of the OTLP/gRPC exporter: {0}")]
+    /// The HTTP client or the gRPC runtime of an exporter could not be started.
+    #[error("cannot start the OTLP exporter's HTTP client or runtime: {0}")]
     Runtime(String),
     /// A global `tracing` subscriber was already installed.
     #[error("a global tracing subscriber is already installed: {0}")]
@@ -147,7 +147,6 @@ impl Telemetry {
     /// Installs everything and returns the guard that flushes on drop.
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
         ensure_crypto_provider();
-        propagation::install_propagator();
         let disabled = env_flag("OTEL_SDK_DISABLED");
         let default_log_filter = self.default_log_filter.clone();
         let provider = if disabled {
@@ -179,6 +178,8 @@ impl Telemetry {
             .with(fmt)
             .with(otel)
             .try_init()?;
+        // After the subscriber, so that a warning about OTEL_PROPAGATORS reaches stderr.
+        propagation::install_propagator();
 
         Ok(TelemetryGuard {
             provider,
@@ -194,12 +195,14 @@ impl Telemetry {
         }
         let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
 
-        if let Some(processor) = user_processor()? {
-            builder = builder.with_span_processor(processor);
-        }
+        // The local destination first: processors shut down in order, each within
+        // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's view.
         if let Some(endpoint) = &self.local_endpoint {
             let exporter = http_exporter(Some(endpoint), false)?;
             builder = builder.with_span_processor(exporter.into_processor());
+        }
+        if let Some(processor) = user_processor()? {
+            builder = builder.with_span_processor(processor);
         }
         for processor in self.extra_processors {
             builder = builder.with_span_processor(processor);
@@ -275,8 +278,12 @@ fn http_exporter(endpoint: Option<&str>, user: bool) -> Result<ReportingExporter
     }
     if user {
         builder = builder.with_headers(confident_headers());
+    } else {
+        // The exporter adds OTEL_EXPORTER_OTLP_HEADERS to every request; the user's
+        // credentials are for the user's backend, never for a second destination.
+        builder = builder.with_http_client(HeaderFreeClient::new(EXPORT_TIMEOUT)?);
     }
-    let label = endpoint.map_or_else(user_endpoint_label, str::to_owned);
+    let label = endpoint.map_or_else(user_endpoint_label, redact_url);
     let exporter = builder.build().map_err(|source| TelemetryError::Exporter {
         endpoint: label.clone(),
         source,
@@ -365,6 +372,50 @@ impl SpanExporter for GrpcExporter {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.set_resource(resource);
         }
+    }
+}
+
+/// An HTTP client that sends only the headers an OTLP request needs, for the second
+/// destination.
+#[derive(Debug)]
+struct HeaderFreeClient(reqwest::blocking::Client);
+
+impl HeaderFreeClient {
+    fn new(timeout: Duration) -> Result<Self, TelemetryError> {
+        // reqwest's blocking client owns a runtime, which must not be created or dropped on
+        // an async runtime's thread: build it on a thread of its own.
+        std::thread::spawn(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .build()
+        })
+        .join()
+        .map_err(|_| TelemetryError::Runtime("building the HTTP client panicked".into()))?
+        .map(Self)
+        .map_err(|error| TelemetryError::Runtime(error.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for HeaderFreeClient {
+    async fn send_bytes(
+        &self,
+        mut request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<
+        opentelemetry_http::Response<opentelemetry_http::Bytes>,
+        opentelemetry_http::HttpError,
+    > {
+        const KEPT: [&str; 3] = ["content-type", "content-encoding", "user-agent"];
+        let headers = request.headers_mut();
+        let dropped: Vec<_> = headers
+            .keys()
+            .filter(|name| !KEPT.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        for name in dropped {
+            headers.remove(name);
+        }
+        self.0.send_bytes(request).await
     }
 }
 
