@@ -33,14 +33,14 @@ impl Toolbox {
     /// result text. A tool error (`isError: true`) is an `Err` here: the offline agent cannot
     /// reason its way around one.
     pub async fn call(
-        &mut self,
+        &self,
         tool: &str,
         arguments: serde_json::Value,
     ) -> anyhow::Result<(String, String)> {
         let offered = self.tool_names().join(", ");
         let server = self
             .servers
-            .iter_mut()
+            .iter()
             .find(|s| s.has_tool(tool))
             .with_context(|| {
                 format!("no configured server offers the tool {tool} (tools offered: {offered})")

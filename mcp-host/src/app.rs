@@ -390,7 +390,7 @@ async fn call_one(
             )
         })?;
     let session = Session::start().await?;
-    let mut servers = session.start_servers(std::slice::from_ref(&spec)).await?;
+    let servers = session.start_servers(std::slice::from_ref(&spec)).await?;
     let result = unless_signalled(servers[0].call_tool(tool, arguments)).await;
     let code = match &result {
         Ok(Ok(result)) => {

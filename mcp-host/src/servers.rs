@@ -75,7 +75,9 @@ pub struct Server {
     /// What `tools/list` reported.
     pub tools: Vec<Tool>,
     session: RunningService<RoleClient, ()>,
-    child: Child,
+    // Locked only to read an exit status after a failure, so concurrent calls through
+    // `&self` never wait on each other.
+    child: tokio::sync::Mutex<Child>,
     stderr: StderrTail,
 }
 
@@ -201,7 +203,7 @@ impl Server {
                 client,
                 tools,
                 session,
-                child,
+                child: tokio::sync::Mutex::new(child),
                 stderr,
             }),
             Ok(Err(message)) => {
@@ -236,7 +238,7 @@ impl Server {
     /// Calls a tool in a traced `mcp-tool-{tool}` span. A server that dies or breaks the
     /// protocol yields an error naming it, with its exit status and last stderr lines.
     pub async fn call_tool(
-        &mut self,
+        &self,
         tool: &str,
         arguments: serde_json::Value,
     ) -> Result<CallToolResult, ServerError> {
@@ -256,7 +258,10 @@ impl Server {
                 stderr_tail: Vec::new(),
             }),
             Err(other) => {
-                let status = exit_status(&mut self.child, Duration::from_secs(1)).await;
+                let status = {
+                    let mut child = self.child.lock().await;
+                    exit_status(&mut child, Duration::from_secs(1)).await
+                };
                 Err(ServerError {
                     name: self.name.clone(),
                     what: format!("failed during tools/call {tool}: {other}"),
@@ -269,23 +274,24 @@ impl Server {
 
     /// Ends the session and the process: close stdin and wait, then SIGTERM and wait, then
     /// SIGKILL. Returns how the process ended.
-    pub async fn shutdown(mut self) -> Option<ExitStatus> {
+    pub async fn shutdown(self) -> Option<ExitStatus> {
         let _ = tokio::time::timeout(EXIT_GRACE, self.session.cancel()).await;
-        if let Some(status) = exit_status(&mut self.child, EXIT_GRACE).await {
+        let mut child = self.child.into_inner();
+        if let Some(status) = exit_status(&mut child, EXIT_GRACE).await {
             let _ = self.stderr.snapshot().await;
             return Some(status);
         }
-        signal_group(&self.child, libc::SIGTERM);
-        if let Some(status) = exit_status(&mut self.child, EXIT_GRACE).await {
+        signal_group(&child, libc::SIGTERM);
+        if let Some(status) = exit_status(&mut child, EXIT_GRACE).await {
             return Some(status);
         }
         eprintln!(
             "mcp-host: server \"{}\" ignored SIGTERM; killing it",
             self.name
         );
-        signal_group(&self.child, libc::SIGKILL);
-        let _ = self.child.kill().await;
-        self.child.try_wait().ok().flatten()
+        signal_group(&child, libc::SIGKILL);
+        let _ = child.kill().await;
+        child.try_wait().ok().flatten()
     }
 }
 
