@@ -1,62 +1,30 @@
-//! Wiring: configuration, telemetry, servers, agent, trace view.
+//! The commands: answer a query, list tools, make one call. Each is one trace with one
+//! root span.
 
-use std::{
-    ffi::OsString,
-    path::{Path, PathBuf},
-    process::ExitCode,
-    time::Duration,
-};
+use std::{process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, bail};
-use clap::Parser as _;
-use opentelemetry::{Array, StringValue, Value, trace::Status};
-use trace_meta::{
-    attributes as attr,
-    telemetry::{Telemetry, TelemetryGuard},
-    tool_result_text,
-};
-use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use opentelemetry::trace::Status;
+use trace_meta::{attributes as attr, tool_result_text};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
-    agent::{Agent, OfflineAgent, Toolbox},
-    cli::{Cli, Command, Common},
+    agent::{self, Agent, AgentError, ModelAgent, OfflineAgent, Toolbox as _},
+    bundled,
+    chat::{ChatClient, ModelConfig},
+    cli::{Cli, Command, Common, ModelArgs},
     config::{self, ServerSpec},
-    receiver::Receiver,
-    servers::{Server, ServerError},
-    view,
+    session::{RUNTIME_SHUTDOWN, Session, unless_signalled},
+    toolbox::ServerSet,
 };
 
-/// `confident.trace.name` of an agent run.
-const TRACE_NAME: &str = "mcp-tool-orchestration";
+/// Exit code when the agent cannot answer this kind of question (the offline agent
+/// without a model).
+pub const EXIT_UNSUPPORTED: u8 = 2;
 
-/// Runs one of the bundled servers in this process (the hidden `__serve` mode).
-pub fn serve_bundled(args: Vec<OsString>) -> ExitCode {
-    let mut args = args.into_iter();
-    let name = args.next().unwrap_or_default();
-    let result = match name.to_str() {
-        Some("file-server") => file_server::run(file_server::Args::parse_from(
-            std::iter::once(name.clone()).chain(args),
-        )),
-        Some("db-server") => db_server::run(db_server::Args::parse_from(
-            std::iter::once(name.clone()).chain(args),
-        )),
-        _ => Err(anyhow::anyhow!(
-            "unknown bundled server {name:?} (known: file-server, db-server)"
-        )),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{}: error: {error:#}", name.to_string_lossy());
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The host's entry point.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Runs a parsed command line to its exit code, printing errors on stderr.
+pub fn run(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,7 +36,7 @@ pub fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match run(cli).await {
+        match dispatch(cli).await {
             Ok(code) => code,
             Err(error) => {
                 eprintln!("mcp-host: error: {error:#}");
@@ -76,23 +44,24 @@ pub fn main() -> ExitCode {
             }
         }
     });
-    runtime.shutdown_timeout(Duration::from_millis(200));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     code
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(Command::Bench(args)) = cli.command {
         crate::bench::run(args).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let specs = match &cli.common.config {
         Some(file) => config::load(file)?,
-        None => bundled_specs(cli.common.data_dir.as_deref())?,
+        None => bundled::specs(cli.common.data_dir.as_deref())?,
     };
     match cli.command {
         None => {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
-            run_query(query, specs, &cli.common).await
+            let agent = agent_for(&cli.model)?;
+            run_query(agent.as_ref(), query, specs, &cli.common).await
         }
         Some(Command::Bench(_)) => unreachable!("handled above"),
         Some(Command::Tools) => list_tools(specs, &cli.common).await,
@@ -104,191 +73,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The bundled servers: this executable in its hidden server mode, on the sample data.
-fn bundled_specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
-    let data = match data_dir {
-        Some(dir) => dir.to_owned(),
-        None => default_data_dir(),
+/// The model agent when `--model` names a model, else the offline agent.
+pub fn agent_for(args: &ModelArgs) -> anyhow::Result<Box<dyn Agent>> {
+    let Some(model) = &args.model else {
+        return Ok(Box::new(OfflineAgent::default()));
     };
-    let sales = data.join("sales.csv");
-    if !sales.is_file() {
-        bail!(
-            "the sample data {} was not found; pass --data-dir DIR (a folder with sales.csv) or --config FILE",
-            sales.display()
-        );
+    if !(args.model_timeout.is_finite() && args.model_timeout > 0.0) {
+        bail!("--model-timeout must be a positive number of seconds");
     }
-    let data = data
-        .canonicalize()
-        .with_context(|| format!("resolving {}", data.display()))?;
-    let exe =
-        std::env::current_exe().context("finding this executable to start the bundled servers")?;
-    let spec = |name: &str, args: Vec<String>| ServerSpec {
-        name: name.to_owned(),
-        command: exe.clone(),
-        args: [crate::SERVE_ARG.to_owned(), name.to_owned()]
-            .into_iter()
-            .chain(args)
-            .collect(),
-        env: Default::default(),
-        cwd: None,
-    };
-    Ok(vec![
-        spec(
-            "file-server",
-            vec!["--root".into(), data.display().to_string()],
-        ),
-        spec(
-            "db-server",
-            vec![
-                "--load".into(),
-                format!("sales={}", data.join("sales.csv").display()),
-            ],
-        ),
-    ])
+    let config = ModelConfig::from_env(
+        model,
+        args.base_url.as_deref(),
+        Duration::from_secs_f64(args.model_timeout),
+    )?;
+    let client = ChatClient::new(config)?;
+    Ok(Box::new(ModelAgent::new(client, args.max_steps)))
 }
 
-/// `examples/data` of the source tree this binary was built from, else of the current folder.
-fn default_data_dir() -> PathBuf {
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
-    if built_from.is_dir() {
-        built_from
-    } else {
-        PathBuf::from("examples/data")
-    }
-}
-
-/// Telemetry and the local receiver for one run of the host.
-struct Session {
-    // Dropped in this order on an early return: the last spans go out while the receiver
-    // still listens.
-    telemetry: TelemetryGuard,
-    receiver: Receiver,
-}
-
-impl Session {
-    async fn start() -> anyhow::Result<Self> {
-        let receiver = Receiver::start()
-            .await
-            .context("starting the local trace receiver on 127.0.0.1")?;
-        let telemetry = Telemetry::new("mcp-host")
-            .with_local_endpoint(receiver.traces_endpoint())
-            .init()
-            .context("setting up telemetry")?;
-        Ok(Self {
-            receiver,
-            telemetry,
-        })
-    }
-
-    /// Starts every server in parallel, as children of the current span. If one fails, the
-    /// others are shut down and the first failure is returned.
-    async fn start_servers(&self, specs: &[ServerSpec]) -> Result<Vec<Server>, ServerError> {
-        let endpoint = self.receiver.traces_endpoint();
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, spec) in specs.iter().cloned().enumerate() {
-            let endpoint = endpoint.clone();
-            tasks.spawn(
-                async move { (index, Server::start(&spec, Some(&endpoint)).await) }
-                    .in_current_span(),
-            );
-        }
-        let mut started = Vec::new();
-        let mut failures = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((index, Ok(server))) => started.push((index, server)),
-                Ok((index, Err(error))) => failures.push((index, error)),
-                Err(error) => failures.push((
-                    usize::MAX,
-                    ServerError {
-                        name: "?".into(),
-                        what: format!("start task failed: {error}"),
-                        status: None,
-                        stderr_tail: Vec::new(),
-                    },
-                )),
-            }
-        }
-        started.sort_by_key(|(index, _)| *index);
-        let started: Vec<Server> = started.into_iter().map(|(_, s)| s).collect();
-        if let Some((_, error)) = failures.into_iter().min_by_key(|(index, _)| *index) {
-            shutdown_all(started).await;
-            return Err(error);
-        }
-        Ok(started)
-    }
-
-    /// Stops the servers, flushes every process's spans, then shows and saves the trace.
-    async fn finish(
-        self,
-        servers: Vec<Server>,
-        common: &Common,
-        root_name: &str,
-    ) -> anyhow::Result<()> {
-        shutdown_all(servers).await;
-        let Session {
-            mut telemetry,
-            receiver,
-        } = self;
-        // The exporter posts to our own receiver, which needs the runtime: flush off it.
-        tokio::task::spawn_blocking(move || telemetry.shutdown())
-            .await
-            .context("flushing spans")?;
-        let collected = receiver.collected().snapshot();
-        if !common.no_trace_view {
-            let rows = view::rows(&collected);
-            print!("\n{}", view::render(&rows, root_name));
-        }
-        if let Some(path) = &common.trace_json {
-            view::write_otlp_json(path, collected)?;
-        }
-        Ok(())
-    }
-}
-
-async fn shutdown_all(servers: Vec<Server>) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for server in servers {
-        tasks.spawn(server.shutdown());
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-/// What stopped a run early.
-enum Interrupted {
-    Signal(&'static str),
-}
-
-impl Interrupted {
-    fn exit_code(&self) -> ExitCode {
-        match self {
-            Self::Signal("SIGINT") => ExitCode::from(130),
-            Self::Signal(_) => ExitCode::from(143),
-        }
-    }
-}
-
-/// Runs `work` unless a stop signal comes first.
-async fn unless_signalled<T>(work: impl std::future::Future<Output = T>) -> Result<T, Interrupted> {
-    tokio::select! {
-        value = work => Ok(value),
-        signal = trace_meta::shutdown_signal() => Err(Interrupted::Signal(signal)),
-    }
-}
-
-async fn run_query(
+/// Answers `query` with `agent` over the servers of `specs`: one `mcp-agent` trace.
+pub async fn run_query(
+    agent: &dyn Agent,
     query: &str,
     specs: Vec<ServerSpec>,
     common: &Common,
 ) -> anyhow::Result<ExitCode> {
+    if let Err(refusal) = agent.check(query) {
+        eprintln!("mcp-host: {refusal}");
+        return Ok(ExitCode::from(EXIT_UNSUPPORTED));
+    }
     let session = Session::start().await?;
-    let agent = OfflineAgent::default();
-    let root = tracing::info_span!("mcp-agent", otel.kind = "internal");
-    root.set_attribute(attr::CONFIDENT_TRACE_NAME, TRACE_NAME);
-    root.set_attribute(attr::CONFIDENT_TRACE_INPUT, query.to_owned());
-    root.set_attribute(attr::CONFIDENT_SPAN_TYPE, "agent");
-    root.set_attribute(attr::CONFIDENT_SPAN_INPUT, query.to_owned());
-    root.set_attribute(attr::CONFIDENT_AGENT_NAME, agent.name().to_owned());
+    let root = session.root(agent::agent_span(agent, query));
 
     let started = unless_signalled(session.start_servers(&specs).instrument(root.clone())).await;
     let servers = match started {
@@ -306,28 +120,23 @@ async fn run_query(
             return Ok(interrupted.exit_code());
         }
     };
-    let mut toolbox = Toolbox { servers };
-    let tools: Vec<StringValue> = toolbox
-        .tool_names()
-        .into_iter()
-        .map(StringValue::from)
-        .collect();
-    root.set_attribute(
-        attr::CONFIDENT_AGENT_AVAILABLE_TOOLS,
-        Value::Array(Array::String(tools)),
-    );
+    let toolbox = ServerSet::new(servers);
+    agent::record_tools(&root, toolbox.tools());
 
-    let outcome = unless_signalled(agent.run(query, &mut toolbox).instrument(root.clone())).await;
-    let (code, failure) = match &outcome {
+    let outcome = unless_signalled(agent.run(query, &toolbox).instrument(root.clone())).await;
+    let (code, failure) = match outcome {
         Ok(Ok(answer)) => {
-            root.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, answer.clone());
-            root.set_attribute(attr::CONFIDENT_TRACE_OUTPUT, answer.clone());
+            agent::record_answer(&root, &answer);
             println!("{answer}");
             (ExitCode::SUCCESS, None)
         }
         Ok(Err(error)) => {
-            root.set_status(Status::error(format!("{error:#}")));
-            (ExitCode::FAILURE, Some(format!("{error:#}")))
+            root.set_status(Status::error(error.to_string()));
+            let code = match error {
+                AgentError::Unsupported(_) => ExitCode::from(EXIT_UNSUPPORTED),
+                _ => ExitCode::FAILURE,
+            };
+            (code, Some(error))
         }
         Err(interrupted) => {
             root.set_status(Status::error("interrupted"));
@@ -336,16 +145,32 @@ async fn run_query(
         }
     };
     drop(root);
-    session.finish(toolbox.servers, common, "mcp-agent").await?;
+    session
+        .finish(toolbox.into_servers(), common, "mcp-agent")
+        .await?;
     if let Some(failure) = failure {
         eprintln!("mcp-host: error: {failure}");
     }
     Ok(code)
 }
 
-async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<ExitCode> {
+/// Prints every server's tools: one `mcp-host tools` trace with each server's discovery.
+pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<ExitCode> {
     let session = Session::start().await?;
-    let servers = session.start_servers(&specs).await?;
+    let root = session.root(tracing::info_span!(
+        "mcp-host tools",
+        otel.kind = "internal"
+    ));
+    let started = session.start_servers(&specs).instrument(root.clone()).await;
+    let servers = match started {
+        Ok(servers) => servers,
+        Err(error) => {
+            root.set_status(Status::error(error.to_string()));
+            drop(root);
+            session.finish(Vec::new(), common, "mcp-host tools").await?;
+            return Err(error.into());
+        }
+    };
     for server in &servers {
         println!("{}:", server.name);
         for tool in &server.tools {
@@ -359,15 +184,17 @@ async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<E
             println!("  {:<26} {description}", tool.name);
         }
     }
+    drop(root);
     let quiet = Common {
         no_trace_view: true,
         ..common.clone()
     };
-    session.finish(servers, &quiet, "tools/list").await?;
+    session.finish(servers, &quiet, "mcp-host tools").await?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn call_one(
+/// Makes one tool call and prints its result: one `mcp-host call` trace.
+pub async fn call_one(
     server: &str,
     tool: &str,
     arguments: &str,
@@ -390,27 +217,51 @@ async fn call_one(
             )
         })?;
     let session = Session::start().await?;
-    let servers = session.start_servers(std::slice::from_ref(&spec)).await?;
-    let result = unless_signalled(servers[0].call_tool(tool, arguments)).await;
-    let code = match &result {
+    let root = session.root(tracing::info_span!("mcp-host call", otel.kind = "internal"));
+    root.set_attribute(attr::GEN_AI_TOOL_NAME, tool.to_owned());
+    let servers = match session
+        .start_servers(std::slice::from_ref(&spec))
+        .instrument(root.clone())
+        .await
+    {
+        Ok(servers) => servers,
+        Err(error) => {
+            root.set_status(Status::error(error.to_string()));
+            drop(root);
+            session.finish(Vec::new(), common, "mcp-host call").await?;
+            return Err(error.into());
+        }
+    };
+    let outcome = unless_signalled(
+        servers[0]
+            .call_tool(tool, arguments)
+            .instrument(root.clone()),
+    )
+    .await;
+    let (code, failure) = match outcome {
         Ok(Ok(result)) => {
-            println!("{}", tool_result_text(result));
-            if result.is_error == Some(true) {
+            println!("{}", tool_result_text(&result));
+            let code = if result.is_error == Some(true) {
+                root.set_status(Status::error("the tool reported an error"));
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
-            }
+            };
+            (code, None)
         }
-        Ok(Err(_)) => ExitCode::FAILURE,
+        Ok(Err(error)) => (ExitCode::FAILURE, Some(error)),
         Err(interrupted) => {
             eprintln!("mcp-host: interrupted; stopping the server");
-            interrupted.exit_code()
+            root.set_status(Status::error("interrupted"));
+            (interrupted.exit_code(), None)
         }
     };
-    session
-        .finish(servers, common, &format!("mcp-tool-{tool}"))
-        .await?;
-    if let Ok(Err(error)) = result {
+    if let Some(error) = &failure {
+        root.set_status(Status::error(error.to_string()));
+    }
+    drop(root);
+    session.finish(servers, common, "mcp-host call").await?;
+    if let Some(error) = failure {
         eprintln!("mcp-host: error: {error}");
     }
     Ok(code)

@@ -9,17 +9,26 @@ pub const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
 
 /// Runs an AI agent's query across MCP servers and shows it as one distributed trace.
 ///
+/// With --model, a model on any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM,
+/// llama.cpp, LM Studio, LiteLLM, OpenRouter) answers by calling the servers' tools.
+/// Without it, the offline demo agent answers sales-summary questions from the sample
+/// data, needing no key and no network, and refuses other questions.
+///
 /// With no --config, the host starts the two bundled servers on the sample data
 /// (examples/data): a file server and a SQLite database server, each its own child
 /// process over stdio. It prints the answer on stdout, then the unified span tree of all
 /// three processes.
 ///
-/// Traces also go to your OpenTelemetry backend when the standard variables name one
+/// Environment: OPENAI_API_KEY (the model's key; optional for local servers),
+/// OPENAI_BASE_URL (instead of --base-url), OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
+/// (true: prompts and completions on the chat spans; default off), TRACEPARENT /
+/// TRACESTATE (join an outer trace), and the standard OpenTelemetry variables
 /// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, ...; CONFIDENT_API_KEY for
-/// Confident AI); every server inherits them. Logs go to stderr (RUST_LOG).
+/// Confident AI), which every server inherits. Logs go to stderr (RUST_LOG).
 #[derive(Debug, Parser)]
 #[command(name = "mcp-host", version, subcommand_precedence_over_arg = true)]
 pub struct Cli {
+    /// What to do instead of answering a query.
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -27,8 +36,37 @@ pub struct Cli {
     #[arg(value_name = "QUERY")]
     pub query: Option<String>,
 
+    /// The model settings.
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Options shared by every mode.
     #[command(flatten)]
     pub common: Common,
+}
+
+/// Which model answers, and how it is asked.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Let this model answer by calling the servers' tools (e.g. gpt-4o-mini, llama3.1,
+    /// qwen2.5). Without it, the offline demo agent answers.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Base URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1 (Ollama),
+    /// http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama.cpp)
+    /// [default: OPENAI_BASE_URL, else https://api.openai.com/v1].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Most model requests in one run before the agent gives up.
+    #[arg(long, value_name = "N", default_value_t = crate::agent::DEFAULT_MAX_STEPS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub max_steps: usize,
+
+    /// Seconds one model request may take (each retry gets as long again).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub model_timeout: f64,
 }
 
 /// Options shared by every mode.

@@ -42,6 +42,9 @@ pub struct ServerError {
     pub status: Option<ExitStatus>,
     /// The last lines it wrote to stderr.
     pub stderr_tail: Vec<String>,
+    /// The JSON-RPC error the server answered a request with, when it is alive and merely
+    /// refused the request (e.g. invalid params); `None` when the server itself failed.
+    pub rejection: Option<rmcp::model::ErrorData>,
 }
 
 fn status_text(status: &Option<ExitStatus>) -> String {
@@ -146,6 +149,7 @@ impl Server {
             what,
             status: None,
             stderr_tail: Vec::new(),
+            rejection: None,
         };
         let mut command = Command::new(&spec.command);
         command
@@ -213,6 +217,7 @@ impl Server {
                     what: format!("failed to start: {message}"),
                     status,
                     stderr_tail: stderr.snapshot().await,
+                    rejection: None,
                 })
             }
             Err(_) => {
@@ -225,6 +230,7 @@ impl Server {
                     ),
                     status: None,
                     stderr_tail: stderr.snapshot().await,
+                    rejection: None,
                 })
             }
         }
@@ -256,6 +262,7 @@ impl Server {
                 ),
                 status: None,
                 stderr_tail: Vec::new(),
+                rejection: Some(error),
             }),
             Err(other) => {
                 let status = {
@@ -267,6 +274,7 @@ impl Server {
                     what: format!("failed during tools/call {tool}: {other}"),
                     status,
                     stderr_tail: self.stderr.snapshot().await,
+                    rejection: None,
                 })
             }
         }

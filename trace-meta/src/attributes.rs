@@ -56,6 +56,37 @@ pub const CONFIDENT_LLM_INPUT_TOKEN_COUNT: &str = "confident.llm.input_token_cou
 /// Confident AI: completion tokens of an `llm` span.
 pub const CONFIDENT_LLM_OUTPUT_TOKEN_COUNT: &str = "confident.llm.output_token_count";
 
+/// GenAI: the provider of a model (`openai` for OpenAI-compatible endpoints).
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// GenAI: the model a request asks for.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// GenAI: the model that answered.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// GenAI: the id of a model response.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// GenAI: why the model stopped, one entry per choice (string array).
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// GenAI: prompt tokens of a model request.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// GenAI: completion tokens of a model request.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// GenAI: the messages sent to the model (JSON), when content capture is on.
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// GenAI: the messages the model answered with (JSON), when content capture is on.
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// GenAI: the agent's name, on the `invoke_agent` span.
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+/// `gen_ai.operation.name` of the agent's root span.
+pub const INVOKE_AGENT: &str = "invoke_agent";
+/// `gen_ai.operation.name` of a model request.
+pub const CHAT: &str = "chat";
+/// Host name of the server a CLIENT span talks to.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Port of the server a CLIENT span talks to.
+pub const SERVER_PORT: &str = "server.port";
+/// HTTP status code of a response.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+
 /// Most characters kept of an input or output attribute.
 pub const MAX_PAYLOAD_CHARS: usize = 1000;
 

@@ -1,0 +1,179 @@
+//! The agent seam: what answers a query ([`Agent`]) and what it may call ([`Toolbox`]).
+//!
+//! Two agents implement it:
+//! - [`ModelAgent`]: a tool-calling loop over any OpenAI-compatible Chat Completions
+//!   endpoint; every tool of every server is a function the model may call.
+//! - [`OfflineAgent`]: no model, no network; it answers the one kind of question it is
+//!   built for (a year's sales summary) and refuses every other one, saying how to
+//!   configure a model.
+//!
+//! Both are object-safe (`Box<dyn Agent>`), and both reach servers only through
+//! `&dyn Toolbox`, so a test or another program can drive them with any toolbox.
+
+mod model;
+mod names;
+mod offline;
+pub mod sales;
+
+use opentelemetry::{Array, StringValue, Value};
+use rmcp::model::{CallToolResult, ErrorData, JsonObject, Tool};
+use trace_meta::attributes as attr;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+pub use model::{DEFAULT_MAX_STEPS, ModelAgent};
+pub use names::exposed_names;
+pub use offline::OfflineAgent;
+
+use crate::{chat::ChatError, servers::ServerError};
+
+/// `confident.trace.name` of an agent run.
+pub const TRACE_NAME: &str = "mcp-tool-orchestration";
+
+/// One tool and the server that offers it.
+#[derive(Debug, Clone)]
+pub struct ServerTool {
+    /// The server's name in the configuration.
+    pub server: String,
+    /// The tool as the server's `tools/list` described it.
+    pub tool: Tool,
+}
+
+/// Why a tool call produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolboxError {
+    /// No server of that name is configured.
+    #[error("no server named {server:?} (configured: {known})")]
+    UnknownServer {
+        /// The name asked for.
+        server: String,
+        /// The configured names, comma-separated.
+        known: String,
+    },
+    /// The server answered with a JSON-RPC error (e.g. invalid params): the server is fine,
+    /// the call was wrong.
+    #[error("server {server:?} rejected tools/call {tool}: {} (JSON-RPC error {})", .error.message, .error.code.0)]
+    Rejected {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// The error it answered with.
+        error: ErrorData,
+    },
+    /// The server failed: it died, timed out or broke the protocol.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// The tools an agent may call, and the way to call them.
+#[async_trait::async_trait]
+pub trait Toolbox: Send + Sync {
+    /// Every tool of every server, servers in configuration order.
+    fn tools(&self) -> &[ServerTool];
+
+    /// Calls `tool` on `server` in a traced `mcp-tool-{tool}` span, a child of the current
+    /// span. A result with `isError: true` is `Ok`: the caller decides what it means.
+    async fn call(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: JsonObject,
+    ) -> Result<CallToolResult, ToolboxError>;
+}
+
+/// The first server's entry for a tool named `name`.
+pub fn find_tool<'a>(tools: &'a [ServerTool], name: &str) -> Option<&'a ServerTool> {
+    tools.iter().find(|entry| entry.tool.name == name)
+}
+
+/// Why an agent produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The agent cannot answer this kind of question.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The model kept calling tools past the step limit.
+    #[error(
+        "the model did not reach a final answer within {max_steps} model requests (--max-steps {max_steps}); raise --max-steps or ask a narrower question"
+    )]
+    StepLimit {
+        /// The limit.
+        max_steps: usize,
+    },
+    /// The model's final turn had no text.
+    #[error("the model ended its turn without an answer (finish reason: {finish_reason})")]
+    EmptyAnswer {
+        /// Why the model stopped.
+        finish_reason: String,
+    },
+    /// A model request failed.
+    #[error(transparent)]
+    Model(#[from] ChatError),
+    /// A server failed in a way the agent cannot work around.
+    #[error(transparent)]
+    Tool(Box<ToolboxError>),
+    /// The data the tools returned is not what the agent needs.
+    #[error("{0:#}")]
+    Data(#[from] anyhow::Error),
+}
+
+impl From<ToolboxError> for AgentError {
+    fn from(error: ToolboxError) -> Self {
+        Self::Tool(Box::new(error))
+    }
+}
+
+/// Answers a query using the tools of a [`Toolbox`].
+#[async_trait::async_trait]
+pub trait Agent: Send + Sync {
+    /// The name recorded as `gen_ai.agent.name` and `confident.agent.name`.
+    fn name(&self) -> &str;
+
+    /// The model it asks, if any (`gen_ai.request.model` of the root span).
+    fn model(&self) -> Option<&str> {
+        None
+    }
+
+    /// Refuses, before any server starts, a query this agent cannot answer.
+    fn check(&self, _query: &str) -> Result<(), AgentError> {
+        Ok(())
+    }
+
+    /// Runs the query to an answer, inside the caller's `mcp-agent` span.
+    async fn run(&self, query: &str, tools: &dyn Toolbox) -> Result<String, AgentError>;
+}
+
+/// The root span of an agent run, `mcp-agent` (INTERNAL), with the attributes known before
+/// it runs; [`record_answer`] and [`record_tools`] add the rest.
+pub fn agent_span(agent: &dyn Agent, query: &str) -> tracing::Span {
+    let span = tracing::info_span!("mcp-agent", otel.kind = "internal");
+    span.set_attribute(attr::GEN_AI_OPERATION_NAME, attr::INVOKE_AGENT);
+    span.set_attribute(attr::GEN_AI_AGENT_NAME, agent.name().to_owned());
+    if let Some(model) = agent.model() {
+        span.set_attribute(attr::GEN_AI_REQUEST_MODEL, model.to_owned());
+    }
+    span.set_attribute(attr::CONFIDENT_TRACE_NAME, TRACE_NAME);
+    span.set_attribute(attr::CONFIDENT_TRACE_INPUT, query.to_owned());
+    span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "agent");
+    span.set_attribute(attr::CONFIDENT_SPAN_INPUT, query.to_owned());
+    span.set_attribute(attr::CONFIDENT_AGENT_NAME, agent.name().to_owned());
+    span
+}
+
+/// Records the tools the agent could call on its root span.
+pub fn record_tools(span: &tracing::Span, tools: &[ServerTool]) {
+    let names: Vec<StringValue> = tools
+        .iter()
+        .map(|entry| StringValue::from(entry.tool.name.to_string()))
+        .collect();
+    span.set_attribute(
+        attr::CONFIDENT_AGENT_AVAILABLE_TOOLS,
+        Value::Array(Array::String(names)),
+    );
+}
+
+/// Records the answer on the root span.
+pub fn record_answer(span: &tracing::Span, answer: &str) {
+    span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, answer.to_owned());
+    span.set_attribute(attr::CONFIDENT_TRACE_OUTPUT, answer.to_owned());
+}

@@ -1,0 +1,208 @@
+//! The model-driven agent: a tool-calling loop over an OpenAI-compatible endpoint.
+//!
+//! Each step asks the model for its next turn (a `chat {model}` span) with every tool as a
+//! function. A turn with tool calls runs them all concurrently (one `mcp-tool-{tool}` span
+//! each, siblings under `mcp-agent`) and sends each result back as a `tool` message with
+//! the call's id; a turn without tool calls is the answer. Mistakes the model can correct
+//! (an unknown tool, arguments that are not a JSON object, a tool result with
+//! `isError: true`, a call the server rejects) go back to it as the tool's answer; only a
+//! failing model endpoint or a dead server ends the run.
+
+use futures_util::future::join_all;
+use rmcp::model::JsonObject;
+use trace_meta::tool_result_text;
+
+use super::{Agent, AgentError, ServerTool, Toolbox, ToolboxError, names::exposed_names};
+use crate::chat::{
+    ChatClient,
+    wire::{FunctionDefinition, Message, ToolCall, ToolDefinition},
+};
+
+/// Model requests per run unless `--max-steps` says otherwise.
+pub const DEFAULT_MAX_STEPS: usize = 10;
+
+/// Instructions sent before the user's question.
+const SYSTEM_PROMPT: &str = "You are an assistant that answers the user's question using the \
+tools of the connected MCP servers. Call tools to get the facts you need (several at once when \
+they do not depend on each other), then answer concisely from what they returned. If a tool \
+reports an error, correct the call or try another tool. Do not invent data.";
+
+/// An [`Agent`] that asks a model which tools to call.
+#[derive(Debug, Clone)]
+pub struct ModelAgent {
+    client: ChatClient,
+    max_steps: usize,
+}
+
+impl ModelAgent {
+    /// An agent asking `client`'s model, for at most `max_steps` model requests per run.
+    pub fn new(client: ChatClient, max_steps: usize) -> Self {
+        Self {
+            client,
+            max_steps: max_steps.max(1),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Agent for ModelAgent {
+    fn name(&self) -> &str {
+        "mcp-orchestrator"
+    }
+
+    fn model(&self) -> Option<&str> {
+        Some(self.client.model())
+    }
+
+    async fn run(&self, query: &str, toolbox: &dyn Toolbox) -> Result<String, AgentError> {
+        let tools = toolbox.tools();
+        let names = exposed_names(tools);
+        let definitions = definitions(tools, &names);
+        let mut messages = vec![
+            Message::System {
+                content: SYSTEM_PROMPT.to_owned(),
+            },
+            Message::User {
+                content: query.to_owned(),
+            },
+        ];
+        for _ in 0..self.max_steps {
+            let response = self.client.complete(&messages, &definitions).await?;
+            let Some(choice) = response.choices.into_iter().next() else {
+                unreachable!("ChatClient::complete returns at least one choice");
+            };
+            let calls = choice.message.tool_calls;
+            let content = choice.message.content.filter(|c| !c.trim().is_empty());
+            messages.push(Message::Assistant {
+                content: content.clone(),
+                tool_calls: calls.clone(),
+            });
+            if calls.is_empty() {
+                return content.ok_or_else(|| AgentError::EmptyAnswer {
+                    finish_reason: choice.finish_reason.unwrap_or_else(|| "none given".into()),
+                });
+            }
+            let answers = join_all(
+                calls
+                    .iter()
+                    .map(|call| answer_call(toolbox, tools, &names, call)),
+            )
+            .await;
+            for (call, answer) in calls.iter().zip(answers) {
+                messages.push(Message::Tool {
+                    tool_call_id: call.id.clone(),
+                    content: answer?,
+                });
+            }
+        }
+        Err(AgentError::StepLimit {
+            max_steps: self.max_steps,
+        })
+    }
+}
+
+/// The function definitions of `tools` under their exposed `names`.
+fn definitions(tools: &[ServerTool], names: &[String]) -> Vec<ToolDefinition> {
+    tools
+        .iter()
+        .zip(names)
+        .map(|(entry, name)| ToolDefinition {
+            kind: "function",
+            function: FunctionDefinition {
+                name: name.clone(),
+                description: entry.tool.description.as_deref().unwrap_or("").to_owned(),
+                parameters: serde_json::Value::Object((*entry.tool.input_schema).clone()),
+            },
+        })
+        .collect()
+}
+
+/// Runs one tool call and returns the text the model gets back. Only a server failure
+/// (death, timeout, broken protocol) is an error.
+async fn answer_call(
+    toolbox: &dyn Toolbox,
+    tools: &[ServerTool],
+    names: &[String],
+    call: &ToolCall,
+) -> Result<String, ToolboxError> {
+    let requested = call.function.name.as_str();
+    let Some(index) = names.iter().position(|name| name == requested) else {
+        tracing::info!(
+            tool = requested,
+            "the model called a tool that does not exist"
+        );
+        return Ok(format!(
+            "Error: there is no tool named {requested:?}. The tools are: {}.",
+            names.join(", ")
+        ));
+    };
+    let arguments = match parse_arguments(&call.function.arguments) {
+        Ok(arguments) => arguments,
+        Err(problem) => {
+            tracing::info!(
+                tool = requested,
+                "the model sent arguments that are not a JSON object"
+            );
+            return Ok(format!(
+                "Error: the arguments for {requested} are not a JSON object ({problem}). Call it again with a JSON object that matches its parameters."
+            ));
+        }
+    };
+    let entry = &tools[index];
+    match toolbox
+        .call(&entry.server, &entry.tool.name, arguments)
+        .await
+    {
+        Ok(result) if result.is_error == Some(true) => {
+            Ok(format!("Error: {}", tool_result_text(&result)))
+        }
+        Ok(result) => Ok(tool_result_text(&result)),
+        Err(ToolboxError::Rejected { error, .. }) => Ok(format!(
+            "Error: the server rejected the call: {} (JSON-RPC error {})",
+            error.message, error.code.0
+        )),
+        Err(other) => Err(other),
+    }
+}
+
+/// A model's argument string as a JSON object; empty or `null` is no arguments.
+fn parse_arguments(raw: &str) -> Result<JsonObject, String> {
+    if raw.trim().is_empty() {
+        return Ok(JsonObject::new());
+    }
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(serde_json::Value::Null) => Ok(JsonObject::new()),
+        Ok(other) => Err(format!("got {}", kind(&other))),
+        Err(error) => Err(format!("invalid JSON: {error}")),
+    }
+}
+
+fn kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_must_be_an_object() {
+        assert!(parse_arguments("").unwrap().is_empty());
+        assert!(parse_arguments("null").unwrap().is_empty());
+        assert_eq!(parse_arguments(r#"{"a":1}"#).unwrap()["a"], 1);
+        assert!(
+            parse_arguments(r#"{"path": "sales.csv""#)
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+        assert_eq!(parse_arguments("[1]").unwrap_err(), "got an array");
+    }
+}

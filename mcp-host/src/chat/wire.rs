@@ -1,0 +1,246 @@
+//! The subset of the OpenAI Chat Completions wire format that a tool-calling agent uses.
+//!
+//! Only the fields this host sends or reads are modelled; unknown response fields are
+//! ignored, so any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp, LM Studio,
+//! LiteLLM, OpenRouter) can answer.
+
+use serde::{Deserialize, Serialize};
+
+/// A `POST /chat/completions` request body.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatRequest<'a> {
+    /// The model to ask.
+    pub model: &'a str,
+    /// The conversation so far.
+    pub messages: &'a [Message],
+    /// The functions the model may call.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub tools: &'a [ToolDefinition],
+    /// Always `false`: the agent reads whole answers.
+    pub stream: bool,
+}
+
+/// One message of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Message {
+    /// Instructions for the model.
+    System {
+        /// The instructions.
+        content: String,
+    },
+    /// The user's question.
+    User {
+        /// The question.
+        content: String,
+    },
+    /// A model turn: an answer, tool calls, or both.
+    Assistant {
+        /// The text of the turn, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<String>,
+        /// The tools the model asks for.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+    },
+    /// The result of one tool call, sent back to the model.
+    Tool {
+        /// The `id` of the [`ToolCall`] this answers.
+        tool_call_id: String,
+        /// The result as text.
+        content: String,
+    },
+}
+
+/// A function the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolDefinition {
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The function.
+    pub function: FunctionDefinition,
+}
+
+/// Name, description and JSON Schema of a function.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionDefinition {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does, for the model.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// JSON Schema of its arguments (the MCP tool's `inputSchema`).
+    pub parameters: serde_json::Value,
+}
+
+/// A tool call in a model turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Identifies the call; the tool message answering it repeats it.
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type", default = "function_kind")]
+    pub kind: String,
+    /// The function and its arguments.
+    pub function: FunctionCall,
+}
+
+fn function_kind() -> String {
+    "function".to_owned()
+}
+
+/// The function a [`ToolCall`] names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// The function's name.
+    pub name: String,
+    /// Its arguments, a JSON object encoded as a string (which the model may get wrong).
+    #[serde(default)]
+    pub arguments: String,
+}
+
+/// A `/chat/completions` response body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatResponse {
+    /// The response id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The candidate turns; the agent reads the first.
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// Token counts, when the server reports them.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// One candidate turn.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Choice {
+    /// The turn.
+    pub message: ResponseMessage,
+    /// Why the model stopped (`stop`, `tool_calls`, `length`, ...).
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// The assistant message of a [`Choice`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResponseMessage {
+    /// The text, if any.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// The tool calls, if any (`null` is read as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ToolCall>, D::Error> {
+    Ok(Option::<Vec<ToolCall>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Token counts of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    /// Tokens of the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens of the completion.
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+/// The error body OpenAI-compatible servers send: `{"error": {"message": ...}}`, or
+/// `{"error": "..."}` (Ollama, llama.cpp).
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The error itself, an object or a plain string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    /// `{"message": ..., "type": ..., "code": ...}`.
+    Object {
+        /// What went wrong.
+        #[serde(default)]
+        message: String,
+    },
+    /// A bare message.
+    Text(String),
+}
+
+impl ErrorDetail {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Object { message } | Self::Text(message) => message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_serialise_as_the_api_expects() {
+        let messages = [
+            Message::User {
+                content: "hi".into(),
+            },
+            Message::Assistant {
+                content: None,
+                tool_calls: vec![ToolCall {
+                    id: "call_1".into(),
+                    kind: "function".into(),
+                    function: FunctionCall {
+                        name: "read_file".into(),
+                        arguments: r#"{"path":"a"}"#.into(),
+                    },
+                }],
+            },
+            Message::Tool {
+                tool_call_id: "call_1".into(),
+                content: "text".into(),
+            },
+        ];
+        let json = serde_json::to_value(messages).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "read_file", "arguments": "{\"path\":\"a\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "text"},
+            ])
+        );
+    }
+
+    #[test]
+    fn reads_responses_with_null_and_missing_fields() {
+        let response: ChatResponse = serde_json::from_str(
+            r#"{"id":"x","object":"chat.completion","choices":[{"index":0,
+               "message":{"role":"assistant","content":"done","tool_calls":null},
+               "finish_reason":"stop"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(response.choices[0].message.content.as_deref(), Some("done"));
+        assert!(response.choices[0].message.tool_calls.is_empty());
+        assert!(response.usage.is_none());
+    }
+
+    #[test]
+    fn reads_both_error_shapes() {
+        let object: ErrorBody =
+            serde_json::from_str(r#"{"error":{"message":"bad","type":"x"}}"#).unwrap();
+        assert_eq!(object.error.message(), "bad");
+        let text: ErrorBody = serde_json::from_str(r#"{"error":"model not found"}"#).unwrap();
+        assert_eq!(text.error.message(), "model not found");
+    }
+}

@@ -1,0 +1,40 @@
+//! `mcp-host`: runs an agent across MCP servers and shows the run as one distributed trace.
+//!
+//! The binary parses its arguments and calls [`run`]; everything else is this library, so
+//! tests and other programs can drive the same agent:
+//!
+//! ```no_run
+//! # async fn demo(toolbox: &dyn mcp_host::agent::Toolbox) -> anyhow::Result<()> {
+//! use mcp_host::agent::{Agent, OfflineAgent};
+//! let agent: Box<dyn Agent> = Box::new(OfflineAgent::default());
+//! let answer = agent.run("Summarize our 2024 sales data", toolbox).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The parts:
+//! - [`agent`]: the [`Agent`](agent::Agent) and [`Toolbox`](agent::Toolbox) seam, the
+//!   model-driven agent, the offline demo agent and its sales logic.
+//! - [`chat`]: a traced client for OpenAI-compatible Chat Completions endpoints.
+//! - [`config`]: MCP client config formats (Claude Desktop, Cursor, Claude Code, VS Code).
+//! - [`servers`]: MCP servers as child processes: start, discover, call, shut down.
+//! - [`toolbox`]: the running servers as the agent's toolbox.
+//! - [`session`]: one command's telemetry, local receiver, root span and trace view.
+//! - [`receiver`] and [`view`]: the local OTLP receiver and the printed span tree.
+//! - [`bundled`]: the bundled file and database servers, run by this same executable.
+//! - [`app`]: the commands; [`cli`]: their arguments; [`bench`]: the benchmark command.
+
+pub mod agent;
+pub mod app;
+pub mod bench;
+pub mod bundled;
+pub mod chat;
+pub mod cli;
+pub mod config;
+pub mod receiver;
+pub mod servers;
+pub mod session;
+pub mod toolbox;
+pub mod view;
+
+pub use app::run;
+pub use cli::Cli;
