@@ -10,7 +10,7 @@
 
 use futures_util::future::join_all;
 use rmcp::model::JsonObject;
-use trace_meta::tool_result_text;
+use trace_meta::{attributes::truncate, tool_result_text};
 
 use super::{Agent, AgentError, ServerTool, Toolbox, ToolboxError, names::exposed_names};
 use crate::chat::{
@@ -20,6 +20,10 @@ use crate::chat::{
 
 /// Model requests per run unless `--max-steps` says otherwise.
 pub const DEFAULT_MAX_STEPS: usize = 10;
+
+/// Most characters of one tool result sent to the model: a whole large file would crowd
+/// out the conversation (and most context windows).
+pub const MAX_TOOL_RESULT_CHARS: usize = 100_000;
 
 /// Instructions sent before the user's question.
 const SYSTEM_PROMPT: &str = "You are an assistant that answers the user's question using the \
@@ -154,15 +158,27 @@ async fn answer_call(
         .await
     {
         Ok(result) if result.is_error == Some(true) => {
-            Ok(format!("Error: {}", tool_result_text(&result)))
+            Ok(format!("Error: {}", bounded(tool_result_text(&result))))
         }
-        Ok(result) => Ok(tool_result_text(&result)),
+        Ok(result) => Ok(bounded(tool_result_text(&result))),
         Err(ToolboxError::Rejected { error, .. }) => Ok(format!(
             "Error: the server rejected the call: {} (JSON-RPC error {})",
             error.message, error.code.0
         )),
         Err(other) => Err(other),
     }
+}
+
+/// `text` cut to [`MAX_TOOL_RESULT_CHARS`], saying so when it was cut.
+fn bounded(text: String) -> String {
+    let kept = truncate(&text, MAX_TOOL_RESULT_CHARS);
+    if kept.len() == text.len() {
+        return text;
+    }
+    format!(
+        "{kept}\n[truncated: the result has {} characters; the first {MAX_TOOL_RESULT_CHARS} are shown]",
+        text.chars().count()
+    )
 }
 
 /// A model's argument string as a JSON object; empty or `null` is no arguments.
@@ -204,5 +220,17 @@ mod tests {
                 .starts_with("invalid JSON")
         );
         assert_eq!(parse_arguments("[1]").unwrap_err(), "got an array");
+    }
+
+    #[test]
+    fn long_results_are_cut_and_say_so() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "é".repeat(MAX_TOOL_RESULT_CHARS + 5);
+        let cut = bounded(long);
+        assert!(cut.starts_with(&"é".repeat(MAX_TOOL_RESULT_CHARS)));
+        assert!(cut.ends_with(&format!(
+            "[truncated: the result has {} characters; the first {MAX_TOOL_RESULT_CHARS} are shown]",
+            MAX_TOOL_RESULT_CHARS + 5
+        )));
     }
 }
