@@ -70,12 +70,17 @@ impl Agent for ModelAgent {
                 content: query.to_owned(),
             },
         ];
-        for _ in 0..self.max_steps {
+        for step in 0..self.max_steps {
             let response = self.client.complete(&messages, &definitions).await?;
             let Some(choice) = response.choices.into_iter().next() else {
                 unreachable!("ChatClient::complete returns at least one choice");
             };
-            let calls = choice.message.tool_calls;
+            let mut calls = choice.message.tool_calls;
+            for (index, call) in calls.iter_mut().enumerate() {
+                if call.id.is_empty() {
+                    call.id = format!("call_{step}_{index}");
+                }
+            }
             let content = choice.message.content.filter(|c| !c.trim().is_empty());
             messages.push(Message::Assistant {
                 content: content.clone(),

@@ -77,7 +77,9 @@ pub struct FunctionDefinition {
 /// A tool call in a model turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
-    /// Identifies the call; the tool message answering it repeats it.
+    /// Identifies the call; the tool message answering it repeats it. Some local servers
+    /// leave it out; the agent then assigns one.
+    #[serde(default)]
     pub id: String,
     /// Always `function`.
     #[serde(rename = "type", default = "function_kind")]
@@ -96,8 +98,17 @@ pub struct FunctionCall {
     /// The function's name.
     pub name: String,
     /// Its arguments, a JSON object encoded as a string (which the model may get wrong).
-    #[serde(default)]
+    /// Servers that send the object itself are read too.
+    #[serde(default, deserialize_with = "string_or_json")]
     pub arguments: String,
+}
+
+fn string_or_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    })
 }
 
 /// A `/chat/completions` response body.
@@ -233,6 +244,18 @@ mod tests {
         assert_eq!(response.choices[0].message.content.as_deref(), Some("done"));
         assert!(response.choices[0].message.tool_calls.is_empty());
         assert!(response.usage.is_none());
+    }
+
+    #[test]
+    fn reads_lenient_tool_calls() {
+        let message: ResponseMessage = serde_json::from_str(
+            r#"{"content":"","tool_calls":[{"function":{"name":"t","arguments":{"a":1}}}]}"#,
+        )
+        .unwrap();
+        let call = &message.tool_calls[0];
+        assert_eq!(call.id, "");
+        assert_eq!(call.kind, "function");
+        assert_eq!(call.function.arguments, r#"{"a":1}"#);
     }
 
     #[test]
