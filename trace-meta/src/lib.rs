@@ -56,7 +56,7 @@ pub mod server;
 pub mod telemetry;
 
 pub use client::TracedClient;
-pub use request::tool_result_text;
+pub use request::{UnfinishedGuard, tool_result_text};
 pub use serve::{ServeError, serve_stdio, shutdown_signal};
 pub use server::Traced;
 

@@ -95,15 +95,28 @@ pub(crate) fn record(span: &tracing::Span, attributes: Vec<KeyValue>) {
     }
 }
 
-/// Marks the span of a request that was dropped before it finished (the session closed
-/// under it, or the caller gave up), so the trace shows why it has no result.
-pub(crate) struct UnfinishedGuard(Option<tracing::Span>);
+/// Marks the span of work that was dropped before it finished (the session closed under it,
+/// or the caller gave up), so the trace shows why it has no result: status ERROR with
+/// `error.type=cancelled`.
+///
+/// ```
+/// # async fn work() {}
+/// # async fn demo() {
+/// let span = tracing::info_span!("my-work");
+/// let unfinished = trace_meta::UnfinishedGuard::arm(&span);
+/// work().await; // if this future is dropped here, the span says `cancelled`
+/// unfinished.disarm();
+/// # }
+/// ```
+pub struct UnfinishedGuard(Option<tracing::Span>);
 
 impl UnfinishedGuard {
+    /// Watches `span` until [`disarm`](Self::disarm) is called.
     pub fn arm(span: &tracing::Span) -> Self {
         Self(Some(span.clone()))
     }
 
+    /// The work finished: the span keeps whatever status its owner gives it.
     pub fn disarm(mut self) {
         self.0 = None;
     }

@@ -332,10 +332,12 @@ impl ChatClient {
             span.set_attribute(attr::GEN_AI_INPUT_MESSAGES, input.clone());
             span.set_attribute(attr::CONFIDENT_SPAN_INPUT, input);
         }
+        let unfinished = trace_meta::UnfinishedGuard::arm(&span);
         let outcome = self
             .send_with_retries(messages, tools)
             .instrument(span.clone())
             .await;
+        unfinished.disarm();
         match &outcome {
             Ok(response) => self.record_response(&span, response),
             Err(error) => {
