@@ -1,7 +1,7 @@
-//! SQLite access with limits: open, load CSV files and scripts, then query, independent of MCP.
+//! SQLite access with limits, independent of MCP: open, then query under the policy.
 //!
-//! Build a [`Database`] with [`Database::builder`], load data into it while it is still
-//! writable, and [`finish`](DatabaseBuilder::finish) it, which switches on the
+//! Build a [`Database`] with [`Database::builder`], fill it while it is still writable
+//! ([`crate::load`]), and [`finish`](DatabaseBuilder::finish) it, which switches on the
 //! [`Policy`] (read-only unless `allow_write`). Every statement then runs under the
 //! time limit and the row cap of its [`Config`].
 //!
@@ -9,19 +9,22 @@
 //! never on an async worker. One [`Mutex`] serialises access to the connection.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use rusqlite::{Connection, OpenFlags, types::Value as SqlValue, types::ValueRef};
+use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::policy::{Policy, Refusal, has_several_statements, is_vacuum};
+use crate::{
+    policy::{Authorizer, Policy, Refusal, has_several_statements},
+    value::{SqlParam, bind, to_json},
+};
 
 /// How many SQLite virtual-machine instructions run between two checks of the deadline.
 const PROGRESS_INTERVAL: i32 = 1000;
@@ -59,22 +62,44 @@ pub enum DbError {
     /// The statement ran past the time limit and was interrupted.
     #[error("query interrupted after {}s timeout", .0.as_secs_f64())]
     Timeout(Duration),
-    /// SQLite reported an error; its message is kept as is.
-    #[error("{0}")]
-    Sqlite(String),
-    /// The bound parameters do not fit the statement.
-    #[error("{0}")]
-    Parameters(String),
+    /// SQLite reported an error; its message is shown as is.
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+    /// The number of bound parameters does not fit the statement.
+    #[error(
+        "the statement has {expected} parameter{} but {given} {} given",
+        if *.expected == 1 { "" } else { "s" },
+        if *.given == 1 { "was" } else { "were" }
+    )]
+    Parameters {
+        /// The placeholders of the statement.
+        expected: usize,
+        /// The values given.
+        given: usize,
+    },
     /// `describe_table` named no table or view of the database.
     #[error("no such table: {0}")]
     UnknownTable(String),
-    /// Building the database at start failed; the message names the file.
-    #[error("{0}")]
-    Setup(String),
+    /// Building the database at start failed.
+    #[error("{context}: {source}")]
+    Setup {
+        /// What was being done: the option and file (`--load sales=FILE`), or the step.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
-/// One bound parameter value, as JSON gives it.
-pub type Param = Json;
+impl DbError {
+    /// A setup failure of `context` (the option and file it concerns).
+    pub(crate) fn setup(context: &str, source: &dyn std::fmt::Display) -> Self {
+        Self::Setup {
+            context: context.to_owned(),
+            source: source.to_string().into(),
+        }
+    }
+}
 
 /// The result of a query: columns and rows, capped at `max_rows`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -141,9 +166,9 @@ pub struct TableDescription {
     pub row_count: i64,
 }
 
-/// A database being built: writable, no policy yet.
+/// A database being built: writable, no policy yet. [`crate::load`] fills it.
 pub struct DatabaseBuilder {
-    conn: Connection,
+    pub(crate) conn: Connection,
     config: Config,
 }
 
@@ -164,11 +189,7 @@ pub struct Database {
     /// shared with the progress handler, which interrupts the statement once it passes.
     deadline: Arc<AtomicU64>,
     epoch: Instant,
-    /// The reason the authorizer gave for its last denial, for a clearer message than
-    /// SQLite's "not authorized".
-    denial: Arc<Mutex<Option<String>>>,
-    /// Whether the running statement is a VACUUM, for the authorizer.
-    in_vacuum: Arc<AtomicBool>,
+    authorizer: Authorizer,
 }
 
 impl std::fmt::Debug for Database {
@@ -180,14 +201,6 @@ impl std::fmt::Debug for Database {
     }
 }
 
-fn sqlite_error(error: rusqlite::Error) -> DbError {
-    DbError::Sqlite(error.to_string())
-}
-
-fn setup_error(context: impl std::fmt::Display, error: impl std::fmt::Display) -> DbError {
-    DbError::Setup(format!("{context}: {error}"))
-}
-
 impl Database {
     /// Starts building a database: opens the file of `config.path` (read-only unless
     /// `allow_write`; it must exist), or an in-memory database.
@@ -196,10 +209,11 @@ impl Database {
         // always a path and never a `file:` URI with options.
         let conn = match &config.path {
             Some(path) => {
+                let context = format!("--db {}", path.display());
                 if !path.is_file() {
-                    return Err(setup_error(
-                        format!("--db {}", path.display()),
-                        "no such file (db-server opens an existing SQLite database; it does not create one)",
+                    return Err(DbError::setup(
+                        &context,
+                        &"no such file (db-server opens an existing SQLite database; it does not create one)",
                     ));
                 }
                 let access = if config.allow_write {
@@ -209,15 +223,14 @@ impl Database {
                 };
                 let conn =
                     Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                        .map_err(|e| setup_error(format!("--db {}", path.display()), e))?;
+                        .map_err(|e| DbError::setup(&context, &e))?;
                 // Opening is lazy; reading the schema proves the file is a database.
                 conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-                    .map_err(|e| setup_error(format!("--db {}", path.display()), e))?;
+                    .map_err(|e| DbError::setup(&context, &e))?;
                 conn
             }
-            None => {
-                Connection::open_in_memory().map_err(|e| setup_error("in-memory database", e))?
-            }
+            None => Connection::open_in_memory()
+                .map_err(|e| DbError::setup("in-memory database", &e))?,
         };
         Ok(DatabaseBuilder { conn, config })
     }
@@ -234,7 +247,7 @@ impl Database {
     }
 
     /// Runs one read-only statement and returns its rows, at most `max_rows` of them.
-    pub fn query(&self, sql: &str, params: &[Param]) -> Result<QueryResult, DbError> {
+    pub fn query(&self, sql: &str, params: &[SqlParam]) -> Result<QueryResult, DbError> {
         self.query_capped(sql, params, self.config.max_rows)
     }
 
@@ -243,7 +256,7 @@ impl Database {
     fn query_capped(
         &self,
         sql: &str,
-        params: &[Param],
+        params: &[SqlParam],
         cap: usize,
     ) -> Result<QueryResult, DbError> {
         self.with_statement(sql, params, true, |_, stmt| {
@@ -261,7 +274,7 @@ impl Database {
                 }
                 let mut values = Vec::with_capacity(width);
                 for i in 0..width {
-                    values.push(to_json(row.get_ref(i).map_err(sqlite_error)?));
+                    values.push(to_json(row.get_ref(i).map_err(DbError::Sqlite)?));
                 }
                 rows.push(values);
             }
@@ -276,7 +289,7 @@ impl Database {
 
     /// Runs one statement that may change the database (with `allow_write`) and returns
     /// how many rows it changed. Rows a statement returns (`RETURNING`) are discarded.
-    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<ExecuteResult, DbError> {
+    pub fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<ExecuteResult, DbError> {
         self.with_statement(sql, params, false, |conn, stmt| {
             let before = conn.total_changes();
             let mut cursor = stmt.raw_query();
@@ -316,7 +329,7 @@ impl Database {
         let found = self.query_capped(
             "SELECT name, type FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE \
              ORDER BY name = ?1 DESC, schema = 'temp' LIMIT 1",
-            &[Json::String(table.to_owned())],
+            &[SqlParam::from(table)],
             1,
         )?;
         let Some(row) = found.rows.into_iter().next() else {
@@ -328,7 +341,7 @@ impl Database {
         let info = self.query_capped(
             "SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_xinfo(?1) \
              WHERE hidden IN (0, 2, 3) ORDER BY cid",
-            &[Json::String(name.clone())],
+            &[SqlParam::from(name.as_str())],
             usize::MAX,
         )?;
         let columns = info
@@ -365,15 +378,14 @@ impl Database {
     fn with_statement<T>(
         &self,
         sql: &str,
-        params: &[Param],
+        params: &[SqlParam],
         require_read_only: bool,
         run: impl FnOnce(&Connection, &mut rusqlite::Statement<'_>) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         self.policy.check_text(sql)?;
         let conn = self.lock();
         let _deadline = DeadlineGuard::arm(self);
-        self.clear_denial();
-        self.in_vacuum.store(is_vacuum(sql), Ordering::Relaxed);
+        self.authorizer.begin(sql);
         let mut stmt = conn.prepare(sql).map_err(|e| {
             // rusqlite compiles the rest of the text to detect a second statement, so an
             // error may come from that second statement; say so, with SQLite's message.
@@ -401,10 +413,6 @@ impl Database {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn clear_denial(&self) {
-        *self.denial.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
     /// Turns a rusqlite error into ours: interrupts become timeouts, authorizer denials
     /// carry their reason, several statements get a clear refusal.
     fn map_error(&self, error: rusqlite::Error) -> DbError {
@@ -418,12 +426,12 @@ impl Database {
                 DbError::Timeout(self.config.timeout)
             }
             Some(rusqlite::ErrorCode::AuthorizationForStatementDenied) => {
-                match self.denial.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    Some(reason) => DbError::Refused(Refusal(reason)),
-                    None => sqlite_error(error),
+                match self.authorizer.take_denial() {
+                    Some(refusal) => DbError::Refused(refusal),
+                    None => DbError::Sqlite(error),
                 }
             }
-            _ => sqlite_error(error),
+            _ => DbError::Sqlite(error),
         }
     }
 }
@@ -450,90 +458,9 @@ impl Drop for DeadlineGuard<'_> {
 }
 
 impl DatabaseBuilder {
-    /// Loads `csv_path` into a new table `table`, inferring each column's type: INTEGER
-    /// when every non-empty value parses as an integer, REAL when every one parses as a
-    /// number, TEXT otherwise. Empty fields of numeric columns become NULL. Returns the
-    /// number of rows loaded. Errors name the file.
-    pub fn load_csv(&mut self, table: &str, csv_path: &Path) -> Result<usize, DbError> {
-        let context = format!("--load {table}={}", csv_path.display());
-        validate_identifier(table, "table name").map_err(|e| setup_error(&context, e))?;
-        if table.to_ascii_lowercase().starts_with("sqlite_") {
-            return Err(setup_error(
-                &context,
-                "table names starting with sqlite_ are reserved by SQLite",
-            ));
-        }
-        let mut reader = csv::Reader::from_path(csv_path).map_err(|e| setup_error(&context, e))?;
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| setup_error(&context, e))?
-            .iter()
-            .map(|h| h.trim().to_owned())
-            .collect();
-        if headers.is_empty() || headers.iter().all(String::is_empty) {
-            return Err(setup_error(&context, "the file has no header row"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for header in &headers {
-            validate_identifier(header, "column name").map_err(|e| setup_error(&context, e))?;
-            if !seen.insert(header.to_lowercase()) {
-                return Err(setup_error(
-                    &context,
-                    format!("column {header:?} appears twice in the header"),
-                ));
-            }
-        }
-        let mut records = Vec::new();
-        for record in reader.records() {
-            records.push(record.map_err(|e| setup_error(&context, e))?);
-        }
-        let types: Vec<ColumnType> = (0..headers.len())
-            .map(|i| ColumnType::infer(records.iter().map(|r| &r[i])))
-            .collect();
-
-        let columns = headers
-            .iter()
-            .zip(&types)
-            .map(|(name, ty)| format!("{} {}", quote_identifier(name), ty.sql()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let create = format!("CREATE TABLE {} ({columns})", quote_identifier(table));
-        let placeholders = vec!["?"; headers.len()].join(", ");
-        let insert = format!(
-            "INSERT INTO {} VALUES ({placeholders})",
-            quote_identifier(table)
-        );
-
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| setup_error(&context, e))?;
-        tx.execute(&create, [])
-            .map_err(|e| setup_error(&context, e))?;
-        {
-            let mut stmt = tx.prepare(&insert).map_err(|e| setup_error(&context, e))?;
-            for record in &records {
-                let values = record.iter().zip(&types).map(|(field, ty)| ty.value(field));
-                stmt.execute(rusqlite::params_from_iter(values))
-                    .map_err(|e| setup_error(&context, e))?;
-            }
-        }
-        tx.commit().map_err(|e| setup_error(&context, e))?;
-        Ok(records.len())
-    }
-
-    /// Runs the SQL script in `path` (any number of statements), as `--init` does.
-    pub fn run_script(&mut self, path: &Path) -> Result<(), DbError> {
-        let context = format!("--init {}", path.display());
-        let sql = std::fs::read_to_string(path).map_err(|e| setup_error(&context, e))?;
-        self.conn
-            .execute_batch(&sql)
-            .map_err(|e| setup_error(&context, e))
-    }
-
     /// Runs SQL statements directly, before the policy is in force.
     pub fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.conn.execute_batch(sql).map_err(sqlite_error)
+        self.conn.execute_batch(sql).map_err(DbError::Sqlite)
     }
 
     /// Switches the policy on and returns the database: in read-only mode
@@ -545,20 +472,10 @@ impl DatabaseBuilder {
         };
         if !policy.allow_write {
             conn.pragma_update(None, "query_only", true)
-                .map_err(|e| setup_error("PRAGMA query_only", e))?;
+                .map_err(|e| DbError::setup("PRAGMA query_only", &e))?;
         }
-        let denial = Arc::new(Mutex::new(None));
-        let reasons = Arc::clone(&denial);
-        let in_vacuum = Arc::new(AtomicBool::new(false));
-        let vacuuming = Arc::clone(&in_vacuum);
-        conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
-            let (decision, reason) = policy.authorize(&ctx, vacuuming.load(Ordering::Relaxed));
-            if let Some(reason) = reason {
-                *reasons.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
-            }
-            decision
-        }))
-        .map_err(|e| setup_error("authorizer", e))?;
+        let authorizer =
+            Authorizer::install(&mut conn, policy).map_err(|e| DbError::setup("authorizer", &e))?;
         let deadline = Arc::new(AtomicU64::new(0));
         let epoch = Instant::now();
         let watched = Arc::clone(&deadline);
@@ -569,15 +486,14 @@ impl DatabaseBuilder {
                 deadline != 0 && epoch.elapsed().as_nanos() >= u128::from(deadline)
             }),
         )
-        .map_err(|e| setup_error("progress handler", e))?;
+        .map_err(|e| DbError::setup("progress handler", &e))?;
         Ok(Database {
             conn: Mutex::new(conn),
             config,
             policy,
             deadline,
             epoch,
-            denial,
-            in_vacuum,
+            authorizer,
         })
     }
 }
@@ -587,149 +503,13 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Checks a name that will become an identifier: not empty, at most 128 characters,
-/// no control characters. It is still always quoted.
-fn validate_identifier(name: &str, what: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err(format!("empty {what}"));
-    }
-    if name.chars().count() > 128 {
-        return Err(format!("{what} longer than 128 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(format!("{what} {name:?} contains control characters"));
-    }
-    Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnType {
-    Integer,
-    Real,
-    Text,
-}
-
-impl ColumnType {
-    fn infer<'a>(values: impl Iterator<Item = &'a str>) -> Self {
-        let mut ty = ColumnType::Integer;
-        let mut any = false;
-        for value in values.map(str::trim).filter(|v| !v.is_empty()) {
-            any = true;
-            if ty == ColumnType::Integer && value.parse::<i64>().is_err() {
-                ty = ColumnType::Real;
-            }
-            if ty == ColumnType::Real && value.parse::<f64>().is_err() {
-                return ColumnType::Text;
-            }
-        }
-        if any { ty } else { ColumnType::Text }
-    }
-
-    fn sql(self) -> &'static str {
-        match self {
-            ColumnType::Integer => "INTEGER",
-            ColumnType::Real => "REAL",
-            ColumnType::Text => "TEXT",
-        }
-    }
-
-    fn value(self, field: &str) -> SqlValue {
-        let trimmed = field.trim();
-        match self {
-            ColumnType::Text => SqlValue::Text(field.to_owned()),
-            _ if trimmed.is_empty() => SqlValue::Null,
-            ColumnType::Integer => trimmed.parse().map_or(SqlValue::Null, SqlValue::Integer),
-            ColumnType::Real => trimmed.parse().map_or(SqlValue::Null, SqlValue::Real),
-        }
-    }
-}
-
-/// Binds JSON parameters to the statement's positional placeholders.
-fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Param]) -> Result<(), DbError> {
-    let expected = stmt.parameter_count();
-    if expected != params.len() {
-        return Err(DbError::Parameters(format!(
-            "the statement has {expected} parameter{} but {} {} given",
-            if expected == 1 { "" } else { "s" },
-            params.len(),
-            if params.len() == 1 { "was" } else { "were" },
-        )));
-    }
-    for (i, param) in params.iter().enumerate() {
-        let value = match param {
-            Json::Null => SqlValue::Null,
-            Json::Bool(b) => SqlValue::Integer(i64::from(*b)),
-            Json::Number(n) => match n.as_i64() {
-                Some(i) => SqlValue::Integer(i),
-                None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Json::String(s) => SqlValue::Text(s.clone()),
-            Json::Array(_) | Json::Object(_) => {
-                return Err(DbError::Parameters(format!(
-                    "parameter {} must be null, a boolean, a number or a string",
-                    i + 1
-                )));
-            }
-        };
-        stmt.raw_bind_parameter(i + 1, value)
-            .map_err(sqlite_error)?;
-    }
-    Ok(())
-}
-
-/// Converts one SQLite value to JSON.
-fn to_json(value: ValueRef<'_>) -> Json {
-    match value {
-        ValueRef::Null => Json::Null,
-        ValueRef::Integer(i) => Json::from(i),
-        // JSON has no infinities or NaN; such a REAL becomes its text form.
-        ValueRef::Real(f) => serde_json::Number::from_f64(f)
-            .map_or_else(|| Json::String(f.to_string()), Json::Number),
-        ValueRef::Text(t) => Json::String(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => {
-            use std::fmt::Write;
-            let mut hex = String::with_capacity(b.len() * 2);
-            for byte in b {
-                let _ = write!(hex, "{byte:02x}");
-            }
-            Json::String(hex)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn column_types_are_inferred() {
-        assert_eq!(
-            ColumnType::infer(["1", "-2", " 3 "].into_iter()),
-            ColumnType::Integer
-        );
-        assert_eq!(
-            ColumnType::infer(["1", "2.5"].into_iter()),
-            ColumnType::Real
-        );
-        assert_eq!(ColumnType::infer(["1", "Q1"].into_iter()), ColumnType::Text);
-        assert_eq!(
-            ColumnType::infer(["1", ""].into_iter()),
-            ColumnType::Integer
-        );
-        assert_eq!(ColumnType::infer(["", ""].into_iter()), ColumnType::Text);
-    }
-
-    #[test]
     fn identifiers_are_quoted() {
         assert_eq!(quote_identifier("sales"), "\"sales\"");
         assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
-    }
-
-    #[test]
-    fn blobs_become_hex() {
-        assert_eq!(
-            to_json(ValueRef::Blob(&[0x00, 0xab, 0x10])),
-            Json::String("00ab10".into())
-        );
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! # Layout
 //! - [`policy`]: what a statement may do (authorizer, read-only checks), independent of MCP.
-//! - [`database`]: open, load, query with a row cap and a time limit, independent of MCP.
+//! - [`database`]: open, then query with a row cap and a time limit, independent of MCP.
+//! - [`load`]: fill a database at start from CSV files and SQL scripts.
+//! - [`value`]: parameters bound as SQLite values, SQLite values returned as JSON.
 //! - [`tools`]: [`tools::DbServer`], the rmcp `ServerHandler`.
 //! - [`cli`]: [`Args`], the command line.
 //! - [`run`]: what the binary does; another binary can call it too.
@@ -28,8 +30,10 @@
 
 pub mod cli;
 pub mod database;
+pub mod load;
 pub mod policy;
 pub mod tools;
+pub mod value;
 
 use std::sync::Arc;
 

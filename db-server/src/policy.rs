@@ -24,8 +24,13 @@
 //! else (any PRAGMA that assigns a value, and any PRAGMA not in these lists) is refused.
 //! With `--allow-write`, every PRAGMA except `writable_schema` is allowed.
 
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
 use rusqlite::{
-    Statement,
+    Connection, Statement,
     hooks::{AuthAction, AuthContext, Authorization},
 };
 
@@ -199,6 +204,48 @@ impl Policy {
         } else {
             Ok(())
         }
+    }
+}
+
+/// The authorizer installed on a connection (layer 3), and what it knows between
+/// statements: whether the running statement is a `VACUUM`, and the reason of its last
+/// denial, for a clearer message than SQLite's "not authorized".
+#[derive(Debug, Default)]
+pub(crate) struct Authorizer {
+    denial: Arc<Mutex<Option<String>>>,
+    in_vacuum: Arc<AtomicBool>,
+}
+
+impl Authorizer {
+    /// Installs `policy`'s authorizer on `conn`.
+    pub fn install(conn: &mut Connection, policy: Policy) -> rusqlite::Result<Self> {
+        let state = Self::default();
+        let reasons = Arc::clone(&state.denial);
+        let vacuuming = Arc::clone(&state.in_vacuum);
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+            let (decision, reason) = policy.authorize(&ctx, vacuuming.load(Ordering::Relaxed));
+            if let Some(reason) = reason {
+                *reasons.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+            }
+            decision
+        }))?;
+        Ok(state)
+    }
+
+    /// Prepares for compiling `sql`: forgets the last denial and notes whether it is a
+    /// `VACUUM`.
+    pub fn begin(&self, sql: &str) {
+        *self.denial.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.in_vacuum.store(is_vacuum(sql), Ordering::Relaxed);
+    }
+
+    /// The reason of the denial that failed the statement, if the authorizer denied it.
+    pub fn take_denial(&self) -> Option<Refusal> {
+        self.denial
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .map(Refusal)
     }
 }
 

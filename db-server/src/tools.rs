@@ -17,34 +17,11 @@ use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::database::{Database, DbError};
+pub use crate::value::SqlParam;
+use trace_meta::attributes::truncate;
 
 /// The most characters of SQL recorded as `db.query.text`.
 const QUERY_TEXT_LIMIT: usize = 1000;
-
-/// One bound parameter: null, a boolean (bound as 0 or 1), a number or a string.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(untagged)]
-pub enum SqlParam {
-    /// SQL NULL.
-    Null,
-    /// A boolean, bound as the integer 0 or 1.
-    Bool(bool),
-    /// A number: bound as INTEGER when it is a whole number that fits 64 bits, else REAL.
-    Number(serde_json::Number),
-    /// A string, bound as TEXT.
-    Text(String),
-}
-
-impl From<SqlParam> for serde_json::Value {
-    fn from(param: SqlParam) -> Self {
-        match param {
-            SqlParam::Null => serde_json::Value::Null,
-            SqlParam::Bool(b) => serde_json::Value::Bool(b),
-            SqlParam::Number(n) => serde_json::Value::Number(n),
-            SqlParam::Text(s) => serde_json::Value::String(s),
-        }
-    }
-}
 
 /// Arguments of `query_database` and `execute`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -139,7 +116,7 @@ fn error_result(message: String) -> CallToolResult {
 
 /// Records the statement on the current span and takes it and its parameters out of the
 /// arguments, or says why a statement over [`MAX_SQL_BYTES`] is refused.
-fn take_statement(mut args: SqlArgs) -> Result<(String, Vec<serde_json::Value>), String> {
+fn take_statement(args: SqlArgs) -> Result<(String, Vec<SqlParam>), String> {
     record_query(&args.sql);
     if args.sql.len() > MAX_SQL_BYTES {
         return Err(format!(
@@ -147,8 +124,7 @@ fn take_statement(mut args: SqlArgs) -> Result<(String, Vec<serde_json::Value>),
             args.sql.len()
         ));
     }
-    let params = params_of(&mut args);
-    Ok((args.sql, params))
+    Ok((args.sql, args.params.unwrap_or_default()))
 }
 
 /// Records the database attributes of the conventions on the current span.
@@ -156,33 +132,20 @@ fn record_query(sql: &str) {
     let span = tracing::Span::current();
     span.set_attribute("db.system.name", "sqlite");
     if !sql.is_empty() {
-        span.set_attribute("db.query.text", truncate(sql, QUERY_TEXT_LIMIT));
+        span.set_attribute("db.query.text", truncate(sql, QUERY_TEXT_LIMIT).to_owned());
     }
-}
-
-fn truncate(text: &str, chars: usize) -> String {
-    match text.char_indices().nth(chars) {
-        Some((end, _)) => text[..end].to_owned(),
-        None => text.to_owned(),
-    }
-}
-
-fn params_of(args: &mut SqlArgs) -> Vec<serde_json::Value> {
-    args.params
-        .take()
-        .unwrap_or_default()
-        .into_iter()
-        .map(Into::into)
-        .collect()
 }
 
 #[tool_router]
 impl DbServer {
-    /// Runs one read-only SQL statement (SELECT, WITH ... SELECT, a read-only PRAGMA) and
-    /// returns {"columns": [...], "rows": [[...], ...], "row_count": N, "truncated": bool}.
+    /// Run exactly one read-only SQL statement (SELECT, WITH ... SELECT, a read-only PRAGMA)
+    /// on the SQLite database and return the result as JSON:
+    /// `{"columns": [...], "rows": [[...], ...], "row_count": N, "truncated": bool}`.
+    /// Rows are arrays in column order; blobs are hex strings; truncated is true when the
+    /// result had more rows than the server's row limit. Bind values with ?/?1 placeholders
+    /// and params. Example: `{"sql": "SELECT * FROM sales WHERE year = 2024"}`.
     #[tool(
         name = "query_database",
-        description = "Run exactly one read-only SQL statement on the SQLite database and return the result as JSON: {\"columns\": [...], \"rows\": [[...], ...], \"row_count\": N, \"truncated\": bool}. Rows are arrays in column order; blobs are hex strings; truncated is true when the result had more rows than the server's row limit. Bind values with ?/?1 placeholders and params. Example: {\"sql\": \"SELECT * FROM sales WHERE year = 2024\"}.",
         annotations(
             title = "Query the database",
             read_only_hint = true,
@@ -204,10 +167,10 @@ impl DbServer {
             .await)
     }
 
-    /// Lists the tables and views with their schema, type and column count.
+    /// List the tables and views of the database with their schema, type and column count:
+    /// `[{"schema", "name", "type", "column_count"}, ...]`.
     #[tool(
         name = "list_tables",
-        description = "List the tables and views of the database: [{\"schema\", \"name\", \"type\", \"column_count\"}, ...].",
         annotations(
             title = "List tables",
             read_only_hint = true,
@@ -221,10 +184,10 @@ impl DbServer {
         Ok(self.run(|db| db.list_tables(), Vec::len).await)
     }
 
-    /// Describes one table: columns with type, NOT NULL and primary key, and row count.
+    /// Describe one table or view: its columns (name, type, notnull, pk, default) and its
+    /// row count. An unknown table is an error.
     #[tool(
         name = "describe_table",
-        description = "Describe one table or view: its columns (name, type, notnull, pk, default) and its row count. An unknown table is an error.",
         annotations(
             title = "Describe a table",
             read_only_hint = true,
@@ -244,10 +207,11 @@ impl DbServer {
             .await)
     }
 
-    /// Runs one statement that may change the database; only with --allow-write.
+    /// Run exactly one SQL statement that changes the database (INSERT, UPDATE, DELETE,
+    /// CREATE, DROP, ALTER...) and return `{"rows_changed": N}`. Bind values with ?/?1
+    /// placeholders and params. Listed only when the server runs with --allow-write.
     #[tool(
         name = "execute",
-        description = "Run exactly one SQL statement that changes the database (INSERT, UPDATE, DELETE, CREATE, DROP, ALTER...) and return {\"rows_changed\": N}. Bind values with ?/?1 placeholders and params.",
         annotations(
             title = "Change the database",
             read_only_hint = false,
@@ -278,12 +242,6 @@ impl ServerHandler for DbServer {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncate_counts_characters() {
-        assert_eq!(truncate("héllo", 2), "hé");
-        assert_eq!(truncate("abc", 10), "abc");
-    }
 
     #[test]
     fn params_deserialize_from_json_scalars() {

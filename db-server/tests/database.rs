@@ -3,7 +3,10 @@
 
 use std::{path::PathBuf, time::Duration, time::Instant};
 
-use db_server::database::{Config, Database, DbError};
+use db_server::{
+    database::{Config, Database, DbError},
+    value::SqlParam,
+};
 use serde_json::json;
 
 fn sales_csv() -> PathBuf {
@@ -193,7 +196,7 @@ fn parameters_are_bound_not_spliced() {
     let result = db
         .query(
             "SELECT count(*), sum(revenue) FROM sales WHERE year = ? AND quarter = ?",
-            &[json!(2024), json!("Q4")],
+            &params(json!([2024, "Q4"])),
         )
         .unwrap();
     assert_eq!(result.rows[0][0], 36);
@@ -202,7 +205,7 @@ fn parameters_are_bound_not_spliced() {
     let result = db
         .query(
             "SELECT count(*) FROM sales WHERE region = ?1",
-            &[json!("x' OR '1'='1")],
+            &params(json!(["x' OR '1'='1"])),
         )
         .unwrap();
     assert_eq!(result.rows[0][0], 0);
@@ -210,7 +213,7 @@ fn parameters_are_bound_not_spliced() {
     let result = db
         .query(
             "SELECT ?1, ?2, ?3, ?4, ?5",
-            &[json!(null), json!(true), json!(1.5), json!(-7), json!("s")],
+            &params(json!([null, true, 1.5, -7, "s"])),
         )
         .unwrap();
     assert_eq!(
@@ -218,13 +221,27 @@ fn parameters_are_bound_not_spliced() {
         [json!(null), json!(1), json!(1.5), json!(-7), json!("s")]
     );
 
-    let error = db.query("SELECT ?1, ?2", &[json!(1)]).unwrap_err();
-    assert!(matches!(error, DbError::Parameters(_)), "{error}");
+    let error = db.query("SELECT ?1, ?2", &params(json!([1]))).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DbError::Parameters {
+                expected: 2,
+                given: 1
+            }
+        ),
+        "{error}"
+    );
     assert!(error.to_string().contains("2 parameters"), "{error}");
-    let error = db.query("SELECT 1", &[json!(1)]).unwrap_err();
-    assert!(matches!(error, DbError::Parameters(_)), "{error}");
-    let error = db.query("SELECT ?", &[json!([1, 2])]).unwrap_err();
-    assert!(matches!(error, DbError::Parameters(_)), "{error}");
+    let error = db.query("SELECT 1", &params(json!([1]))).unwrap_err();
+    assert!(matches!(error, DbError::Parameters { .. }), "{error}");
+    // Arrays and objects are not parameters: they do not deserialize (see tools.rs).
+    assert!(serde_json::from_value::<Vec<SqlParam>>(json!([[1, 2]])).is_err());
+}
+
+/// Parameters as a tool call's JSON gives them.
+fn params(values: serde_json::Value) -> Vec<SqlParam> {
+    serde_json::from_value(values).expect("scalar parameters")
 }
 
 #[test]

@@ -184,7 +184,7 @@ fn execute_reports_rows_changed() {
     let changed = db
         .execute(
             "UPDATE sales SET revenue = revenue + 1 WHERE year = ?1",
-            &[2024.into()],
+            &[db_server::value::SqlParam::Number(2024.into())],
         )
         .unwrap();
     assert_eq!(changed.rows_changed, 144);
