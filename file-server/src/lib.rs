@@ -8,6 +8,7 @@
 //!
 //! - [`sandbox`]: the path policy, independent of MCP ([`sandbox::AllowedRoots`]).
 //! - [`tools`]: the MCP tools ([`tools::FileServer`], an rmcp `ServerHandler`).
+//! - [`walk`]: the bounded directory walk behind `list_directory` and `search_files`.
 //! - [`cli`]: the command line ([`Args`]).
 //! - [`run`]: telemetry, the runtime and the stdio session, for this crate's binary and for
 //!   any other binary that embeds the server.
@@ -27,6 +28,7 @@
 pub mod cli;
 pub mod sandbox;
 pub mod tools;
+pub mod walk;
 
 use std::time::Duration;
 

@@ -6,13 +6,12 @@
 
 use std::{
     fmt::Display,
-    fs,
     path::{Path, PathBuf},
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
+    time::SystemTime,
 };
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobBuilder;
 use rmcp::{
     ServerHandler,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
@@ -22,14 +21,11 @@ use rmcp::{
 use serde::Deserialize;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::sandbox::{AllowedRoots, FileKind, SandboxError};
+use crate::{
+    sandbox::{AllowedRoots, FileKind, SandboxError},
+    walk::{read_dir_sorted, search},
+};
 
-/// Deepest directory level `search_files` descends to, below the searched directory.
-pub const MAX_SEARCH_DEPTH: usize = 16;
-/// Most matches `search_files` returns.
-pub const MAX_SEARCH_RESULTS: usize = 1000;
-/// Most directory entries `search_files` looks at, so a huge tree costs bounded work.
-pub const MAX_SEARCH_VISITS: usize = 100_000;
 /// Most entries `list_directory` returns.
 pub const MAX_LIST_ENTRIES: usize = 10_000;
 /// Most paths one `read_multiple_files` call takes.
@@ -468,117 +464,14 @@ impl ServerHandler for FileServer {
     }
 }
 
-/// Entries of `dir` as (name, kind, size), sorted by name; links are not followed.
-fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<(String, FileKind, u64)>> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        // DirEntry::metadata does not follow symbolic links.
-        let (kind, size) = match entry.metadata() {
-            Ok(metadata) => (FileKind::of(metadata.file_type()), metadata.len()),
-            Err(_) => (FileKind::Other, 0),
-        };
-        entries.push((entry.file_name().to_string_lossy().into_owned(), kind, size));
-    }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(entries)
-}
-
-/// What [`search`] found.
-struct SearchOutcome {
-    matches: Vec<PathBuf>,
-    truncated: Option<String>,
-}
-
-/// Depth-first search below `dir` (sorted, links not followed), within the bounds above.
-fn search(dir: &Path, matcher: &GlobMatcher, by_name: bool) -> SearchOutcome {
-    let mut matches = Vec::new();
-    let mut truncated = None;
-    let mut visits = 0usize;
-    let mut deeper_skipped = false;
-    let mut stack: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), 0)];
-    'walk: while let Some((current, depth)) = stack.pop() {
-        let Ok(entries) = read_dir_sorted(&current) else {
-            // An unreadable directory is skipped; the rest of the tree is still searched.
-            continue;
-        };
-        let mut subdirs = Vec::new();
-        for (name, kind, _) in entries {
-            visits += 1;
-            if visits > MAX_SEARCH_VISITS {
-                truncated = Some(format!(
-                    "stopped after looking at {MAX_SEARCH_VISITS} entries"
-                ));
-                break 'walk;
-            }
-            let path = current.join(&name);
-            let relative = path.strip_prefix(dir).unwrap_or(&path);
-            let candidate: &Path = if by_name { Path::new(&name) } else { relative };
-            if matcher.is_match(candidate) {
-                if matches.len() == MAX_SEARCH_RESULTS {
-                    truncated = Some(format!("more than {MAX_SEARCH_RESULTS} matches"));
-                    break 'walk;
-                }
-                matches.push(path.clone());
-            }
-            if kind == FileKind::Directory {
-                if depth + 1 < MAX_SEARCH_DEPTH {
-                    subdirs.push((path, depth + 1));
-                } else {
-                    deeper_skipped = true;
-                }
-            }
-        }
-        // Pushed in reverse so the walk visits them in name order.
-        stack.extend(subdirs.into_iter().rev());
-    }
-    if truncated.is_none() && deeper_skipped {
-        truncated = Some(format!(
-            "directories deeper than {MAX_SEARCH_DEPTH} levels were not searched"
-        ));
-    }
-    SearchOutcome { matches, truncated }
-}
-
 /// A time as RFC 3339 in UTC, to the second (`2024-03-01T12:00:00Z`).
 pub fn rfc3339(time: SystemTime) -> String {
-    let seconds = match time.duration_since(UNIX_EPOCH) {
-        Ok(duration) => duration.as_secs() as i64,
-        Err(error) => -(error.duration().as_secs() as i64),
-    };
-    let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
-}
-
-/// Year, month and day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 
@@ -592,6 +485,10 @@ mod tests {
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(86_400)),
+            "1969-12-31T00:00:00Z"
         );
     }
 
