@@ -1,0 +1,286 @@
+//! Telemetry setup: one call per process, returning a guard that flushes on the way out.
+//!
+//! [`init`] (or [`Telemetry`] for more control) installs:
+//! - a tracer provider whose resource has `service.name` (`OTEL_SERVICE_NAME` wins),
+//!   `process.pid` and whatever `OTEL_RESOURCE_ATTRIBUTES` adds, and whose sampler follows
+//!   `OTEL_TRACES_SAMPLER` (default: parent-based, always on);
+//! - batch export over OTLP to the endpoint named by `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+//!   (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` appended), over
+//!   `http/protobuf` unless `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (cargo feature `grpc`), with
+//!   `OTEL_EXPORTER_OTLP_HEADERS` and, when `CONFIDENT_API_KEY` is set, the
+//!   `x-confident-api-key` header;
+//! - a second, independent OTLP/HTTP destination when [`LOCAL_ENDPOINT_ENV`] names one, so a
+//!   host can collect its children's spans while they also reach the user's backend;
+//! - the global propagator from `OTEL_PROPAGATORS` ([`propagation::install_propagator`]);
+//! - a `tracing` subscriber: human logs on **stderr** filtered by `RUST_LOG`, plus the
+//!   OpenTelemetry layer that turns `tracing` spans into OpenTelemetry spans.
+//!
+//! Nothing configured means no exporter, no network and no noise. `OTEL_SDK_DISABLED=true`
+//! turns tracing off and keeps the logs. Export runs on the batch processor's own thread, so
+//! a request never waits on a backend; a failing backend is reported once on stderr.
+
+mod export;
+#[cfg(feature = "grpc")]
+mod grpc;
+mod report;
+
+use std::{fmt, time::Duration};
+
+use opentelemetry::{KeyValue, trace::TracerProvider as _};
+use opentelemetry_sdk::{
+    Resource,
+    trace::{BatchSpanProcessor, SdkTracerProvider, SpanExporter},
+};
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
+};
+
+use crate::propagation;
+
+/// Environment variable naming a second OTLP/HTTP traces endpoint (a full URL, used as is).
+///
+/// `mcp-host` sets it for the servers it starts, pointing at its local receiver, so that it
+/// can print the whole trace while every process still exports to the user's backend.
+pub const LOCAL_ENDPOINT_ENV: &str = "TRACE_META_LOCAL_ENDPOINT";
+
+/// How long the guard waits, per destination, for the last spans to leave on shutdown.
+///
+/// With the two destinations a host sets up, a server with a silent backend still exits on
+/// its own within the 2–3 s MCP hosts wait before they send SIGTERM.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Spans per export request unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says otherwise.
+pub const DEFAULT_EXPORT_BATCH_SIZE: usize = 128;
+
+/// Default time one OTLP export may take (`OTEL_EXPORTER_OTLP_TIMEOUT` overrides).
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Errors of telemetry setup.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// An OTLP exporter could not be built from the configuration.
+    #[error("cannot set up the OTLP trace exporter for {endpoint}: {source}")]
+    Exporter {
+        /// The endpoint, or the variable it was to come from.
+        endpoint: String,
+        /// What the exporter builder said.
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build cannot speak.
+    #[error(
+        "OTEL_EXPORTER_OTLP_PROTOCOL={0} is not supported by this build (use http/protobuf{grpc})",
+        grpc = if cfg!(feature = "grpc") { " or grpc" } else { ", or build with the `grpc` feature" }
+    )]
+    UnsupportedProtocol(String),
+    /// The HTTP client or the gRPC runtime of an exporter could not be started.
+    #[error("cannot start the OTLP exporter's HTTP client or runtime: {0}")]
+    Runtime(String),
+    /// A global `tracing` subscriber was already installed.
+    #[error("a global tracing subscriber is already installed: {0}")]
+    Subscriber(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Sets up telemetry for the process `service_name` with the defaults; see the module doc.
+pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    Telemetry::new(service_name).init()
+}
+
+/// Builder for a process's telemetry, for what [`init`] does not cover.
+pub struct Telemetry {
+    service_name: String,
+    default_log_filter: String,
+    local_endpoint: Option<String>,
+    extra_processors: Vec<BatchSpanProcessor>,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("service_name", &self.service_name)
+            .field("default_log_filter", &self.default_log_filter)
+            .field("local_endpoint", &self.local_endpoint)
+            .field("extra_processors", &self.extra_processors.len())
+            .finish()
+    }
+}
+
+impl Telemetry {
+    /// Telemetry for the process `service_name` (its default `service.name`).
+    pub fn new(service_name: &str) -> Self {
+        Self {
+            service_name: service_name.to_owned(),
+            default_log_filter: "warn".to_owned(),
+            local_endpoint: std::env::var(LOCAL_ENDPOINT_ENV)
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
+            extra_processors: Vec::new(),
+        }
+    }
+
+    /// The log filter used when `RUST_LOG` is unset (default `warn`).
+    pub fn with_default_log_filter(mut self, filter: &str) -> Self {
+        self.default_log_filter = filter.to_owned();
+        self
+    }
+
+    /// Sets the second OTLP/HTTP destination, overriding [`LOCAL_ENDPOINT_ENV`].
+    pub fn with_local_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.local_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Adds a destination of your own, with its own batch processor.
+    pub fn with_span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
+        self.extra_processors
+            .push(BatchSpanProcessor::builder(exporter).build());
+        self
+    }
+
+    /// Installs everything and returns the guard that flushes on drop.
+    pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
+        ensure_crypto_provider();
+        let disabled = env_flag("OTEL_SDK_DISABLED");
+        let default_log_filter = self.default_log_filter.clone();
+        let provider = if disabled {
+            None
+        } else {
+            Some(self.build_provider()?)
+        };
+
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(&default_log_filter));
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_target(true)
+            .with_filter(filter);
+        let otel = provider.as_ref().map(|provider| {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+            // Code locations, thread ids and busy/idle times are not part of the trace
+            // conventions; leaving them out keeps spans small and backends tidy.
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("trace-meta"))
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracked_inactivity(false)
+                .with_filter(filter_fn(exported_to_otel))
+        });
+        tracing_subscriber::registry()
+            .with(fmt)
+            .with(otel)
+            .try_init()?;
+        // After the subscriber, so that a warning about OTEL_PROPAGATORS reaches stderr.
+        propagation::install_propagator();
+
+        Ok(TelemetryGuard {
+            provider,
+            shut_down: false,
+        })
+    }
+
+    fn build_provider(self) -> Result<SdkTracerProvider, TelemetryError> {
+        let mut resource = Resource::builder()
+            .with_attribute(KeyValue::new("process.pid", i64::from(std::process::id())));
+        if std::env::var("OTEL_SERVICE_NAME").map_or(true, |name| name.trim().is_empty()) {
+            resource = resource.with_service_name(self.service_name.clone());
+        }
+        let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
+
+        // The local destination first: processors shut down in order, each within
+        // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's view.
+        if let Some(endpoint) = &self.local_endpoint {
+            let exporter = export::http_exporter(Some(endpoint), false)?;
+            builder = builder.with_span_processor(exporter.into_processor());
+        }
+        if let Some(processor) = export::user_processor()? {
+            builder = builder.with_span_processor(processor);
+        }
+        for processor in self.extra_processors {
+            builder = builder.with_span_processor(processor);
+        }
+        Ok(builder.build())
+    }
+}
+
+/// Which `tracing` spans and events become OpenTelemetry data.
+///
+/// rmcp logs whole payloads at DEBUG and keeps a session-long span; the exporter's own
+/// HTTP stack would feed its errors back into the pipeline it reports on. None of that
+/// belongs in a user's trace.
+fn exported_to_otel(meta: &tracing::Metadata<'_>) -> bool {
+    const EXCLUDED: [&str; 8] = [
+        "rmcp",
+        "opentelemetry",
+        "tracing_opentelemetry",
+        "reqwest",
+        "hyper",
+        "h2",
+        "tonic",
+        "rustls",
+    ];
+    let target = meta.target();
+    *meta.level() <= tracing::Level::INFO
+        && !EXCLUDED.iter().any(|excluded| target.starts_with(excluded))
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Whether the variable `name` is set to something other than blanks.
+fn env_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// rustls needs one process-wide crypto provider; reqwest is built without picking one.
+fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Flushes and shuts telemetry down on [`shutdown`](TelemetryGuard::shutdown) or drop.
+///
+/// Keep it alive for the life of the process (`let _telemetry = trace_meta::telemetry::init(..)?;`).
+/// Shutdown waits at most [`SHUTDOWN_TIMEOUT`]; a backend that does not answer in time is
+/// logged, not fatal, so the process still exits normally.
+#[must_use = "telemetry shuts down when the guard is dropped"]
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+    shut_down: bool,
+}
+
+impl TelemetryGuard {
+    /// The tracer provider, `None` when `OTEL_SDK_DISABLED=true`.
+    pub fn provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// Exports every finished span now, waiting for the exporters.
+    pub fn force_flush(&self) {
+        if let Some(Err(error)) = self.provider.as_ref().map(|p| p.force_flush()) {
+            tracing::warn!(target: "trace_meta::export", "flushing spans failed: {error}");
+        }
+    }
+
+    /// Flushes the last spans and stops the exporters. Later calls do nothing.
+    pub fn shutdown(&mut self) {
+        if std::mem::replace(&mut self.shut_down, true) {
+            return;
+        }
+        let result = self
+            .provider
+            .as_ref()
+            .map(|p| p.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
+        if let Some(Err(error)) = result {
+            tracing::warn!(target: "trace_meta::export", "shutting down trace export: {error}");
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,161 @@
+//! Loss reporting: a failing backend is reported once, not once per batch, and spans that
+//! never reached a destination are counted and reported once at shutdown.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use opentelemetry_sdk::{
+    Resource,
+    error::OTelSdkResult,
+    trace::{BatchConfigBuilder, BatchSpanProcessor, SpanData, SpanExporter, SpanProcessor},
+};
+
+use super::DEFAULT_EXPORT_BATCH_SIZE;
+
+/// Wraps an exporter so a failing backend is reported once, not once per batch.
+///
+/// The first failure logs a warning naming the endpoint (never its headers); later failures
+/// are counted silently, and a recovery is logged once. [`ReportingProcessor`] reports the
+/// totals at shutdown.
+#[derive(Debug)]
+pub(super) struct ReportingExporter<E = opentelemetry_otlp::SpanExporter> {
+    inner: E,
+    state: Arc<ExportState>,
+}
+
+/// What one destination did with the spans it was given.
+#[derive(Debug)]
+struct ExportState {
+    endpoint: String,
+    failing: AtomicBool,
+    /// Spans that ended and were offered to the batch processor.
+    ended: AtomicU64,
+    /// Spans the batch processor handed to the exporter.
+    exported: AtomicU64,
+    /// Of those, spans whose export failed.
+    failed: AtomicU64,
+}
+
+impl<E: SpanExporter + 'static> ReportingExporter<E> {
+    pub(super) fn new(endpoint: String, inner: E) -> Self {
+        Self {
+            inner,
+            state: Arc::new(ExportState {
+                endpoint,
+                failing: AtomicBool::new(false),
+                ended: AtomicU64::new(0),
+                exported: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Puts the exporter behind its own batch processor, which reports what was lost.
+    pub(super) fn into_processor(self) -> ReportingProcessor {
+        let state = self.state.clone();
+        // Smaller batches than the SDK's 512 keep a server's memory flat under a burst of
+        // calls (each batch is encoded in one piece), at the cost of more, smaller requests.
+        let mut config = BatchConfigBuilder::default();
+        if std::env::var_os("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").is_none() {
+            config = config.with_max_export_batch_size(DEFAULT_EXPORT_BATCH_SIZE);
+        }
+        ReportingProcessor {
+            inner: BatchSpanProcessor::builder(self)
+                .with_batch_config(config.build())
+                .build(),
+            state,
+        }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        self.state.exported.fetch_add(spans, Ordering::Relaxed);
+        let result = self.inner.export(batch).await;
+        match &result {
+            Ok(()) => {
+                if self.state.failing.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "trace_meta::export",
+                        "trace export to {} works again",
+                        self.state.endpoint
+                    );
+                }
+            }
+            Err(error) => {
+                self.state.failed.fetch_add(spans, Ordering::Relaxed);
+                if !self.state.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "trace_meta::export",
+                        "trace export to {} failed: {error}; spans are dropped until it answers, further failures are counted",
+                        self.state.endpoint
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A batch processor that counts what it is given, so that spans dropped because the
+/// queue was full (a backend slower than the spans arrive) are reported, once, at shutdown.
+#[derive(Debug)]
+pub(super) struct ReportingProcessor {
+    inner: BatchSpanProcessor,
+    state: Arc<ExportState>,
+}
+
+impl SpanProcessor for ReportingProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.state.ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let result = self.inner.shutdown_with_timeout(timeout);
+        let state = &self.state;
+        let ended = state.ended.load(Ordering::Relaxed);
+        let exported = state.exported.load(Ordering::Relaxed);
+        let failed = state.failed.load(Ordering::Relaxed);
+        let dropped = ended.saturating_sub(exported);
+        if failed > 0 || dropped > 0 {
+            tracing::warn!(
+                target: "trace_meta::export",
+                "{} of {ended} spans did not reach {}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
+                failed + dropped,
+                state.endpoint
+            );
+        }
+        result
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
