@@ -18,6 +18,10 @@
 //! Nothing configured means no exporter, no network and no noise. `OTEL_SDK_DISABLED=true`
 //! turns tracing off and keeps the logs. Export runs on the batch processor's own thread, so
 //! a request never waits on a backend; a failing backend is reported once on stderr.
+//!
+//! This file is the builder ([`Telemetry`]) and the guard ([`TelemetryGuard`]); the
+//! exporter choice and the second destination are in `export.rs`, OTLP/gRPC in `grpc.rs`,
+//! and loss reporting in `report.rs`.
 
 mod export;
 #[cfg(feature = "grpc")]
