@@ -81,6 +81,11 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Proxy(args)) => return crate::proxy::run_proxy(args).await,
+        Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
+        _ => {}
+    }
     if let Some(Command::Bench(args)) = cli.command {
         crate::bench::run(args).await?;
         return Ok(ExitCode::SUCCESS);
@@ -94,7 +99,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
             run_query(query, specs, &cli.common).await
         }
-        Some(Command::Bench(_)) => unreachable!("handled above"),
+        Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_)) => {
+            unreachable!("handled above")
+        }
         Some(Command::Tools) => list_tools(specs, &cli.common).await,
         Some(Command::Call {
             server,

@@ -9,9 +9,11 @@ mod app;
 mod bench;
 mod cli;
 mod config;
+pub mod proxy;
 mod receiver;
 mod servers;
 mod view;
+pub mod wrap_config;
 
 use std::process::ExitCode;
 
