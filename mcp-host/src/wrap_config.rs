@@ -7,8 +7,9 @@
 //!    `~/.claude.json`), `servers` (VS Code's `mcp.json`) and `mcp.servers` (VS Code's
 //!    `settings.json`).
 //! 2. A stdio entry (a `command`, and no `type` or `type: "stdio"`) becomes
-//!    `command: PROXY`, `args: ["proxy", "--name", NAME, "--", COMMAND, ARGS…]`, its name in
-//!    the table as the service name. Every other field (`env`, `cwd`, `type`, `disabled`,
+//!    `command: PROXY`, `args: ["proxy", "--name", NAME, COMMAND, ARGS…]`, its name in the
+//!    table as the service name. (No `--` before the command: tools that append their own
+//!    options to a config's args, like the MCP Inspector's CLI, split at the first `--`.) Every other field (`env`, `cwd`, `type`, `disabled`,
 //!    vendor fields) stays where it was.
 //! 3. Entries of other transports (`url`, `http`, `sse`), entries already wrapped, and
 //!    every other key of the file are kept as they are.
@@ -185,13 +186,37 @@ fn server_tables(config: &mut Value) -> Result<Vec<&mut Map<String, Value>>, Wra
     Ok(tables)
 }
 
+/// Where the wrapped server's command starts in a wrapped entry's args, `None` when the
+/// entry is not wrapped: its command is an `mcp-host` executable, and its args start with
+/// `proxy`, then `--name NAME` and/or `--`.
+fn wrapped_command_index(entry: &Map<String, Value>) -> Option<usize> {
+    let command = entry.get("command")?.as_str()?;
+    let program = Path::new(command).file_name()?.to_string_lossy();
+    if !program.starts_with("mcp-host") {
+        return None;
+    }
+    let args: Vec<Option<&str>> = entry
+        .get("args")?
+        .as_array()?
+        .iter()
+        .map(Value::as_str)
+        .collect();
+    if args.first() != Some(&Some(PROXY_ARG)) {
+        return None;
+    }
+    let mut index = 1;
+    if args.get(index) == Some(&Some("--name")) {
+        index += 2;
+    }
+    if args.get(index) == Some(&Some("--")) {
+        index += 1;
+    }
+    (index > 1 && index < args.len()).then_some(index)
+}
+
 /// Whether an entry already runs through the proxy.
 fn is_wrapped(entry: &Map<String, Value>) -> bool {
-    let args = entry.get("args").and_then(Value::as_array);
-    args.is_some_and(|args| {
-        args.first().and_then(Value::as_str) == Some(PROXY_ARG)
-            && args.iter().any(|a| a.as_str() == Some("--"))
-    })
+    wrapped_command_index(entry).is_some()
 }
 
 /// Rule 2 for one entry; `Err` says why it is kept as it is.
@@ -214,7 +239,6 @@ fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), 
         Value::from(PROXY_ARG),
         Value::from("--name"),
         Value::from(name),
-        Value::from("--"),
         Value::from(command),
     ];
     match fields.get("args") {
@@ -236,21 +260,17 @@ fn unwrap_entry(entry: &mut Value) -> Result<(), &'static str> {
     let Value::Object(fields) = entry else {
         return Err("not an object");
     };
-    if !is_wrapped(fields) {
+    let Some(start) = wrapped_command_index(fields) else {
         return Err("not wrapped");
-    }
+    };
     let args = fields
         .get("args")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let separator = args
-        .iter()
-        .position(|a| a.as_str() == Some("--"))
-        .unwrap_or(args.len());
-    let mut original = args.into_iter().skip(separator + 1);
+    let mut original = args.into_iter().skip(start);
     let Some(command) = original.next() else {
-        return Err("no command after --");
+        return Err("no command");
     };
     let rest: Vec<Value> = original.collect();
     *fields = with_command(fields, command, Value::Array(rest), true);
@@ -318,7 +338,6 @@ mod tests {
                 "proxy",
                 "--name",
                 "fs",
-                "--",
                 "npx",
                 "-y",
                 "@modelcontextprotocol/server-filesystem",
@@ -331,6 +350,21 @@ mod tests {
             serde_json::json!({"url": "https://example.com/mcp"})
         );
         assert_eq!(back, serde_json::from_str::<Value>(original).unwrap());
+    }
+
+    #[test]
+    fn unwraps_hand_written_entries_and_leaves_look_alikes() {
+        let config = r#"{"mcpServers": {
+            "a": {"command": "mcp-host", "args": ["proxy", "--", "srv", "x"]},
+            "b": {"command": "other-tool", "args": ["proxy", "--name", "n", "srv"]}}}"#;
+        let (out, summary) = rewrite(config, true, PROXY).unwrap();
+        let out: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            out["mcpServers"]["a"],
+            serde_json::json!({"command": "srv", "args": ["x"]})
+        );
+        assert_eq!(summary.changed, ["a"]);
+        assert_eq!(out["mcpServers"]["b"]["command"], "other-tool");
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Proxy {
         let mut command = Command::new(HOST);
         clean_env(&mut command);
         command
-            .args(["proxy", "--name", name, "--"])
+            .args(["proxy", "--name", name])
             .args(server)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -960,7 +960,6 @@ fn wrap_config_round_trips_each_format() {
             "proxy",
             "--name",
             "fs",
-            "--",
             "npx",
             "-y",
             "@modelcontextprotocol/server-filesystem",

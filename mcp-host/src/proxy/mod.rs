@@ -66,8 +66,15 @@ pub struct ProxyArgs {
     /// The `service.name` of the proxy's spans [default: the wrapped command's base name].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// The server command and its arguments (after `--`).
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The server command and its arguments. Everything from the first argument that is
+    /// not an option of the proxy on belongs to the server; a `--` before it is optional.
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 
@@ -136,10 +143,12 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let client_out = Arc::new(Mutex::new(client_out));
 
     let mut to_server = tokio::spawn(relay_to_server(client_in, server_in, ledger.clone()));
-    let mut to_client = std::pin::pin!(relay_to_client(
+    // Both relays are tasks on the runtime's workers, where the I/O events arrive: a
+    // message never waits for a wake-up of the thread that runs this function.
+    let mut to_client = tokio::spawn(relay_to_client(
         server_out,
         client_out.clone(),
-        ledger.clone()
+        ledger.clone(),
     ));
 
     let mut to_server_done = false;
@@ -148,7 +157,7 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let end = loop {
         let deadline = stage.map(|(_, at)| at);
         tokio::select! {
-            end = &mut to_client => break end,
+            end = &mut to_client => break end.unwrap_or(ServerEnd::Eof),
             joined = &mut to_server, if !to_server_done => {
                 to_server_done = true;
                 if matches!(joined, Ok(ClientEnd::Eof)) {
@@ -182,7 +191,10 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
                         Some((Stage::Killed, tokio::time::Instant::now() + EXIT_GRACE))
                     }
                     // Something else holds its stdout open; stop relaying.
-                    _ => break ServerEnd::Eof,
+                    _ => {
+                        to_client.abort();
+                        break ServerEnd::Eof;
+                    }
                 };
             }
         }
@@ -243,9 +255,7 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
 
 /// Starts the wrapped server.
 fn spawn(command: &[String]) -> anyhow::Result<Child> {
-    let (program, args) = command
-        .split_first()
-        .context("no server command after `--`")?;
+    let (program, args) = command.split_first().context("no server command")?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::piped())
