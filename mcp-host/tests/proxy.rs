@@ -703,6 +703,49 @@ fn with_nowhere_to_export_nothing_changes_at_all() {
     assert_eq!(answers, expected_answers());
 }
 
+/// Node-based hosts (Claude Desktop, VS Code, the Inspector) give their servers Unix socket
+/// pairs, not pipes: the proxy serves those the same way.
+#[test]
+fn a_client_on_socket_pairs_is_served_like_one_on_pipes() {
+    use std::os::{fd::OwnedFd, unix::net::UnixStream};
+    let (mut to_proxy, proxy_in) = UnixStream::pair().unwrap();
+    let (from_proxy, proxy_out) = UnixStream::pair().unwrap();
+    let mut child = {
+        let mut command = Command::new(HOST);
+        clean_env(&mut command);
+        command
+            .args(["proxy", "--name", "sockets", TEST_SERVER])
+            .stdin(Stdio::from(OwnedFd::from(proxy_in)))
+            .stdout(Stdio::from(OwnedFd::from(proxy_out)))
+            .stderr(Stdio::inherit());
+        command.spawn().unwrap()
+    };
+    from_proxy.set_read_timeout(Some(WAIT)).unwrap();
+    let mut answers = BufReader::new(from_proxy);
+    for (id, tool) in [(1, "echo"), (2, "echo")] {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": {"text": format!("hello {id}")}}});
+        to_proxy.write_all(format!("{call}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        answers.read_line(&mut line).expect("an answer in time");
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            answer["result"]["content"][0]["text"],
+            format!("hello {id}")
+        );
+    }
+    to_proxy.shutdown(std::net::Shutdown::Write).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the proxy exits on end of input");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success());
+}
+
 // ---------------------------------------------------------------------------------------
 // Servers that fail.
 

@@ -139,7 +139,7 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let (Some(server_in), Some(server_out)) = (child.stdin.take(), child.stdout.take()) else {
         anyhow::bail!("the wrapped server has no stdio pipes");
     };
-    let (client_in, client_out) = rmcp::transport::io::stdio_pipes();
+    let (client_in, client_out) = client_stdio();
     let client_out = Arc::new(Mutex::new(client_out));
 
     let mut to_server = tokio::spawn(relay_to_server(client_in, server_in, ledger.clone()));
@@ -251,6 +251,50 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         (true, _) | (false, None) => ExitCode::FAILURE,
         (false, Some(status)) => exit_code(status),
     })
+}
+
+/// Our stdin and stdout, driven without blocking threads wherever the OS allows.
+///
+/// Hosts built on Node (Claude Desktop, VS Code, Cursor, the Inspector) start servers on
+/// Unix socket pairs rather than pipes; rmcp's `stdio_pipes` covers pipes and falls back to
+/// tokio's thread-backed stdio otherwise, which costs a thread hand-off per read and write.
+/// Sockets are therefore taken over directly: a duplicate of each descriptor, non-blocking
+/// (a flag of our end's open file, which no other process shares: the server gets its
+/// own pipes), registered with the runtime.
+fn client_stdio() -> (
+    Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    Box<dyn AsyncWrite + Send + Unpin>,
+) {
+    fn socket(fd: std::os::fd::BorrowedFd<'_>) -> Option<tokio::net::UnixStream> {
+        use std::os::fd::AsFd as _;
+        let owned = fd.try_clone_to_owned().ok()?;
+        let stat = {
+            let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: fstat writes a `stat` for a descriptor we own.
+            if unsafe { libc::fstat(owned.as_fd().as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+                return None;
+            }
+            // SAFETY: fstat succeeded, so it initialised the struct.
+            unsafe { stat.assume_init() }
+        };
+        if stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+            return None;
+        }
+        let stream = std::os::unix::net::UnixStream::from(owned);
+        stream.set_nonblocking(true).ok()?;
+        tokio::net::UnixStream::from_std(stream).ok()
+    }
+    use std::os::fd::AsFd as _;
+    if let (Some(input), Some(output)) = (
+        socket(std::io::stdin().as_fd()),
+        socket(std::io::stdout().as_fd()),
+    ) {
+        tracing::debug!("stdin and stdout are sockets: driving them directly");
+        return (Box::new(input), Box::new(output));
+    }
+    let (input, output) = rmcp::transport::io::stdio_pipes();
+    (Box::new(input), Box::new(output))
 }
 
 /// Starts the wrapped server.
