@@ -223,17 +223,22 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     };
     let unanswered = ledger.abandon_all(&reason);
     if !unanswered.is_empty() && !matches!(end, ServerEnd::ClientGone) {
-        let mut out = client_out.lock().await;
-        for request in &unanswered {
-            let answer = error_answer(
-                &request.id_raw,
-                &format!("{reason} before answering {}", request.method),
-            );
-            if out.write_all(answer.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-        let _ = out.flush().await;
+        let answers: String = unanswered
+            .iter()
+            .map(|request| {
+                error_answer(
+                    &request.id_raw,
+                    &format!("{reason} before answering {}", request.method),
+                )
+            })
+            .collect();
+        // Bounded: a client that has stopped reading must not keep the proxy alive.
+        let _ = tokio::time::timeout(EXIT_GRACE, async {
+            let mut out = client_out.lock().await;
+            let _ = out.write_all(answers.as_bytes()).await;
+            let _ = out.flush().await;
+        })
+        .await;
     }
     if !client_ended && !matches!(end, ServerEnd::ClientGone) && !stopped_by_proxy {
         eprintln!(
