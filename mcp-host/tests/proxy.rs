@@ -857,6 +857,39 @@ fn sigterm_reaches_the_server_and_spans_are_flushed() {
     assert!(has(&spans, "file-server", "tool-read_file"));
 }
 
+#[test]
+fn what_the_client_sent_before_sigterm_reaches_the_server_and_is_answered() {
+    let record = tempfile::NamedTempFile::new().unwrap();
+    let record_path = record.path().display().to_string();
+    let mut proxy = Proxy::start(
+        "patient",
+        &[TEST_SERVER, "--ignore-sigterm", "--record", &record_path],
+        None,
+    );
+    // Once it answers, the proxy listens for signals.
+    proxy.call(json!({"jsonrpc": "2.0", "id": "ready", "method": "ping"}));
+    const LINES: usize = 200;
+    let batch: String = (0..LINES)
+        .map(|id| format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"ping\"}}\n"))
+        .collect();
+    proxy.send(&batch);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(proxy.child.id() as libc::pid_t, libc::SIGTERM) };
+    let answers = (0..LINES).map(|_| proxy.recv_json()).count();
+    let (status, _) = proxy.wait();
+    assert_eq!(answers, LINES, "every request was relayed and answered");
+    let recorded = std::fs::read_to_string(record.path()).unwrap();
+    assert_eq!(
+        recorded.split_once('\n').unwrap().1,
+        batch,
+        "the server read every line, whole, in order"
+    );
+    assert!(
+        status.success(),
+        "the server exited 0 on end of input: {status}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Protocol revisions: the proxy relays whichever the client and server agree on.
 

@@ -123,7 +123,24 @@ enum Stage {
 }
 
 /// Runs the proxy until the wrapped server or the client ends; returns the exit status.
+///
+/// The relay runs on a single-threaded runtime of its own, whatever runtime calls this: a
+/// message then crosses the proxy on the thread that read it, with no wake-up of another
+/// thread on the way (export runs on the batch processor's own thread).
 pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the proxy's runtime")?
+            .block_on(relay(args))
+    })
+    .await
+    .context("the proxy's thread failed")?
+}
+
+/// [`run_proxy`] on the current runtime.
+async fn relay(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let name = args.service_name();
     let telemetry = trace_meta::telemetry::Telemetry::new(&name);
     let exporting = telemetry.exports_anywhere();
@@ -142,9 +159,14 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let (client_in, client_out) = client_stdio();
     let client_out = Arc::new(Mutex::new(client_out));
 
-    let mut to_server = tokio::spawn(relay_to_server(client_in, server_in, ledger.clone()));
-    // Both relays are tasks on the runtime's workers, where the I/O events arrive: a
-    // message never waits for a wake-up of the thread that runs this function.
+    let stop_reading = Arc::new(tokio::sync::Notify::new());
+    let mut to_server = tokio::spawn(relay_to_server(
+        client_in,
+        server_in,
+        ledger.clone(),
+        stop_reading.clone(),
+    ));
+    // Two tasks, so that each direction reads as soon as its input is ready.
     let mut to_client = tokio::spawn(relay_to_client(
         server_out,
         client_out.clone(),
@@ -160,7 +182,7 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             end = &mut to_client => break end.unwrap_or(ServerEnd::Eof),
             joined = &mut to_server, if !to_server_done => {
                 to_server_done = true;
-                if matches!(joined, Ok(ClientEnd::Eof)) {
+                if matches!(joined, Ok(ClientEnd::Eof)) && stage.is_none() {
                     client_ended = true;
                     stage = Some((Stage::StdinClosed, tokio::time::Instant::now() + EXIT_GRACE));
                 }
@@ -171,8 +193,9 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
                     stage = Some((Stage::Killed, tokio::time::Instant::now() + EXIT_GRACE));
                 } else {
                     tracing::info!("{}: passing it on to the wrapped server", signal_name(signal));
-                    to_server.abort();
-                    to_server_done = true;
+                    // The client relay writes the lines already received, then closes the
+                    // server's stdin.
+                    stop_reading.notify_one();
                     client_ended = true;
                     signal_group(&child, signal);
                     stage = Some((Stage::Signalled, tokio::time::Instant::now() + EXIT_GRACE));
@@ -320,16 +343,25 @@ fn spawn(command: &[String]) -> anyhow::Result<Child> {
 
 /// Client → server: every line from stdin to the server's stdin, requests with the proxy
 /// span's context.
+///
+/// After `stop` it goes on while whole lines are waiting to be read, then stops at a line
+/// boundary: what the client sent before a stop signal reaches the server whole.
 async fn relay_to_server(
     client_in: impl tokio::io::AsyncRead + Unpin,
     mut server_in: ChildStdin,
     ledger: Arc<Ledger>,
+    stop: Arc<tokio::sync::Notify>,
 ) -> ClientEnd {
     let mut reader = BufReader::with_capacity(READ_BUFFER, client_in);
     let mut buffer = Vec::with_capacity(READ_BUFFER);
     loop {
         buffer.clear();
-        match reader.read_until(b'\n', &mut buffer).await {
+        let read = tokio::select! {
+            biased;
+            read = reader.read_until(b'\n', &mut buffer) => read,
+            () = stop.notified() => break,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }

@@ -3,7 +3,7 @@
 //!
 //! Flags: `--record FILE` appends every line read from stdin to FILE, byte for byte;
 //! `--exit-at-start CODE` exits at once; `--linger` keeps running after stdin closes (until
-//! a signal ends it).
+//! a signal ends it); `--ignore-sigterm` ignores SIGTERM.
 //!
 //! Tools (`tools/call` by name): `echo` (returns `arguments.text`), `fail` (an `isError`
 //! result), `crash` (exits with status 3 without answering), `garbage` (writes a line that
@@ -34,6 +34,10 @@ fn main() {
                 std::process::exit(code);
             }
             "--linger" => linger = true,
+            "--ignore-sigterm" => {
+                // SAFETY: setting a signal's disposition to "ignore" before any thread starts.
+                unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+            }
             other => panic!("unknown flag {other}"),
         }
     }
