@@ -555,7 +555,12 @@ fn a_server_without_spans_still_gets_one_span_per_request() {
         )
     );
     assert!(!sampling_span.is_error());
-    one(&spans, "silent", "initialize");
+    let initialize = one(&spans, "silent", "initialize");
+    assert_eq!(
+        initialize.attr("mcp.protocol.version").as_deref(),
+        Some("2025-11-25"),
+        "the version the server answered"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

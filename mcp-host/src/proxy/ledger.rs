@@ -193,15 +193,20 @@ impl Ledger {
             if let Some(token) = &entry.progress_token {
                 tables.progress.remove(token);
             }
-            if entry.method == "initialize"
-                && let Some(version) = envelope.result.and_then(protocol_version_of)
-            {
-                tables.protocol_version = Some(version);
+            let negotiated = (entry.method == "initialize")
+                .then(|| envelope.result.and_then(protocol_version_of))
+                .flatten();
+            if let Some(version) = &negotiated {
+                tables.protocol_version = Some(version.clone());
             }
-            entry
+            (entry, negotiated)
         };
+        let (entry, negotiated) = entry;
         let Some(cx) = &entry.cx else { return };
         let span = cx.span();
+        if let Some(version) = negotiated {
+            span.set_attribute(KeyValue::new(attr::MCP_PROTOCOL_VERSION, version));
+        }
         if let Some(error) = envelope.error {
             let error: ErrorObject = serde_json::from_str(error.get()).unwrap_or(ErrorObject {
                 code: None,

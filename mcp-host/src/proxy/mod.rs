@@ -548,3 +548,60 @@ impl Signals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(name: Option<&str>, command: &[&str]) -> ProxyArgs {
+        ProxyArgs {
+            name: name.map(str::to_owned),
+            command: command.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn service_name_is_the_name_or_the_commands_base_name() {
+        assert_eq!(args(Some("fs"), &["npx", "-y", "x"]).service_name(), "fs");
+        assert_eq!(
+            args(None, &["/usr/local/bin/npx", "-y"]).service_name(),
+            "npx"
+        );
+        assert_eq!(
+            args(Some(" "), &["uvx", "mcp-server-git"]).service_name(),
+            "uvx"
+        );
+    }
+
+    #[test]
+    fn the_command_needs_no_separator() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            proxy: ProxyArgs,
+        }
+        for line in [
+            "proxy --name fs npx -y pkg --root /tmp",
+            "proxy --name fs -- npx -y pkg --root /tmp",
+        ] {
+            let cli = Cli::parse_from(line.split(' '));
+            assert_eq!(cli.proxy.name.as_deref(), Some("fs"), "{line}");
+            assert_eq!(
+                cli.proxy.command,
+                ["npx", "-y", "pkg", "--root", "/tmp"],
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_server() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), ExitCode::from(3));
+        assert_eq!(
+            exit_code(ExitStatus::from_raw(libc::SIGTERM)),
+            ExitCode::from(143)
+        );
+    }
+}
