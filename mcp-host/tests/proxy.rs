@@ -563,6 +563,51 @@ fn a_server_without_spans_still_gets_one_span_per_request() {
     );
 }
 
+#[test]
+fn a_cancelled_request_ends_its_span_and_an_invalid_parent_starts_a_root() {
+    let collector = Collector::start();
+    let record = tempfile::NamedTempFile::new().unwrap();
+    let record_path = record.path().display().to_string();
+    let mut proxy = Proxy::start(
+        "silent",
+        &[TEST_SERVER, "--record", &record_path],
+        Some(&collector),
+    );
+    // Upper-case hex is not a valid traceparent: the proxy span is a root, and the server
+    // gets the proxy's context instead.
+    let invalid = format!("00-{}-{CLIENT_SPAN}-01", CLIENT_TRACE.to_uppercase());
+    proxy.send_json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "slow", "arguments": {"ms": 300}, "_meta": {"traceparent": invalid}}}));
+    proxy.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user gave up"}}"#);
+    // The server answers anyway; the answer is relayed as it is.
+    assert_eq!(proxy.recv_json()["id"], 1);
+    let (status, _) = proxy.finish();
+    assert!(status.success());
+
+    let spans = collector.wait(|s| has(s, "silent", "mcp-tool-slow"));
+    let slow = one(&spans, "silent", "mcp-tool-slow");
+    assert_eq!(slow.parent(), "", "an invalid parent starts a new trace");
+    assert_ne!(slow.trace_id(), CLIENT_TRACE.to_lowercase());
+    assert!(slow.is_error());
+    assert_eq!(slow.attr("error.type").as_deref(), Some("cancelled"));
+    let event = &slow.span.events[0];
+    assert_eq!(event.name, "notifications/cancelled");
+    assert_eq!(
+        attr_of(&event.attributes, "mcp.cancelled.reason").as_deref(),
+        Some("user gave up")
+    );
+    let forwarded = std::fs::read_to_string(record.path()).unwrap();
+    assert!(
+        forwarded.contains(&format!(
+            "\"traceparent\":\"00-{}-{}-01\"",
+            slow.trace_id(),
+            slow.span_id()
+        )),
+        "{forwarded}"
+    );
+    assert!(!forwarded.contains(&invalid));
+}
+
 // ---------------------------------------------------------------------------------------
 // What the proxy changes on the wire.
 
@@ -841,6 +886,15 @@ fn a_server_ignoring_end_of_input_gets_sigterm_after_the_grace() {
 
 #[test]
 fn sigterm_reaches_the_server_and_spans_are_flushed() {
+    stop_signal_reaches_the_server_and_spans_are_flushed(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_reaches_the_server_and_spans_are_flushed() {
+    stop_signal_reaches_the_server_and_spans_are_flushed(libc::SIGINT);
+}
+
+fn stop_signal_reaches_the_server_and_spans_are_flushed(signal: libc::c_int) {
     let collector = Collector::start();
     let server = file_server();
     let mut proxy = Proxy::start("files", &strs(&server), Some(&collector));
@@ -849,7 +903,7 @@ fn sigterm_reaches_the_server_and_spans_are_flushed() {
     let server_pid = common::child_pids(proxy.child.id());
     assert_eq!(server_pid.len(), 1);
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(proxy.child.id() as libc::pid_t, libc::SIGTERM) };
+    unsafe { libc::kill(proxy.child.id() as libc::pid_t, signal) };
     let (status, _) = proxy.wait();
     // The file-server exits cleanly on SIGTERM; the proxy passes its status on.
     assert_eq!(status.code(), Some(0), "{status}");
