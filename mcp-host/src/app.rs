@@ -49,6 +49,11 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Proxy(args)) => return crate::proxy::run_proxy(args).await,
+        Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
+        _ => {}
+    }
     if let Some(Command::Bench(args)) = cli.command {
         crate::bench::run(args).await?;
         return Ok(ExitCode::SUCCESS);
@@ -63,7 +68,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let agent = agent_for(&cli.model)?;
             run_query(agent.as_ref(), query, specs, &cli.common).await
         }
-        Some(Command::Bench(_)) => unreachable!("handled above"),
+        Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_)) => {
+            unreachable!("handled above")
+        }
         Some(Command::Tools) => list_tools(specs, &cli.common).await,
         Some(Command::Call {
             server,

@@ -109,4 +109,9 @@ pub enum Command {
     /// peak RSS and span delivery. Example:
     /// `mcp-host bench -- target/release/file-server --root examples/data`
     Bench(crate::bench::BenchArgs),
+    /// Trace any stdio MCP server: relay it unchanged, each request a span. Example:
+    /// `mcp-host proxy --name fs -- npx -y @modelcontextprotocol/server-filesystem /tmp`
+    Proxy(crate::proxy::ProxyArgs),
+    /// Print an MCP client config with every stdio server wrapped in `mcp-host proxy`.
+    WrapConfig(crate::wrap_config::WrapConfigArgs),
 }

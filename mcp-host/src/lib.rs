@@ -21,6 +21,8 @@
 //! - [`session`]: one command's telemetry, local receiver, root span and trace view.
 //! - [`receiver`] and [`view`]: the local OTLP receiver and the printed span tree.
 //! - [`bundled`]: the bundled file and database servers, run by this same executable.
+//! - [`proxy`]: `mcp-host proxy`, a tracing stdio relay in front of any MCP server;
+//!   [`wrap_config`] puts it into a client's config.
 //! - [`app`]: the commands; [`cli`]: their arguments; [`bench`]: the benchmark command.
 
 pub mod agent;
@@ -30,11 +32,13 @@ pub mod bundled;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod proxy;
 pub mod receiver;
 pub mod servers;
 pub mod session;
 pub mod toolbox;
 pub mod view;
+pub mod wrap_config;
 
 pub use app::run;
 pub use cli::Cli;

@@ -141,6 +141,19 @@ impl Telemetry {
         self
     }
 
+    /// Whether spans would leave the process: `OTEL_SDK_DISABLED` is not `true`, and a
+    /// local endpoint, an exporter of your own, or the standard variables
+    /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`) name a
+    /// destination. A relay that forwards trace context uses it to stay out of the way
+    /// when its own spans would go nowhere.
+    pub fn exports_anywhere(&self) -> bool {
+        !env_flag("OTEL_SDK_DISABLED")
+            && (self.local_endpoint.is_some()
+                || !self.extra_processors.is_empty()
+                || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                || env_set("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    }
+
     /// Installs everything and returns the guard that flushes on drop.
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
         ensure_crypto_provider();

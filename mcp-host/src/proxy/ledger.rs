@@ -1,0 +1,399 @@
+//! The requests in flight through the proxy, in both directions, and their spans.
+//!
+//! A request opens a span when the proxy reads it and the span ends when the proxy has
+//! relayed its response. In between, the request's entry is where notifications that
+//! belong to it (`notifications/progress` by progress token, `notifications/cancelled` by
+//! request id) are recorded as span events. Notifications that belong to no request
+//! become short spans of their own.
+//!
+//! Span names and attributes follow the trace conventions for the client side of a call,
+//! because the proxy is the one that sends the request on: `mcp-tool-{tool}` for
+//! `tools/call`, `{method} {target}` otherwise, kind CLIENT. Its parent is the trace
+//! context in the request's `_meta` when there is a valid one, otherwise it is a root.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use opentelemetry::{
+    Context, KeyValue,
+    global::BoxedTracer,
+    trace::{SpanKind, Status, TraceContextExt, Tracer},
+};
+use serde_json::value::RawValue;
+use trace_meta::{
+    NetworkTransport,
+    attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate},
+    propagation,
+};
+
+use super::message::{
+    Envelope, ErrorObject, ObjectMembers, RequestMeta, Target, ToolResult, canonical, id_attribute,
+    inject_trace_context,
+};
+
+/// `_meta` key under which 2026-07-28 requests carry the protocol version.
+const PROTOCOL_VERSION_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// Which way a request travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the client (host) to the wrapped server: `tools/call`, `resources/read`, ...
+    ToServer,
+    /// From the wrapped server to the client: sampling, elicitation, roots.
+    ToClient,
+}
+
+/// One request waiting for its response.
+struct InFlight {
+    /// The id as it was written, for an error answer the proxy may have to send.
+    id_raw: String,
+    method: String,
+    /// The span's context (with the parent's baggage); `None` when tracing is off.
+    cx: Option<Context>,
+    progress_token: Option<String>,
+}
+
+#[derive(Default)]
+struct Tables {
+    to_server: HashMap<String, InFlight>,
+    to_client: HashMap<String, InFlight>,
+    /// Progress token → the request that named it.
+    progress: HashMap<String, (Direction, String)>,
+    /// The version the `initialize` response named.
+    protocol_version: Option<String>,
+}
+
+impl Tables {
+    fn table(&mut self, direction: Direction) -> &mut HashMap<String, InFlight> {
+        match direction {
+            Direction::ToServer => &mut self.to_server,
+            Direction::ToClient => &mut self.to_client,
+        }
+    }
+}
+
+/// The requests in flight and the tracer their spans come from.
+pub struct Ledger {
+    tracer: Option<BoxedTracer>,
+    tables: Mutex<Tables>,
+}
+
+/// A client request that never got its answer, for the error the proxy sends instead.
+pub struct Unanswered {
+    /// The request's id as it was written.
+    pub id_raw: String,
+    /// Its method.
+    pub method: String,
+}
+
+impl Ledger {
+    /// A ledger whose spans come from `tracer`; `None` relays without tracing.
+    pub fn new(tracer: Option<BoxedTracer>) -> Self {
+        Self {
+            tracer,
+            tables: Mutex::new(Tables::default()),
+        }
+    }
+
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while the lock is held leaves only bookkeeping behind; keep relaying.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a request read from one side and returns the line to send to the other
+    /// side when it must change (the proxy span's context in `_meta`), `None` to relay it
+    /// as it is.
+    pub fn start_request(
+        &self,
+        direction: Direction,
+        envelope: &Envelope<'_>,
+        line: &str,
+    ) -> Option<String> {
+        let (Some(id), Some(method)) = (envelope.id, envelope.method.as_deref()) else {
+            return None;
+        };
+        let params = envelope.params.and_then(ObjectMembers::parse);
+        let meta = params.as_ref().map(RequestMeta::of).unwrap_or_default();
+        let progress_token = meta.members.get("progressToken").map(canonical);
+        let key = canonical(id);
+
+        let mut edited = None;
+        let cx = self.tracer.as_ref().map(|tracer| {
+            let parent = propagation::extract(&meta.trace_context());
+            let (name, mut attributes) = describe(method, &Target::of(params.as_ref()));
+            attributes.push(KeyValue::new(attr::JSONRPC_REQUEST_ID, id_attribute(id)));
+            attributes.push(KeyValue::new(
+                attr::NETWORK_TRANSPORT,
+                NetworkTransport::Pipe.as_str(),
+            ));
+            let version = meta
+                .members
+                .get_str(PROTOCOL_VERSION_META_KEY)
+                .or_else(|| self.tables().protocol_version.clone());
+            if let Some(version) = version {
+                attributes.push(KeyValue::new(attr::MCP_PROTOCOL_VERSION, version));
+            }
+            let span = tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Client)
+                .with_attributes(attributes)
+                .start_with_context(tracer, &parent);
+            let cx = parent.with_span(span);
+            if cx.span().span_context().is_valid() {
+                let mut carrier = rmcp::model::MetaObject::default();
+                propagation::inject(&cx, &mut carrier);
+                let members: Vec<String> = carrier
+                    .iter()
+                    .map(|(key, value)| {
+                        format!("{}:{value}", serde_json::Value::from(key.as_str()))
+                    })
+                    .collect();
+                edited =
+                    inject_trace_context(line, params.as_ref(), envelope.params, &meta, &members);
+            }
+            cx
+        });
+
+        let mut tables = self.tables();
+        if let Some(token) = &progress_token {
+            tables
+                .progress
+                .insert(token.clone(), (direction, key.clone()));
+        }
+        let replaced = tables.table(direction).insert(
+            key,
+            InFlight {
+                id_raw: id.get().to_owned(),
+                method: method.to_owned(),
+                cx,
+                progress_token,
+            },
+        );
+        if let Some(replaced) = replaced {
+            // An id reused while still in flight: the first request's response can no
+            // longer be told apart. Close its span rather than leave it open forever.
+            end_with_error(
+                &replaced,
+                "duplicate_id",
+                "a request with the same id was sent before this one was answered",
+            );
+        }
+        edited
+    }
+
+    /// Records the response to a request that travelled in `direction` and ends its span.
+    pub fn finish_request(&self, direction: Direction, envelope: &Envelope<'_>) {
+        let Some(id) = envelope.id else { return };
+        let entry = {
+            let mut tables = self.tables();
+            let Some(entry) = tables.table(direction).remove(&canonical(id)) else {
+                return;
+            };
+            if let Some(token) = &entry.progress_token {
+                tables.progress.remove(token);
+            }
+            let negotiated = (entry.method == "initialize")
+                .then(|| envelope.result.and_then(protocol_version_of))
+                .flatten();
+            if let Some(version) = &negotiated {
+                tables.protocol_version = Some(version.clone());
+            }
+            (entry, negotiated)
+        };
+        let (entry, negotiated) = entry;
+        let Some(cx) = &entry.cx else { return };
+        let span = cx.span();
+        if let Some(version) = negotiated {
+            span.set_attribute(KeyValue::new(attr::MCP_PROTOCOL_VERSION, version));
+        }
+        if let Some(error) = envelope.error {
+            let error: ErrorObject = serde_json::from_str(error.get()).unwrap_or(ErrorObject {
+                code: None,
+                message: None,
+            });
+            let code = error
+                .code
+                .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+            span.set_attribute(KeyValue::new(attr::ERROR_TYPE, code.clone()));
+            if error.code.is_some() {
+                span.set_attribute(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code));
+            }
+            span.set_status(Status::error(error.message.unwrap_or_default()));
+        } else if entry.method == "tools/call"
+            && let Some(result) = envelope.result
+            && let Ok(result) = serde_json::from_str::<ToolResult>(result.get())
+        {
+            let text = result.text();
+            let output = truncate(&text, MAX_PAYLOAD_CHARS).to_owned();
+            span.set_attribute(KeyValue::new(attr::CONFIDENT_SPAN_OUTPUT, output.clone()));
+            if result.is_error == Some(true) {
+                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, attr::TOOL_ERROR));
+                span.set_status(Status::error(output));
+            }
+        }
+        span.end();
+    }
+
+    /// Records a notification that travelled in `direction`: as an event on the request it
+    /// belongs to, or as a short span of its own.
+    pub fn notification(&self, direction: Direction, envelope: &Envelope<'_>) {
+        let Some(tracer) = &self.tracer else { return };
+        let Some(method) = envelope.method.as_deref() else {
+            return;
+        };
+        let params = envelope.params.and_then(ObjectMembers::parse);
+        let get = |key: &str| params.as_ref().and_then(|p| p.get(key));
+        let mut attributes = vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())];
+        let owner = match method {
+            "notifications/progress" => {
+                for key in ["progress", "total"] {
+                    if let Some(number) = get(key).and_then(|raw| raw.get().parse::<f64>().ok()) {
+                        attributes.push(KeyValue::new(format!("mcp.progress.{key}"), number));
+                    }
+                }
+                if let Some(message) = params.as_ref().and_then(|p| p.get_str("message")) {
+                    attributes.push(KeyValue::new("mcp.progress.message", message));
+                }
+                get("progressToken")
+                    .map(canonical)
+                    .and_then(|token| self.tables().progress.get(&token).cloned())
+            }
+            // A cancellation names a request its own sender sent, which travelled the
+            // same way.
+            "notifications/cancelled" => {
+                if let Some(reason) = params.as_ref().and_then(|p| p.get_str("reason")) {
+                    attributes.push(KeyValue::new("mcp.cancelled.reason", reason));
+                }
+                get("requestId").map(|id| (direction, canonical(id)))
+            }
+            _ => None,
+        };
+
+        if let Some((owner_direction, key)) = owner {
+            let mut tables = self.tables();
+            if method == "notifications/cancelled" {
+                if let Some(entry) = tables.table(owner_direction).remove(&key) {
+                    if let Some(token) = &entry.progress_token {
+                        tables.progress.remove(token);
+                    }
+                    drop(tables);
+                    if let Some(cx) = &entry.cx {
+                        cx.span().add_event(method.to_owned(), attributes);
+                    }
+                    end_with_error(&entry, "cancelled", "the request was cancelled");
+                    return;
+                }
+            } else if let Some(cx) = tables
+                .table(owner_direction)
+                .get(&key)
+                .and_then(|entry| entry.cx.as_ref())
+            {
+                cx.span().add_event(method.to_owned(), attributes);
+                return;
+            }
+        }
+
+        // Belongs to no request in flight: a short span, parented on its own `_meta`.
+        let meta = params.as_ref().map(RequestMeta::of).unwrap_or_default();
+        let parent = propagation::extract(&meta.trace_context());
+        attributes.push(KeyValue::new(
+            attr::NETWORK_TRANSPORT,
+            NetworkTransport::Pipe.as_str(),
+        ));
+        let mut span = tracer
+            .span_builder(method.to_owned())
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attributes)
+            .start_with_context(tracer, &parent);
+        opentelemetry::trace::Span::end(&mut span);
+    }
+
+    /// Ends every span still open, as failed with `reason`, and returns the client requests
+    /// that were never answered, so that the proxy can answer them.
+    pub fn abandon_all(&self, reason: &str) -> Vec<Unanswered> {
+        let (to_server, to_client) = {
+            let mut tables = self.tables();
+            tables.progress.clear();
+            (
+                std::mem::take(&mut tables.to_server),
+                std::mem::take(&mut tables.to_client),
+            )
+        };
+        for entry in to_client.values() {
+            end_with_error(entry, "transport_closed", reason);
+        }
+        let mut unanswered: Vec<Unanswered> = to_server
+            .into_values()
+            .map(|entry| {
+                end_with_error(&entry, "transport_closed", reason);
+                Unanswered {
+                    id_raw: entry.id_raw,
+                    method: entry.method,
+                }
+            })
+            .collect();
+        unanswered.sort_by(|a, b| a.id_raw.cmp(&b.id_raw));
+        unanswered
+    }
+}
+
+fn end_with_error(entry: &InFlight, kind: &'static str, message: &str) {
+    if let Some(cx) = &entry.cx {
+        let span = cx.span();
+        span.set_attribute(KeyValue::new(attr::ERROR_TYPE, kind));
+        span.set_status(Status::error(message.to_owned()));
+        span.end();
+    }
+}
+
+/// `result.protocolVersion` of an `initialize` response.
+fn protocol_version_of(result: &RawValue) -> Option<String> {
+    ObjectMembers::parse(result)?.get_str("protocolVersion")
+}
+
+/// The span name and request-time attributes of a request, client side (as trace-meta's
+/// `TracedClient` names its spans).
+fn describe(method: &str, target: &Target) -> (String, Vec<KeyValue>) {
+    let mut attributes = vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())];
+    let name = match (method, target) {
+        (
+            "tools/call",
+            Target {
+                name: Some(tool),
+                arguments,
+                ..
+            },
+        ) => {
+            attributes.extend([
+                KeyValue::new(attr::GEN_AI_TOOL_NAME, tool.clone()),
+                KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
+                KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
+                KeyValue::new(attr::CONFIDENT_TOOL_NAME, tool.clone()),
+                KeyValue::new(
+                    attr::CONFIDENT_SPAN_INPUT,
+                    truncate(arguments.as_deref().unwrap_or("{}"), MAX_PAYLOAD_CHARS).to_owned(),
+                ),
+            ]);
+            format!("mcp-tool-{tool}")
+        }
+        (
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe",
+            Target { uri: Some(uri), .. },
+        ) => {
+            attributes.push(KeyValue::new(attr::MCP_RESOURCE_URI, uri.clone()));
+            format!("{method} {uri}")
+        }
+        (
+            "prompts/get",
+            Target {
+                name: Some(prompt), ..
+            },
+        ) => {
+            attributes.push(KeyValue::new(attr::GEN_AI_PROMPT_NAME, prompt.clone()));
+            format!("{method} {prompt}")
+        }
+        _ => method.to_owned(),
+    };
+    (name, attributes)
+}
