@@ -130,7 +130,7 @@ fn bundled_specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
             .chain(args)
             .collect(),
         env: Default::default(),
-        cwd: None,
+        cwd: None, remote: None,
     };
     Ok(vec![
         spec(
