@@ -89,9 +89,8 @@ impl Args {
         let Some(addr) = &self.http else {
             return Ok(trace_meta::Transport::Stdio);
         };
-        let mut config =
-            trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
-                .with_token_from_env()?;
+        let mut config = trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
+            .with_token_from_env()?;
         config.allowed_hosts = self.allowed_hosts.clone();
         config.allowed_origins = self.allowed_origins.clone();
         Ok(trace_meta::Transport::Http(config))
@@ -139,7 +138,13 @@ mod tests {
 
     #[test]
     fn http_flags() {
-        let args = Args::parse_from(["db-server", "--http", "127.0.0.1:0", "--allowed-origin", "https://a.example"]);
+        let args = Args::parse_from([
+            "db-server",
+            "--http",
+            "127.0.0.1:0",
+            "--allowed-origin",
+            "https://a.example",
+        ]);
         let Ok(trace_meta::Transport::Http(config)) = args.transport() else {
             panic!("expected HTTP");
         };

@@ -81,9 +81,8 @@ impl Args {
         let Some(addr) = &self.http else {
             return Ok(trace_meta::Transport::Stdio);
         };
-        let mut config =
-            trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
-                .with_token_from_env()?;
+        let mut config = trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
+            .with_token_from_env()?;
         config.allowed_hosts = self.allowed_hosts.clone();
         config.allowed_origins = self.allowed_origins.clone();
         Ok(trace_meta::Transport::Http(config))
@@ -119,7 +118,14 @@ mod tests {
 
     #[test]
     fn http_flags() {
-        let args = Args::parse_from(["file-server", "/d", "--http", "0", "--allowed-host", "mcp.example.com"]);
+        let args = Args::parse_from([
+            "file-server",
+            "/d",
+            "--http",
+            "0",
+            "--allowed-host",
+            "mcp.example.com",
+        ]);
         let Ok(trace_meta::Transport::Http(config)) = args.transport() else {
             panic!("expected HTTP");
         };

@@ -130,7 +130,8 @@ fn bundled_specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
             .chain(args)
             .collect(),
         env: Default::default(),
-        cwd: None, remote: None,
+        cwd: None,
+        remote: None,
     };
     Ok(vec![
         spec(

@@ -142,12 +142,16 @@ fn remote_spec(
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
                 if !valid_name {
-                    return Err(field_error("headers", format!("{key:?} is not a header name")));
+                    return Err(field_error(
+                        "headers",
+                        format!("{key:?} is not a header name"),
+                    ));
                 }
                 match value {
                     serde_json::Value::String(text) => {
-                        let expanded = expand_vars(text)
-                            .map_err(|problem| field_error("headers", format!("{key}: {problem}")))?;
+                        let expanded = expand_vars(text).map_err(|problem| {
+                            field_error("headers", format!("{key}: {problem}"))
+                        })?;
                         if expanded.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
                             // Only the name: header values are often secrets.
                             return Err(field_error(
@@ -164,7 +168,12 @@ fn remote_spec(
                 }
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(field_error("headers", "must be an object of strings".into())),
+        Some(_) => {
+            return Err(field_error(
+                "headers",
+                "must be an object of strings".into(),
+            ));
+        }
     };
     Ok(RemoteSpec { url, headers })
 }
@@ -196,16 +205,20 @@ fn expand_vars_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resu
                 "uses ${{{name}}}: VS Code input prompts are not supported; use an environment variable"
             ));
         }
-        let valid = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let valid =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
-            return Err(format!("has ${{{name}}}, which is not an environment variable name"));
+            return Err(format!(
+                "has ${{{name}}}, which is not an environment variable name"
+            ));
         }
         match (lookup(name), default) {
             (Some(value), _) => out.push_str(&value),
             (None, Some(default)) => out.push_str(default),
             (None, None) => {
-                return Err(format!("uses the environment variable {name}, which is not set"));
+                return Err(format!(
+                    "uses the environment variable {name}, which is not set"
+                ));
             }
         }
         rest = &after[end + 1..];
@@ -449,17 +462,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(specs.len(), 2);
-        assert_eq!(specs[0].remote.as_ref().unwrap().url, "http://127.0.0.1:8931/mcp");
-        assert_eq!(specs[1].remote.as_ref().unwrap().headers["Authorization"], "Bearer x");
+        assert_eq!(
+            specs[0].remote.as_ref().unwrap().url,
+            "http://127.0.0.1:8931/mcp"
+        );
+        assert_eq!(
+            specs[1].remote.as_ref().unwrap().headers["Authorization"],
+            "Bearer x"
+        );
     }
 
     #[test]
     fn variables_expand_and_missing_ones_are_named_not_shown() {
         let lookup = |name: &str| (name == "TOKEN").then(|| "s3cret".to_owned());
-        assert_eq!(expand_vars_with("Bearer ${TOKEN}", lookup).unwrap(), "Bearer s3cret");
-        assert_eq!(expand_vars_with("Bearer ${env:TOKEN}", lookup).unwrap(), "Bearer s3cret");
-        assert_eq!(expand_vars_with("${HOST:-localhost}:1", lookup).unwrap(), "localhost:1");
-        assert_eq!(expand_vars_with("plain $TOKEN", lookup).unwrap(), "plain $TOKEN");
+        assert_eq!(
+            expand_vars_with("Bearer ${TOKEN}", lookup).unwrap(),
+            "Bearer s3cret"
+        );
+        assert_eq!(
+            expand_vars_with("Bearer ${env:TOKEN}", lookup).unwrap(),
+            "Bearer s3cret"
+        );
+        assert_eq!(
+            expand_vars_with("${HOST:-localhost}:1", lookup).unwrap(),
+            "localhost:1"
+        );
+        assert_eq!(
+            expand_vars_with("plain $TOKEN", lookup).unwrap(),
+            "plain $TOKEN"
+        );
         let error = expand_vars_with("${NOPE}", lookup).unwrap_err();
         assert!(error.contains("NOPE"), "{error}");
         assert!(expand_vars_with("${input:key}", lookup).is_err());
@@ -475,7 +506,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(error.contains("Authorization") && error.contains("a number"), "{error}");
+        assert!(
+            error.contains("Authorization") && error.contains("a number"),
+            "{error}"
+        );
         let error = parse(
             r#"{"mcpServers": {"r": {"url": "ftp://h/mcp"}}}"#,
             Path::new("c.json"),
@@ -488,7 +522,10 @@ mod tests {
             headers: BTreeMap::from([("Authorization".into(), "Bearer s3cret".into())]),
         };
         let shown = format!("{spec:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("pw") && !shown.contains("key=k"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("pw") && !shown.contains("key=k"),
+            "{shown}"
+        );
     }
 
     #[test]

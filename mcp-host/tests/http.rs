@@ -80,7 +80,10 @@ impl Remote {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "a server exits cleanly on SIGTERM: {status}");
+                assert!(
+                    status.success(),
+                    "a server exits cleanly on SIGTERM: {status}"
+                );
                 break;
             }
             assert!(Instant::now() < deadline, "a server ignored SIGTERM");
@@ -151,7 +154,10 @@ fn assert_parented(spans: &[Received], tool: &str, service: &str, transport: &st
     );
     if transport == "tcp" {
         for key in ["network.protocol.name", "server.address", "server.port"] {
-            assert!(server.attribute_text.contains(key), "tool-{tool} lacks {key}");
+            assert!(
+                server.attribute_text.contains(key),
+                "tool-{tool} lacks {key}"
+            );
         }
     }
 }
@@ -163,7 +169,12 @@ fn remote_servers_from_url_entries_make_one_trace() {
     let backend = Backend::start(Mode::Ok);
     let token = "db-token-7f3a9c";
     let files = Remote::start("file-server", &file_server_args(), &backend.endpoint, None);
-    let db = Remote::start("db-server", &db_server_args(), &backend.endpoint, Some(token));
+    let db = Remote::start(
+        "db-server",
+        &db_server_args(),
+        &backend.endpoint,
+        Some(token),
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("remote.json");
     // Claude Code / Cursor shapes: a bare url, and type http with a header from the env.
@@ -216,9 +227,16 @@ fn remote_servers_from_url_entries_make_one_trace() {
     assert_parented(&spans, "read_file", "file-server", "tcp");
     assert_parented(&spans, "query_database", "db-server", "tcp");
     let client = only(&spans, "mcp-tool-read_file");
-    assert!(client.attribute_text.contains("\"tcp\""), "client spans say tcp");
+    assert!(
+        client.attribute_text.contains("\"tcp\""),
+        "client spans say tcp"
+    );
 
-    for (place, text) in [("stdout", &stdout), ("stderr", &stderr), ("server logs", &server_logs)] {
+    for (place, text) in [
+        ("stdout", &stdout),
+        ("stderr", &stderr),
+        ("server logs", &server_logs),
+    ] {
         assert!(!text.contains(token), "the token leaks in {place}");
     }
     for span in &spans {
@@ -268,7 +286,12 @@ fn stdio_and_http_servers_mix_in_one_trace() {
 #[test]
 fn an_unreachable_or_refusing_remote_is_named_without_its_secrets() {
     let backend = Backend::start(Mode::Ok);
-    let db = Remote::start("db-server", &db_server_args(), &backend.endpoint, Some("right-token"));
+    let db = Remote::start(
+        "db-server",
+        &db_server_args(),
+        &backend.endpoint,
+        Some("right-token"),
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("refused.json");
     std::fs::write(
@@ -372,7 +395,13 @@ fn load(clients: usize, calls: usize) -> String {
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap())
+        .map(|v| {
+            v.trim()
+                .trim_end_matches(" kB")
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        })
         .unwrap();
     db.stop();
 
@@ -390,19 +419,23 @@ fn load(clients: usize, calls: usize) -> String {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(spans.len(), total, "every server span is delivered");
-    let parents: HashMap<&str, usize> =
-        spans.iter().fold(HashMap::new(), |mut seen, s| {
-            assert_eq!(s.trace_id, trace);
-            *seen.entry(s.parent_span_id.as_str()).or_default() += 1;
-            seen
-        });
+    let parents: HashMap<&str, usize> = spans.iter().fold(HashMap::new(), |mut seen, s| {
+        assert_eq!(s.trace_id, trace);
+        *seen.entry(s.parent_span_id.as_str()).or_default() += 1;
+        seen
+    });
     for id in &sent {
-        assert_eq!(parents.get(id.as_str()), Some(&1), "span {id} has one child");
+        assert_eq!(
+            parents.get(id.as_str()),
+            Some(&1),
+            "span {id} has one child"
+        );
     }
     assert!(rss_kb < 200 * 1024, "RSS bounded: {rss_kb} kB");
 
     latencies.sort();
-    let percentile = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let percentile =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     format!(
         "{clients} clients x {calls} calls: {total} calls in {:.2} s = {:.0} calls/s; p50 {:.2} ms, p99 {:.2} ms; server peak RSS {:.1} MB",
         elapsed.as_secs_f64(),

@@ -219,16 +219,25 @@ mod tests {
         assert_eq!(HeaderExtractor(&headers).get(TRACEPARENT), None, "repeated");
         headers.insert(
             TRACEPARENT,
-            http::HeaderValue::from_static("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"),
+            http::HeaderValue::from_static(
+                "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            ),
         );
-        assert_eq!(HeaderExtractor(&headers).get(TRACEPARENT), None, "upper case");
+        assert_eq!(
+            HeaderExtractor(&headers).get(TRACEPARENT),
+            None,
+            "upper case"
+        );
     }
 
     #[test]
     fn header_injector_writes_no_baggage() {
         let mut headers = http::HeaderMap::new();
         let mut injector = HeaderInjector(&mut headers);
-        injector.set(TRACEPARENT, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into());
+        injector.set(
+            TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        );
         injector.set(BAGGAGE, "user=secret".into());
         injector.set(TRACESTATE, String::new());
         assert!(headers.contains_key(TRACEPARENT));

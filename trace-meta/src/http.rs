@@ -242,12 +242,13 @@ pub const HTTP_SHUTDOWN_GRACE: Duration = crate::serve::SHUTDOWN_GRACE;
 impl HttpServer {
     /// Binds `config.addr`.
     pub async fn bind(config: HttpConfig) -> Result<Self, HttpServeError> {
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| HttpServeError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| HttpServeError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| HttpServeError::Bind {
@@ -369,8 +370,10 @@ impl<H: ServerHandler> Guards<H> {
         if let Some(token) = &self.token {
             let accepted = token.accepts(parts.headers.get(header::AUTHORIZATION));
             if !accepted {
-                let mut response =
-                    self.refuse(StatusCode::UNAUTHORIZED, "Unauthorized: a bearer token is required");
+                let mut response = self.refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized: a bearer token is required",
+                );
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"mcp\""),

@@ -146,7 +146,10 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> impl Future<
-        Output = Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>>,
+        Output = Result<
+            BoxStream<'static, Result<Sse, SseError>>,
+            StreamableHttpError<Self::Error>,
+        >,
     > + Send
     + '_ {
         self.inner
@@ -162,7 +165,10 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> impl Future<
-        Output = Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>>,
+        Output = Result<
+            BoxStream<'static, Result<Sse, SseError>>,
+            StreamableHttpError<Self::Error>,
+        >,
     > + Send
     + '_ {
         self.inner.get_stream_with_max_sse_event_size(

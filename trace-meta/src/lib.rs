@@ -65,8 +65,8 @@ pub mod server;
 pub mod telemetry;
 
 pub use client::TracedClient;
-pub use request::tool_result_text;
 pub use http::{HttpConfig, HttpServer};
+pub use request::tool_result_text;
 pub use serve::{
     RunError, SHUTDOWN_GRACE, ServeError, Transport, run, serve, serve_stdio, serve_stdio_until,
     shutdown_signal,

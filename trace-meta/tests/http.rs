@@ -224,11 +224,11 @@ async fn meta_only_context_parents_the_server_span() {
     assert!(span.links.is_empty());
     assert_eq!(span.span_kind, SpanKind::Server);
     assert_eq!(attr(&span, "network.transport").unwrap().as_str(), "tcp");
-    assert_eq!(attr(&span, "network.protocol.name").unwrap().as_str(), "http");
     assert_eq!(
-        attr(&span, "server.address").unwrap().as_str(),
-        "127.0.0.1"
+        attr(&span, "network.protocol.name").unwrap().as_str(),
+        "http"
     );
+    assert_eq!(attr(&span, "server.address").unwrap().as_str(), "127.0.0.1");
     assert_eq!(
         attr(&span, "server.port"),
         Some(Value::I64(i64::from(server.addr.port())))
@@ -383,7 +383,10 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","param
 async fn still_serves(url: &str, text: &str) {
     let session = client(url, &[], true, stateless()).await;
     let result = session.peer().call_tool(echo(text)).await.unwrap();
-    assert_eq!(trace_meta::tool_result_text(&result), format!("echo: {text}"));
+    assert_eq!(
+        trace_meta::tool_result_text(&result),
+        format!("echo: {text}")
+    );
     let _ = session.cancel().await;
 }
 
@@ -393,7 +396,12 @@ async fn a_foreign_origin_or_host_is_refused_with_403() {
         config.allowed_origins = vec!["https://app.example.com".into()];
     })
     .await;
-    let (status, _) = post(server.addr, &[("origin", "http://evil.example")], INITIALIZE).await;
+    let (status, _) = post(
+        server.addr,
+        &[("origin", "http://evil.example")],
+        INITIALIZE,
+    )
+    .await;
     assert_eq!(status, 403);
     still_serves(&server.url, "after-origin").await;
     let (status, _) = post(
@@ -427,7 +435,10 @@ async fn a_missing_or_wrong_token_is_refused_with_401_and_never_echoed() {
     )
     .await;
     assert_eq!(status, 401);
-    assert!(!body.contains("s3cret") && !body2.contains("wrong-guess"), "{body} {body2}");
+    assert!(
+        !body.contains("s3cret") && !body2.contains("wrong-guess"),
+        "{body} {body2}"
+    );
     // With the token: served, and the token reaches no span.
     let session = client(
         &server.url,
@@ -468,7 +479,11 @@ async fn a_body_over_the_cap_is_refused_with_413() {
         request.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
     }
     request.extend_from_slice(b"0\r\n\r\n");
-    assert_eq!(raw_status(server.addr, &request), 413, "streamed over the cap");
+    assert_eq!(
+        raw_status(server.addr, &request),
+        413,
+        "streamed over the cap"
+    );
     still_serves(&server.url, "after-413").await;
     server.stop().await;
 }

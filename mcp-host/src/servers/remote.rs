@@ -48,10 +48,10 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut headers = HashMap::new();
     for (name, value) in &remote.headers {
-        let header_name = http::HeaderName::from_str(name)
-            .map_err(|_| RemoteError::Header(name.clone()))?;
-        let mut header_value = http::HeaderValue::from_str(value)
-            .map_err(|_| RemoteError::Header(name.clone()))?;
+        let header_name =
+            http::HeaderName::from_str(name).map_err(|_| RemoteError::Header(name.clone()))?;
+        let mut header_value =
+            http::HeaderValue::from_str(value).map_err(|_| RemoteError::Header(name.clone()))?;
         header_value.set_sensitive(true);
         headers.insert(header_name, header_value);
     }
