@@ -22,8 +22,10 @@
 //!    passes the cap); a body not complete within [`HttpConfig::request_timeout`] gets `408`.
 //! 6. **Host and Origin** (rmcp, as the MCP specification requires against DNS rebinding):
 //!    a `Host` other than loopback names or [`HttpConfig::allowed_hosts`] gets `403`; an
-//!    `Origin` header that is present and not in [`HttpConfig::allowed_origins`] gets `403`
-//!    (none are allowed by default: MCP clients that are not browsers send no `Origin`).
+//!    `Origin` header that is present and is neither the server's own loopback origin
+//!    (`http://127.0.0.1:PORT`, `http://localhost:PORT`, `http://[::1]:PORT`) nor in
+//!    [`HttpConfig::allowed_origins`] gets `403` (MCP clients that are not browsers send no
+//!    `Origin`).
 //!
 //! What passes reaches the handler through [`Traced`](crate::Traced), which opens the
 //! request's SERVER span; every refused request is logged at `debug` without its headers.
@@ -124,8 +126,8 @@ pub struct HttpConfig {
     /// `127.0.0.1` and `::1`. A server behind a reverse proxy or bound to a public address
     /// names its public host here.
     pub allowed_hosts: Vec<String>,
-    /// Browser origins allowed to call (`https://app.example.com`, `http://localhost:*`).
-    /// Empty: any request carrying an `Origin` header is refused.
+    /// Browser origins allowed to call (`https://app.example.com:443`), besides the server's
+    /// own loopback origin. Empty: any other request carrying an `Origin` header is refused.
     pub allowed_origins: Vec<String>,
     /// The bearer token clients must present, if any.
     pub token: Option<BearerToken>,
@@ -198,12 +200,26 @@ impl HttpConfig {
         Ok(self)
     }
 
-    fn rmcp_config(&self, cancel: CancellationToken) -> StreamableHttpServerConfig {
+    fn rmcp_config(
+        &self,
+        cancel: CancellationToken,
+        local: SocketAddr,
+    ) -> StreamableHttpServerConfig {
         let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
         hosts.extend(self.allowed_hosts.iter().cloned());
+        // The server's own loopback origin (same scheme, host and port) is the one origin
+        // that cannot be a rebinding page: a page of that origin would be served by this
+        // server, which serves none. Any other port on the machine is another origin.
+        let port = local.port();
+        let mut origins: Vec<String> = vec![
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+            format!("http://[::1]:{port}"),
+        ];
+        origins.extend(self.allowed_origins.iter().cloned());
         StreamableHttpServerConfig::default()
             .with_allowed_hosts(hosts)
-            .with_allowed_origins(self.allowed_origins.clone())
+            .with_allowed_origins(origins)
             .enforce_origin_validation()
             .with_max_request_body_bytes(self.max_body_bytes)
             .with_json_response(true)
@@ -285,7 +301,7 @@ impl HttpServer {
         let mcp = StreamableHttpService::new(
             move || Ok(traced.clone()),
             Arc::new(LocalSessionManager::default()),
-            self.config.rmcp_config(cancel.clone()),
+            self.config.rmcp_config(cancel.clone(), self.local_addr),
         );
         let guards = Arc::new(Guards {
             mcp,

@@ -411,6 +411,11 @@ async fn a_foreign_origin_or_host_is_refused_with_403() {
     )
     .await;
     assert_eq!(status, 200, "an allowed origin passes");
+    let own = format!("http://127.0.0.1:{}", server.addr.port());
+    let (status, _) = post(server.addr, &[("origin", own.as_str())], INITIALIZE).await;
+    assert_eq!(status, 200, "the server's own loopback origin passes");
+    let (status, _) = post(server.addr, &[("origin", "http://127.0.0.1:1")], INITIALIZE).await;
+    assert_eq!(status, 403, "another local port is another origin");
     let status = raw_status(
         server.addr,
         b"POST /mcp HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}",
