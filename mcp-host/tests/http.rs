@@ -312,6 +312,26 @@ fn an_unreachable_or_refusing_remote_is_named_without_its_secrets() {
         "{stderr}"
     );
     db.stop();
+
+    // Nothing listening: the connection error names the server, and the URL without its query.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &config,
+        serde_json::json!({"mcpServers": {
+            "gone": {"url": format!("http://127.0.0.1:{port}/mcp?key=query-secret")},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let output = run(host().args(["--config"]).arg(&config).args(["tools"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("\"gone\""), "{stderr}");
+    assert!(!stderr.contains("query-secret"), "{stderr}");
 }
 
 /// Runs `clients` concurrent sessions of `calls` `list_tables` calls each against a

@@ -1,16 +1,25 @@
 //! Remote MCP servers over Streamable HTTP: connect, with the configured headers on every
 //! POST and the trace context in both `_meta` and the W3C headers.
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+use std::{collections::HashMap, str::FromStr, sync::Arc, time::Duration};
+
+use futures::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
 
 use rmcp::{
     RoleClient,
+    model::ClientJsonRpcMessage,
     model::ProtocolVersion,
     service::{ClientLifecycleMode, ClientServiceExt, RunningService},
     transport::{
-        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+        StreamableHttpClientTransport,
+        streamable_http_client::{
+            SseError, StreamableHttpClient, StreamableHttpClientTransportConfig,
+            StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
+        },
     },
 };
+use sse_stream::Sse;
 use trace_meta::http_client::TraceHeaders;
 
 use crate::config::{RemoteSpec, redacted_url};
@@ -62,15 +71,149 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
         .map_err(|error| RemoteError::Client(error.to_string()))?;
     let mut config = StreamableHttpClientTransportConfig::with_uri(remote.url.as_str());
     config.custom_headers = headers;
-    let transport = StreamableHttpClientTransport::with_client(TraceHeaders::new(client), config);
+    let transport =
+        StreamableHttpClientTransport::with_client(TraceHeaders::new(UrlFree(client)), config);
     let lifecycle = ClientLifecycleMode::Auto {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
     };
     ().serve_with_lifecycle(transport, lifecycle)
         .await
-        .map_err(|error| RemoteError::Session {
-            url: redacted_url(&remote.url),
-            reason: error.to_string(),
+        .map_err(|error| {
+            let url = redacted_url(&remote.url);
+            // The HTTP client names the full URL in its errors; a query may hold a key.
+            let reason = error.to_string().replace(remote.url.as_str(), &url);
+            RemoteError::Session { url, reason }
         })
+}
+
+/// A reqwest client whose errors do not carry the request URL: rmcp logs transport errors,
+/// and a URL's query may hold a key.
+#[derive(Clone)]
+struct UrlFree(reqwest::Client);
+
+type HttpResult<T> = Result<T, StreamableHttpError<reqwest::Error>>;
+
+fn without_url<T>(result: HttpResult<T>) -> HttpResult<T> {
+    result.map_err(|error| match error {
+        StreamableHttpError::Client(error) => StreamableHttpError::Client(error.without_url()),
+        other => other,
+    })
+}
+
+impl StreamableHttpClient for UrlFree {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        without_url(
+            self.0
+                .post_message(uri, message, session_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        without_url(
+            self.0
+                .post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        without_url(
+            self.0
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    limits,
+                )
+                .await,
+        )
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<()> {
+        without_url(
+            self.0
+                .delete_session(uri, session_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        without_url(
+            self.0
+                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        without_url(
+            self.0
+                .get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
+    }
 }
