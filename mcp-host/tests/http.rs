@@ -478,3 +478,10 @@ fn load_small_no_errors_every_span_parented() {
 fn load_64_clients_x_200_calls() {
     eprintln!("{}", load(64, 200));
 }
+
+/// One client, sequential calls: the HTTP round trip beside the stdio figures.
+#[test]
+#[ignore = "a benchmark; figures in BENCHMARKS.md"]
+fn load_1_client_x_2000_sequential_calls() {
+    eprintln!("{}", load(1, 2000));
+}
