@@ -257,9 +257,12 @@ impl Server {
         };
         let setup = async {
             let session = remote::connect(remote).await.map_err(|e| e.to_string())?;
-            let client = TracedClient::new(session.peer().clone())
+            let mut client = TracedClient::new(session.peer().clone())
                 .with_transport(NetworkTransport::Tcp)
                 .with_timeout(CALL_TIMEOUT);
+            if let Some((address, port)) = remote::server_of(&remote.url) {
+                client = client.with_http_server(address, port);
+            }
             let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
             Ok::<_, String>((session, client, tools))
         };

@@ -231,6 +231,12 @@ fn remote_servers_from_url_entries_make_one_trace() {
         client.attribute_text.contains("\"tcp\""),
         "client spans say tcp"
     );
+    for key in ["network.protocol.name", "server.address", "server.port"] {
+        assert!(
+            client.attribute_text.contains(key),
+            "mcp-tool-read_file lacks {key}"
+        );
+    }
 
     for (place, text) in [
         ("stdout", &stdout),

@@ -87,6 +87,13 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
         })
 }
 
+/// The host and port of an endpoint URL, for `server.address` / `server.port`.
+pub fn server_of(url: &str) -> Option<(String, u16)> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
+    Some((host, url.port_or_known_default()?))
+}
+
 /// A reqwest client whose errors do not carry the request URL: rmcp logs transport errors,
 /// and a URL's query may hold a key.
 #[derive(Clone)]
