@@ -340,7 +340,10 @@ fn an_unreachable_or_refusing_remote_is_named_without_its_secrets() {
     assert!(!stderr.contains("query-secret"), "{stderr}");
 }
 
-/// Runs `clients` concurrent sessions of `calls` `list_tables` calls each against a
+/// The query of the stdio benchmark (BENCHMARKS.md), so the figures compare.
+const BENCH_SQL: &str = "SELECT region, SUM(revenue) FROM sales WHERE year = 2024 GROUP BY region";
+
+/// Runs `clients` concurrent sessions of `calls` `query_database` calls each against a
 /// db-server over HTTP, every call with its own `traceparent` in `_meta`; checks every call
 /// succeeds and every server span arrives with the parent it was sent; returns the figures.
 fn load(clients: usize, calls: usize) -> String {
@@ -395,7 +398,12 @@ fn load(clients: usize, calls: usize) -> String {
                         "traceparent".into(),
                         serde_json::Value::String(format!("00-{trace}-{span_id}-01")),
                     );
-                    let mut params = CallToolRequestParams::new("list_tables");
+                    let mut params = CallToolRequestParams::new("query_database").with_arguments(
+                        serde_json::json!({ "sql": BENCH_SQL })
+                            .as_object()
+                            .unwrap()
+                            .clone(),
+                    );
                     params.meta = Some(meta);
                     let t = Instant::now();
                     let result = session.peer().call_tool(params).await.expect("call");
@@ -437,7 +445,7 @@ fn load(clients: usize, calls: usize) -> String {
         let spans: Vec<Received> = backend
             .spans()
             .into_iter()
-            .filter(|s| s.name == "tool-list_tables")
+            .filter(|s| s.name == "tool-query_database")
             .collect();
         if spans.len() >= total || Instant::now() > deadline {
             break spans;
