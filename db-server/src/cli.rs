@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long = "allowed-host", value_name = "HOST", requires = "http")]
     pub allowed_hosts: Vec<String>,
 
-    /// With --http: a browser origin allowed to call, e.g. https://app.example.com. Without
+    /// With --http: a browser origin allowed to call, e.g. `https://app.example.com:443`. Without
     /// one, requests that carry an Origin header are refused. Repeatable.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
     pub allowed_origins: Vec<String>,

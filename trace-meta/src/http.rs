@@ -27,7 +27,7 @@
 //!    [`HttpConfig::allowed_origins`] gets `403` (MCP clients that are not browsers send no
 //!    `Origin`).
 //!
-//! What passes reaches the handler through [`Traced`](crate::Traced), which opens the
+//! What passes reaches the handler through [`Traced`], which opens the
 //! request's SERVER span; every refused request is logged at `debug` without its headers.
 
 use std::{

@@ -1,7 +1,7 @@
 //! Injecting and extracting trace context through the configured propagator.
 //!
 //! [`inject`] and [`extract`] use OpenTelemetry's global
-//! [`TextMapPropagator`](opentelemetry::propagation::TextMapPropagator), which
+//! [`opentelemetry::propagation::TextMapPropagator`], which
 //! [`install_propagator`] (called by [`telemetry::init`](crate::telemetry::init)) sets from
 //! `OTEL_PROPAGATORS`: W3C trace context plus W3C baggage unless told otherwise.
 
