@@ -473,6 +473,17 @@ mod tests {
     }
 
     #[test]
+    fn the_remote_example_config_reads() {
+        let specs = parse(
+            include_str!("../../examples/remote-mcp.json"),
+            Path::new("examples/remote-mcp.json"),
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert!(specs.iter().all(|spec| spec.remote.is_some()));
+    }
+
+    #[test]
     fn variables_expand_and_missing_ones_are_named_not_shown() {
         let lookup = |name: &str| (name == "TOKEN").then(|| "s3cret".to_owned());
         assert_eq!(
