@@ -82,9 +82,29 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
         .map_err(|error| {
             let url = redacted_url(&remote.url);
             // The HTTP client names the full URL in its errors; a query may hold a key.
-            let reason = error.to_string().replace(remote.url.as_str(), &url);
+            let reason = readable(&error).replace(remote.url.as_str(), &url);
             RemoteError::Session { url, reason }
         })
+}
+
+/// An error as one line a user can act on: rmcp's message without the transport's Rust
+/// type name, followed by the root cause (`Connection refused`, a status) when rmcp's
+/// message does not already say it.
+fn readable(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    if let Some(start) = message.find(" [rmcp::")
+        && let Some(len) = message[start..].find("] ")
+    {
+        message.replace_range(start..start + len + 1, "");
+    }
+    let mut root = error.source();
+    while let Some(next) = root.and_then(|e| e.source()) {
+        root = Some(next);
+    }
+    match root.map(|e| e.to_string()) {
+        Some(cause) if !message.contains(&cause) => format!("{message} ({cause})"),
+        _ => message,
+    }
 }
 
 /// The host and port of an endpoint URL, for `server.address` / `server.port`.
