@@ -9,7 +9,7 @@ use clap::Parser;
 #[command(
     name = "db-server",
     version,
-    about = "SQL over an embedded SQLite database as a stdio MCP server, read-only by default",
+    about = "SQL over an embedded SQLite database as an MCP server (stdio or Streamable HTTP), read-only by default",
     long_about = "SQL over an embedded SQLite database as a stdio MCP server, read-only by default.\n\n\
         An MCP client (Claude Desktop, VS Code, Cursor, mcp-host) starts db-server and talks \
         JSON-RPC to it over stdin/stdout. Tools: query_database, list_tables, describe_table, \
@@ -18,7 +18,9 @@ use clap::Parser;
         from --load CSV files and --init SQL scripts. Unless --allow-write is given it is \
         read-only at the database level: the file is opened read-only, PRAGMA query_only is on, \
         and writes, DDL, ATTACH, load_extension and state-changing PRAGMAs are refused.\n\n\
-        Stdout carries JSON-RPC only. Logs go to stderr, filtered by RUST_LOG (default warn). \
+        With --http ADDR it serves Streamable HTTP at http://ADDR/mcp instead (loopback \
+        unless ADDR says otherwise; `Authorization: Bearer $MCP_SERVER_TOKEN` required when that \
+        variable is set). Over stdio, stdout carries JSON-RPC only. Logs go to stderr, filtered by RUST_LOG (default warn). \
         Traces are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or \
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; OTEL_EXPORTER_OTLP_PROTOCOL, \
         OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, \
@@ -53,6 +55,22 @@ pub struct Args {
     /// e.g. 0.5).
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio. ADDR is
+    /// HOST:PORT, or a port alone for 127.0.0.1 (this machine only). Clients must present
+    /// `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+
+    /// With --http: a host name (or host:port) clients may address besides localhost,
+    /// 127.0.0.1 and ::1, e.g. the public name behind a reverse proxy. Repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST", requires = "http")]
+    pub allowed_hosts: Vec<String>,
+
+    /// With --http: a browser origin allowed to call, e.g. `https://app.example.com:443`. Without
+    /// one, requests that carry an Origin header are refused. Repeatable.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// One `--load TABLE=FILE.csv`.
@@ -62,6 +80,21 @@ pub struct LoadSpec {
     pub table: String,
     /// The CSV file to read.
     pub path: PathBuf,
+}
+
+impl Args {
+    /// The transport the flags ask for: stdio, or Streamable HTTP with the token from
+    /// `MCP_SERVER_TOKEN`.
+    pub fn transport(&self) -> Result<trace_meta::Transport, trace_meta::http::HttpConfigError> {
+        let Some(addr) = &self.http else {
+            return Ok(trace_meta::Transport::Stdio);
+        };
+        let mut config = trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
+            .with_token_from_env()?;
+        config.allowed_hosts = self.allowed_hosts.clone();
+        config.allowed_origins = self.allowed_origins.clone();
+        Ok(trace_meta::Transport::Http(config))
+    }
 }
 
 fn parse_load(spec: &str) -> Result<LoadSpec, String> {
@@ -100,6 +133,22 @@ mod tests {
         assert!(!args.allow_write);
         assert_eq!(args.max_rows, 1000);
         assert_eq!(args.timeout, Duration::from_secs(5));
+        assert!(matches!(args.transport(), Ok(trace_meta::Transport::Stdio)));
+    }
+
+    #[test]
+    fn http_flags() {
+        let args = Args::parse_from([
+            "db-server",
+            "--http",
+            "127.0.0.1:0",
+            "--allowed-origin",
+            "https://a.example",
+        ]);
+        let Ok(trace_meta::Transport::Http(config)) = args.transport() else {
+            panic!("expected HTTP");
+        };
+        assert_eq!(config.allowed_origins, ["https://a.example"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `db-server`: SQL over an embedded SQLite database as a stdio MCP server, read-only by
-//! default, traced end to end with [`trace_meta`].
+//! `db-server`: SQL over an embedded SQLite database as an MCP server over stdio or
+//! Streamable HTTP (`--http`), read-only by default, traced end to end with [`trace_meta`].
 //!
 //! The database is an existing SQLite file (`--db`) or an in-memory database built at start
 //! from CSV files (`--load TABLE=FILE.csv`) and SQL scripts (`--init FILE.sql`). The tools
@@ -65,27 +65,16 @@ pub fn open_database(args: &Args) -> anyhow::Result<Database> {
     Ok(builder.finish()?)
 }
 
-/// Runs the server: builds the database, sets up telemetry, serves MCP on stdin/stdout
-/// until stdin closes or SIGTERM/SIGINT arrives, then flushes the spans.
+/// Runs the server: builds the database, then serves MCP through [`trace_meta::run`]
+/// (telemetry, signals, flush): on stdin/stdout until stdin closes or SIGTERM/SIGINT
+/// arrives, or with `--http ADDR` over Streamable HTTP at `http://ADDR/mcp` until a signal.
 ///
 /// It owns its tokio runtime and blocks, so another binary can call it from `main`
 /// (`db_server::run(db_server::Args::parse_from(...))`).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let database = open_database(&args)?;
-    let mut telemetry =
-        trace_meta::telemetry::init("db-server").context("cannot set up telemetry")?;
+    let transport = args.transport().context("db-server cannot start")?;
     let server = tools::DbServer::new(Arc::new(database));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
-    let served = runtime.block_on(trace_meta::serve_stdio(trace_meta::Traced::new(server)));
-    // A statement still running on a blocking thread has no one to answer, and when stdin
-    // is not a pipe rmcp reads it on a blocking thread: neither may hold the exit up. The
-    // short wait lets the runtime drop the tasks it still has, which ends their spans so
-    // the flush below exports them.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    telemetry.shutdown();
-    served.context("serving MCP on stdio")?;
+    trace_meta::run("db-server", server, transport).context("db-server stopped")?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub const DEFAULT_MAX_READ_BYTES: u64 = 1024 * 1024;
 
 const LONG_ABOUT: &str = "\
-A sandboxed filesystem MCP server over stdio.
+A sandboxed filesystem MCP server over stdio, or Streamable HTTP with --http.
 
 It lets an MCP client (Claude Desktop, VS Code, Cursor, mcp-host) read, list and search files \
 inside the allowed directories, and with --allow-write also write files and create \
@@ -14,7 +14,9 @@ directories there. Every path is resolved (relative paths against the first allo
 directory, `.`/`..` normalised, symbolic links followed) and refused unless it lies inside an \
 allowed directory. FIFOs, sockets and devices are never opened.
 
-Stdout carries JSON-RPC only. Logs go to stderr, filtered by RUST_LOG (default: warn).
+Over stdio, stdout carries JSON-RPC only. With --http ADDR the server listens on \
+http://ADDR/mcp (loopback unless ADDR says otherwise), refuses browser origins it was not \
+told about, and requires `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set. Logs go to stderr, filtered by RUST_LOG (default: warn).
 
 Each request is traced (OpenTelemetry, W3C trace context from the request's _meta). Export is \
 off unless configured with the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT, \
@@ -27,7 +29,7 @@ CONFIDENT_API_KEY adds the x-confident-api-key header.";
 #[command(
     name = "file-server",
     version,
-    about = "A sandboxed filesystem MCP server over stdio",
+    about = "A sandboxed filesystem MCP server over stdio or Streamable HTTP",
     long_about = LONG_ABOUT,
     group(clap::ArgGroup::new("allowed").required(true).multiple(true).args(["roots", "dirs"]))
 )]
@@ -49,12 +51,41 @@ pub struct Args {
     /// Largest file the read tools return, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_READ_BYTES)]
     pub max_read_bytes: u64,
+
+    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio. ADDR is
+    /// HOST:PORT, or a port alone for 127.0.0.1 (this machine only). Clients must present
+    /// `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+
+    /// With --http: a host name (or host:port) clients may address besides localhost,
+    /// 127.0.0.1 and ::1, e.g. the public name behind a reverse proxy. Repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST", requires = "http")]
+    pub allowed_hosts: Vec<String>,
+
+    /// With --http: a browser origin allowed to call, e.g. `https://app.example.com:443`. Without
+    /// one, requests that carry an Origin header are refused. Repeatable.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Args {
     /// Every allowed directory, `--root` ones first, then the positional ones.
     pub fn allowed_dirs(&self) -> Vec<PathBuf> {
         self.roots.iter().chain(&self.dirs).cloned().collect()
+    }
+
+    /// The transport the flags ask for: stdio, or Streamable HTTP with the token from
+    /// `MCP_SERVER_TOKEN`.
+    pub fn transport(&self) -> Result<trace_meta::Transport, trace_meta::http::HttpConfigError> {
+        let Some(addr) = &self.http else {
+            return Ok(trace_meta::Transport::Stdio);
+        };
+        let mut config = trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
+            .with_token_from_env()?;
+        config.allowed_hosts = self.allowed_hosts.clone();
+        config.allowed_origins = self.allowed_origins.clone();
+        Ok(trace_meta::Transport::Http(config))
     }
 }
 
@@ -82,6 +113,27 @@ mod tests {
         );
         assert!(!args.allow_write);
         assert_eq!(args.max_read_bytes, DEFAULT_MAX_READ_BYTES);
+        assert!(matches!(args.transport(), Ok(trace_meta::Transport::Stdio)));
+    }
+
+    #[test]
+    fn http_flags() {
+        let args = Args::parse_from([
+            "file-server",
+            "/d",
+            "--http",
+            "0",
+            "--allowed-host",
+            "mcp.example.com",
+        ]);
+        let Ok(trace_meta::Transport::Http(config)) = args.transport() else {
+            panic!("expected HTTP");
+        };
+        assert!(config.addr.ip().is_loopback());
+        assert_eq!(config.allowed_hosts, ["mcp.example.com"]);
+        assert!(Args::try_parse_from(["file-server", "/d", "--allowed-host", "x"]).is_err());
+        let args = Args::parse_from(["file-server", "/d", "--http", "nowhere"]);
+        assert!(args.transport().is_err());
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
             .collect(),
         env: Default::default(),
         cwd: None,
+        remote: None,
     };
     Ok(vec![
         spec(

@@ -3,10 +3,17 @@
 //! - Claude Desktop, Cursor, Claude Code: `{"mcpServers": {"name": {"command", "args", "env"}}}`
 //! - VS Code (`.vscode/mcp.json`): `{"servers": {"name": {"type": "stdio", "command", "args", "env"}}}`
 //!
-//! Entries of other transports (`http`, `sse`, or a `url` instead of a `command`) are skipped
-//! with a warning naming them. A relative `command` path (one with a `/`) resolves against
-//! the config file's folder, and servers start in that folder, so relative arguments work
-//! the way they do for the client the file was written for.
+//! Remote servers over Streamable HTTP, in the shapes those clients write them:
+//! - Claude Code, Cursor: `{"url": "https://…/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}`
+//!   or `{"type": "http", "url": …}`;
+//! - VS Code: `{"type": "http", "url": …, "headers": {…}}`.
+//!
+//! `${VAR}`, `${env:VAR}` and `${VAR:-default}` in a `url` or a header value are replaced by
+//! the environment variable; a variable that is not set is an error naming it (never its
+//! value, nor a header's). Entries of the legacy `sse` transport are skipped with a warning
+//! naming them. A relative `command` path (one with a `/`) resolves against the config
+//! file's folder, and servers start in that folder, so relative arguments work the way they
+//! do for the client the file was written for.
 
 use std::{
     collections::BTreeMap,
@@ -15,12 +22,13 @@ use std::{
 
 use serde::Deserialize;
 
-/// How to start one MCP server over stdio.
+/// How to reach one MCP server: a program to start over stdio, or, when [`Self::remote`]
+/// is set, a URL to call over Streamable HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSpec {
     /// The name the config gives it.
     pub name: String,
-    /// The program to run.
+    /// The program to run (unused for a remote server).
     pub command: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
@@ -28,6 +36,43 @@ pub struct ServerSpec {
     pub env: BTreeMap<String, String>,
     /// Working directory (the config file's folder), if any.
     pub cwd: Option<PathBuf>,
+    /// A server already running elsewhere, reached over Streamable HTTP; `None` for a
+    /// program this host starts.
+    pub remote: Option<RemoteSpec>,
+}
+
+/// A Streamable HTTP server: its endpoint and the headers every request carries.
+///
+/// Header values are often credentials: `Debug` shows their names only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    /// The endpoint URL (`http://127.0.0.1:8931/mcp`), variables expanded.
+    pub url: String,
+    /// Headers for every request (`Authorization`, API keys), variables expanded.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for RemoteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSpec")
+            .field("url", &redacted_url(&self.url))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// `url` without its query, fragment and user info, which may hold credentials: what
+/// messages may show of it.
+pub fn redacted_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// A config file that cannot be used, with the file, server and field it concerns.
@@ -61,8 +106,125 @@ pub enum ConfigError {
         problem: String,
     },
     /// Every entry was skipped.
-    #[error("config {file} has no stdio server this host can start")]
+    #[error("config {file} has no stdio or http server this host can use")]
     Empty { file: PathBuf },
+}
+
+/// Reads the `url` and `headers` of a Streamable HTTP entry and expands their variables.
+fn remote_spec(
+    object: &serde_json::Map<String, serde_json::Value>,
+    field_error: &dyn Fn(&'static str, String) -> ConfigError,
+) -> Result<RemoteSpec, ConfigError> {
+    let url = match object.get("url") {
+        Some(serde_json::Value::String(url)) if !url.trim().is_empty() => {
+            expand_vars(url.trim()).map_err(|problem| field_error("url", problem))?
+        }
+        Some(serde_json::Value::String(_)) => return Err(field_error("url", "is empty".into())),
+        Some(_) => return Err(field_error("url", "must be a string".into())),
+        None => return Err(field_error("url", "is missing".into())),
+    };
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme));
+    if !scheme_ok {
+        return Err(field_error(
+            "url",
+            "must be an http:// or https:// URL".into(),
+        ));
+    }
+    let headers = match object.get("headers") {
+        None | Some(serde_json::Value::Null) => BTreeMap::new(),
+        Some(serde_json::Value::Object(headers)) => headers
+            .iter()
+            .map(|(key, value)| {
+                let valid_name = !key.is_empty()
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !valid_name {
+                    return Err(field_error(
+                        "headers",
+                        format!("{key:?} is not a header name"),
+                    ));
+                }
+                match value {
+                    serde_json::Value::String(text) => {
+                        let expanded = expand_vars(text).map_err(|problem| {
+                            field_error("headers", format!("{key}: {problem}"))
+                        })?;
+                        if expanded.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+                            // Only the name: header values are often secrets.
+                            return Err(field_error(
+                                "headers",
+                                format!("{key} holds a control character or line break"),
+                            ));
+                        }
+                        Ok((key.clone(), expanded))
+                    }
+                    other => Err(field_error(
+                        "headers",
+                        format!("{key} must be a string, found {}", json_kind(other)),
+                    )),
+                }
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(field_error(
+                "headers",
+                "must be an object of strings".into(),
+            ));
+        }
+    };
+    Ok(RemoteSpec { url, headers })
+}
+
+/// Replaces `${VAR}`, `${env:VAR}` and `${VAR:-default}` with the environment's values.
+///
+/// The error names the variable and never shows a value.
+pub fn expand_vars(text: &str) -> Result<String, String> {
+    expand_vars_with(text, |name| std::env::var(name).ok())
+}
+
+fn expand_vars_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("has a \"${\" without its closing \"}\"".into());
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        let name = name.strip_prefix("env:").unwrap_or(name);
+        if name.starts_with("input:") {
+            return Err(format!(
+                "uses ${{{name}}}: VS Code input prompts are not supported; use an environment variable"
+            ));
+        }
+        let valid =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(format!(
+                "has ${{{name}}}, which is not an environment variable name"
+            ));
+        }
+        match (lookup(name), default) {
+            (Some(value), _) => out.push_str(&value),
+            (None, Some(default)) => out.push_str(default),
+            (None, None) => {
+                return Err(format!(
+                    "uses the environment variable {name}, which is not set"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -136,16 +298,32 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
             );
             continue;
         }
-        let kind = object
-            .get("type")
-            .and_then(|v| v.as_str())
-            .unwrap_or("stdio");
-        if kind != "stdio" || (object.contains_key("url") && !object.contains_key("command")) {
-            let kind = if kind == "stdio" { "url" } else { kind };
-            eprintln!(
-                "mcp-host: skipping server \"{name}\" in {}: transport \"{kind}\" is not supported (stdio only)",
-                file.display()
-            );
+        let kind = match object.get("type") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(kind)) => Some(kind.as_str()),
+            Some(_) => return Err(field_error("type", "must be a string".into())),
+        };
+        let remote = match kind {
+            Some("http" | "streamable-http" | "streamableHttp") => true,
+            Some("stdio") => false,
+            None => object.contains_key("url") && !object.contains_key("command"),
+            Some(other) => {
+                eprintln!(
+                    "mcp-host: skipping server \"{name}\" in {}: transport \"{other}\" is not supported (stdio and http only)",
+                    file.display()
+                );
+                continue;
+            }
+        };
+        if remote {
+            specs.push(ServerSpec {
+                name: name.clone(),
+                command: PathBuf::new(),
+                args: Vec::new(),
+                env: BTreeMap::new(),
+                cwd: None,
+                remote: Some(remote_spec(object, &field_error)?),
+            });
             continue;
         }
         let command = match object.get("command") {
@@ -199,6 +377,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
             args,
             env,
             cwd: folder.clone(),
+            remote: None,
         });
     }
     if specs.is_empty() {
@@ -250,20 +429,113 @@ mod tests {
     }
 
     #[test]
-    fn reads_vscode_format_and_skips_other_transports() {
+    fn reads_vscode_format_and_skips_sse() {
         let specs = parse(
             r#"{"servers": {
                 "db": {"type": "stdio", "command": "db-server", "args": []},
-                "remote": {"type": "http", "url": "https://example.com/mcp"}
+                "old": {"type": "sse", "url": "https://example.com/sse"},
+                "remote": {"type": "http", "url": "https://example.com/mcp", "headers": {"X-Team": "a"}}
             }}"#,
             Path::new("mcp.json"),
         )
         .unwrap();
-        assert_eq!(specs.len(), 1);
+        assert_eq!(specs.len(), 2);
         assert_eq!(
             specs[0].command,
             PathBuf::from("db-server"),
             "PATH lookups stay bare"
+        );
+        assert_eq!(specs[0].remote, None);
+        let remote = specs[1].remote.as_ref().unwrap();
+        assert_eq!(remote.url, "https://example.com/mcp");
+        assert_eq!(remote.headers["X-Team"], "a");
+    }
+
+    #[test]
+    fn reads_claude_code_and_cursor_url_entries() {
+        let specs = parse(
+            r#"{"mcpServers": {
+                "cursor": {"url": "http://127.0.0.1:8931/mcp"},
+                "claude": {"type": "http", "url": "http://localhost:8932/mcp", "headers": {"Authorization": "Bearer x"}}
+            }}"#,
+            Path::new("c.json"),
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(
+            specs[0].remote.as_ref().unwrap().url,
+            "http://127.0.0.1:8931/mcp"
+        );
+        assert_eq!(
+            specs[1].remote.as_ref().unwrap().headers["Authorization"],
+            "Bearer x"
+        );
+    }
+
+    #[test]
+    fn the_remote_example_config_reads() {
+        let specs = parse(
+            include_str!("../../examples/remote-mcp.json"),
+            Path::new("examples/remote-mcp.json"),
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert!(specs.iter().all(|spec| spec.remote.is_some()));
+    }
+
+    #[test]
+    fn variables_expand_and_missing_ones_are_named_not_shown() {
+        let lookup = |name: &str| (name == "TOKEN").then(|| "s3cret".to_owned());
+        assert_eq!(
+            expand_vars_with("Bearer ${TOKEN}", lookup).unwrap(),
+            "Bearer s3cret"
+        );
+        assert_eq!(
+            expand_vars_with("Bearer ${env:TOKEN}", lookup).unwrap(),
+            "Bearer s3cret"
+        );
+        assert_eq!(
+            expand_vars_with("${HOST:-localhost}:1", lookup).unwrap(),
+            "localhost:1"
+        );
+        assert_eq!(
+            expand_vars_with("plain $TOKEN", lookup).unwrap(),
+            "plain $TOKEN"
+        );
+        let error = expand_vars_with("${NOPE}", lookup).unwrap_err();
+        assert!(error.contains("NOPE"), "{error}");
+        assert!(expand_vars_with("${input:key}", lookup).is_err());
+        assert!(expand_vars_with("${TOKEN", lookup).is_err());
+        assert!(expand_vars_with("${A B}", lookup).is_err());
+    }
+
+    #[test]
+    fn remote_errors_never_echo_header_values() {
+        let error = parse(
+            r#"{"mcpServers": {"r": {"url": "http://h/mcp", "headers": {"Authorization": 7}}}}"#,
+            Path::new("c.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("Authorization") && error.contains("a number"),
+            "{error}"
+        );
+        let error = parse(
+            r#"{"mcpServers": {"r": {"url": "ftp://h/mcp"}}}"#,
+            Path::new("c.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("\"url\""), "{error}");
+        let spec = RemoteSpec {
+            url: "https://user:pw@h.example/mcp?key=k".into(),
+            headers: BTreeMap::from([("Authorization".into(), "Bearer s3cret".into())]),
+        };
+        let shown = format!("{spec:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("pw") && !shown.contains("key=k"),
+            "{shown}"
         );
     }
 

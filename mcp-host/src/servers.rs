@@ -1,5 +1,9 @@
-//! MCP servers as child processes: start, discover, call, and shut down as the stdio
-//! transport prescribes (close stdin, wait, SIGTERM, wait, SIGKILL).
+//! MCP servers: child processes over stdio (start, discover, call, and shut down as the stdio
+//! transport prescribes: close stdin, wait, SIGTERM, wait, SIGKILL), or servers already
+//! running elsewhere over Streamable HTTP ([`remote`]). Both are a [`Server`] to the rest of
+//! the host, and both sessions are traced the same way.
+
+mod remote;
 
 use std::{
     collections::VecDeque,
@@ -17,9 +21,9 @@ use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
 };
-use trace_meta::{TracedClient, telemetry::LOCAL_ENDPOINT_ENV};
+use trace_meta::{NetworkTransport, TracedClient, telemetry::LOCAL_ENDPOINT_ENV};
 
-use crate::config::ServerSpec;
+use crate::config::{RemoteSpec, ServerSpec};
 
 /// How long a server may take to answer `initialize` and `tools/list`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -78,6 +82,11 @@ pub struct Server {
     /// What `tools/list` reported.
     pub tools: Vec<Tool>,
     session: RunningService<RoleClient, ()>,
+    process: Option<Process>,
+}
+
+/// The child process of a server this host started (none for a remote server).
+struct Process {
     // Locked only to read an exit status after a failure, so concurrent calls through
     // `&self` never wait on each other.
     child: tokio::sync::Mutex<Child>,
@@ -140,10 +149,16 @@ impl StderrTail {
 impl Server {
     /// Starts the server, initialises the session and lists its tools (traced requests,
     /// children of the caller's span).
+    ///
+    /// A remote server (a `url` entry) is not started but connected to over Streamable HTTP;
+    /// its spans reach whatever backend it exports to, not `local_endpoint`.
     pub async fn start(
         spec: &ServerSpec,
         local_endpoint: Option<&str>,
     ) -> Result<Self, ServerError> {
+        if let Some(remote) = &spec.remote {
+            return Self::connect(&spec.name, remote).await;
+        }
         let error = |what: String| ServerError {
             name: spec.name.clone(),
             what,
@@ -207,8 +222,10 @@ impl Server {
                 client,
                 tools,
                 session,
-                child: tokio::sync::Mutex::new(child),
-                stderr,
+                process: Some(Process {
+                    child: tokio::sync::Mutex::new(child),
+                    stderr,
+                }),
             }),
             Ok(Err(message)) => {
                 let status = exit_status(&mut child, Duration::from_secs(1)).await;
@@ -233,6 +250,42 @@ impl Server {
                     rejection: None,
                 })
             }
+        }
+    }
+
+    /// Connects to a running server over Streamable HTTP and lists its tools.
+    async fn connect(name: &str, remote: &RemoteSpec) -> Result<Self, ServerError> {
+        let error = |what: String| ServerError {
+            name: name.to_owned(),
+            what,
+            status: None,
+            stderr_tail: Vec::new(),
+            rejection: None,
+        };
+        let setup = async {
+            let session = remote::connect(remote).await.map_err(|e| e.to_string())?;
+            let mut client = TracedClient::new(session.peer().clone())
+                .with_transport(NetworkTransport::Tcp)
+                .with_timeout(CALL_TIMEOUT);
+            if let Some((address, port)) = remote::server_of(&remote.url) {
+                client = client.with_http_server(address, port);
+            }
+            let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((session, client, tools))
+        };
+        match tokio::time::timeout(STARTUP_TIMEOUT, setup).await {
+            Ok(Ok((session, client, tools))) => Ok(Self {
+                name: name.to_owned(),
+                client,
+                tools,
+                session,
+                process: None,
+            }),
+            Ok(Err(message)) => Err(error(format!("could not be reached: {message}"))),
+            Err(_) => Err(error(format!(
+                "did not answer discovery and tools/list within {}s",
+                STARTUP_TIMEOUT.as_secs()
+            ))),
         }
     }
 
@@ -265,15 +318,21 @@ impl Server {
                 rejection: Some(error),
             }),
             Err(other) => {
-                let status = {
-                    let mut child = self.child.lock().await;
-                    exit_status(&mut child, Duration::from_secs(1)).await
+                let (status, stderr_tail) = match &self.process {
+                    Some(process) => {
+                        let status = {
+                            let mut child = process.child.lock().await;
+                            exit_status(&mut child, Duration::from_secs(1)).await
+                        };
+                        (status, process.stderr.snapshot().await)
+                    }
+                    None => (None, Vec::new()),
                 };
                 Err(ServerError {
                     name: self.name.clone(),
                     what: format!("failed during tools/call {tool}: {other}"),
                     status,
-                    stderr_tail: self.stderr.snapshot().await,
+                    stderr_tail,
                     rejection: None,
                 })
             }
@@ -281,12 +340,14 @@ impl Server {
     }
 
     /// Ends the session and the process: close stdin and wait, then SIGTERM and wait, then
-    /// SIGKILL. Returns how the process ended.
+    /// SIGKILL. Returns how the process ended; `None` for a remote server, whose session is
+    /// closed (a 2025-11-25 session is deleted) and which keeps running.
     pub async fn shutdown(self) -> Option<ExitStatus> {
         let _ = tokio::time::timeout(EXIT_GRACE, self.session.cancel()).await;
-        let mut child = self.child.into_inner();
+        let process = self.process?;
+        let mut child = process.child.into_inner();
         if let Some(status) = exit_status(&mut child, EXIT_GRACE).await {
-            let _ = self.stderr.snapshot().await;
+            let _ = process.stderr.snapshot().await;
             return Some(status);
         }
         signal_group(&child, libc::SIGTERM);

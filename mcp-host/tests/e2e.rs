@@ -256,7 +256,7 @@ fn vscode_config_format() {
         r#"{"servers": {
             "files": {"type": "stdio", "command": "HOST", "args": ["__serve", "file-server", "data"]},
             "database": {"type": "stdio", "command": "HOST", "args": ["__serve", "db-server", "--load", "sales=data/sales.csv"]},
-            "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp"}
+            "remote": {"type": "sse", "url": "http://127.0.0.1:9/sse"}
         }}"#,
     );
 }

@@ -19,6 +19,18 @@ pub const GEN_AI_PROMPT_NAME: &str = "gen_ai.prompt.name";
 pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
 /// Transport: `pipe` for stdio, `tcp` for HTTP.
 pub const NETWORK_TRANSPORT: &str = "network.transport";
+/// Application protocol under the transport: `http` for Streamable HTTP.
+pub const NETWORK_PROTOCOL_NAME: &str = "network.protocol.name";
+/// Address of the server a span talks to or runs on (host name or IP).
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Port of the server a span talks to or runs on.
+pub const SERVER_PORT: &str = "server.port";
+/// Address of the client an HTTP request came from (as the TCP connection shows it).
+pub const CLIENT_ADDRESS: &str = "client.address";
+/// Port of the client an HTTP request came from.
+pub const CLIENT_PORT: &str = "client.port";
+/// `Mcp-Session-Id` of a 2025-11-25 Streamable HTTP session.
+pub const MCP_SESSION_ID: &str = "mcp.session.id";
 /// Error class: the JSON-RPC error code as a string, or `tool_error`.
 pub const ERROR_TYPE: &str = "error.type";
 /// JSON-RPC error code of the response, as a string.
@@ -80,10 +92,6 @@ pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
 pub const INVOKE_AGENT: &str = "invoke_agent";
 /// `gen_ai.operation.name` of a model request.
 pub const CHAT: &str = "chat";
-/// Host name of the server a CLIENT span talks to.
-pub const SERVER_ADDRESS: &str = "server.address";
-/// Port of the server a CLIENT span talks to.
-pub const SERVER_PORT: &str = "server.port";
 /// HTTP status code of a response.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 

@@ -10,6 +10,10 @@
 //! [`TRACESTATE_MAX_MEMBERS`] members and [`TRACESTATE_MAX_LEN`] characters, a `baggage`
 //! at most [`BAGGAGE_MAX_MEMBERS`] members and [`BAGGAGE_MAX_BYTES`] bytes. Whole list members
 //! over a limit are dropped; extraction never fails.
+//!
+//! Over Streamable HTTP the same context also travels in the W3C HTTP headers:
+//! [`HeaderInjector`] and [`HeaderExtractor`] do for an [`http::HeaderMap`] what the `Meta*`
+//! pair does for `_meta`, with the same checks.
 
 use opentelemetry::propagation::{Extractor, Injector};
 use rmcp::model::MetaObject;
@@ -72,15 +76,7 @@ impl Extractor for MetaExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         let key = trace_key(key)?;
         let value = self.0.get(key)?.as_str()?;
-        match key {
-            TRACESTATE => Some(limit_list(
-                value,
-                TRACESTATE_MAX_MEMBERS,
-                TRACESTATE_MAX_LEN,
-            )),
-            BAGGAGE => Some(limit_list(value, BAGGAGE_MAX_MEMBERS, BAGGAGE_MAX_BYTES)),
-            _ => has_traceparent_shape(value).then_some(value),
-        }
+        limited(key, value)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -88,6 +84,64 @@ impl Extractor for MetaExtractor<'_> {
             .into_iter()
             .filter(|key| self.0.contains_key(*key))
             .collect()
+    }
+}
+
+/// Reads trace context from the W3C `traceparent` / `tracestate` / `baggage` HTTP headers,
+/// with the same checks and size limits as [`MetaExtractor`].
+///
+/// A header that is repeated or not visible ASCII reads as absent.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let key = trace_key(key)?;
+        let mut values = self.0.get_all(key).iter();
+        let value = values.next()?.to_str().ok()?;
+        if values.next().is_some() {
+            return None;
+        }
+        limited(key, value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        TRACE_CONTEXT_KEYS
+            .into_iter()
+            .filter(|key| self.0.contains_key(*key))
+            .collect()
+    }
+}
+
+/// Writes trace context as the W3C `traceparent` / `tracestate` HTTP headers (not
+/// `baggage`: a proxy has no business with it, and it may hold user data).
+#[derive(Debug)]
+pub struct HeaderInjector<'a>(pub &'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let Some(key) = trace_key(key).filter(|key| *key != BAGGAGE) else {
+            return;
+        };
+        if value.is_empty() {
+            return;
+        }
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// A value read under `key`, checked (`traceparent`) or cut to the W3C limits (lists).
+fn limited<'v>(key: &str, value: &'v str) -> Option<&'v str> {
+    match key {
+        TRACESTATE => Some(limit_list(
+            value,
+            TRACESTATE_MAX_MEMBERS,
+            TRACESTATE_MAX_LEN,
+        )),
+        BAGGAGE => Some(limit_list(value, BAGGAGE_MAX_MEMBERS, BAGGAGE_MAX_BYTES)),
+        _ => has_traceparent_shape(value).then_some(value),
     }
 }
 
@@ -153,6 +207,41 @@ mod tests {
         assert!(!has_traceparent_shape(&valid.replace("-0af7", "-+af7")));
         assert!(!has_traceparent_shape(&valid.replace("c-b7", "-b7a")));
         assert!(!has_traceparent_shape(&format!("{valid}x")));
+    }
+
+    #[test]
+    fn headers_are_read_with_the_same_checks() {
+        let valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut headers = http::HeaderMap::new();
+        headers.insert(TRACEPARENT, http::HeaderValue::from_static(valid));
+        assert_eq!(HeaderExtractor(&headers).get(TRACEPARENT), Some(valid));
+        headers.append(TRACEPARENT, http::HeaderValue::from_static(valid));
+        assert_eq!(HeaderExtractor(&headers).get(TRACEPARENT), None, "repeated");
+        headers.insert(
+            TRACEPARENT,
+            http::HeaderValue::from_static(
+                "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            ),
+        );
+        assert_eq!(
+            HeaderExtractor(&headers).get(TRACEPARENT),
+            None,
+            "upper case"
+        );
+    }
+
+    #[test]
+    fn header_injector_writes_no_baggage() {
+        let mut headers = http::HeaderMap::new();
+        let mut injector = HeaderInjector(&mut headers);
+        injector.set(
+            TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        );
+        injector.set(BAGGAGE, "user=secret".into());
+        injector.set(TRACESTATE, String::new());
+        assert!(headers.contains_key(TRACEPARENT));
+        assert_eq!(headers.len(), 1);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub struct TracedClient {
     peer: Peer<RoleClient>,
     transport: NetworkTransport,
     timeout: Option<Duration>,
+    server: Option<(String, u16)>,
 }
 
 /// Most `tools/list` pages [`TracedClient::list_all_tools`] follows before it gives up on a
@@ -58,6 +59,7 @@ impl TracedClient {
             peer,
             transport: NetworkTransport::Pipe,
             timeout: None,
+            server: None,
         }
     }
 
@@ -71,6 +73,15 @@ impl TracedClient {
     /// Sets the transport recorded as `network.transport`.
     pub fn with_transport(mut self, transport: NetworkTransport) -> Self {
         self.transport = transport;
+        self
+    }
+
+    /// Marks the session as Streamable HTTP to `address:port`: spans record
+    /// `network.transport=tcp`, `network.protocol.name=http`, `server.address` and
+    /// `server.port`.
+    pub fn with_http_server(mut self, address: impl Into<String>, port: u16) -> Self {
+        self.transport = NetworkTransport::Tcp;
+        self.server = Some((address.into(), port));
         self
     }
 
@@ -129,6 +140,11 @@ impl TracedClient {
         );
         record(&span, described.attributes);
         span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
+        if let Some((address, port)) = &self.server {
+            span.set_attribute(attr::NETWORK_PROTOCOL_NAME, "http");
+            span.set_attribute(attr::SERVER_ADDRESS, address.clone());
+            span.set_attribute(attr::SERVER_PORT, i64::from(*port));
+        }
         if let Some(info) = self.peer.peer_info() {
             span.set_attribute(
                 attr::MCP_PROTOCOL_VERSION,

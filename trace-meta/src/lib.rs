@@ -7,21 +7,23 @@
 //!
 //! # Adopting it in a server
 //!
-//! Three lines: set up telemetry, wrap the handler in [`Traced`], serve.
+//! One call: [`run`] sets up telemetry, installs the signal handlers, serves the handler
+//! (each request in a [`Traced`] SERVER span) over the transport you pick, and flushes the
+//! spans on the way out.
 //!
 //! ```no_run
 //! # #[derive(Clone)] struct MyServer;
 //! # impl rmcp::ServerHandler for MyServer {}
-//! #[tokio::main]
-//! async fn main() -> anyhow::Result<()> {
-//!     let _telemetry = trace_meta::telemetry::init("my-server")?;
-//!     trace_meta::serve_stdio(trace_meta::Traced::new(MyServer)).await?;
+//! fn main() -> anyhow::Result<()> {
+//!     trace_meta::run("my-server", MyServer, trace_meta::Transport::Stdio)?;
 //!     Ok(())
 //! }
 //! ```
 //!
 //! Every request then runs in a SERVER span (`tool-{tool}` for tool calls) parented on the
 //! caller's context, and whatever the tool logs or traces with `tracing` nests under it.
+//! For Streamable HTTP, pass
+//! `Transport::Http(HttpConfig::new(addr).with_token_from_env()?)` instead: see [`http`].
 //!
 //! # Adopting it in a client
 //!
@@ -42,13 +44,20 @@
 //! - [`server`]: [`Traced`], SERVER spans around any `ServerHandler`.
 //! - [`telemetry`]: one call per process for export (`OTEL_*`, Confident AI) and logs on stderr.
 //! - [`attributes`]: the attribute names of the trace conventions.
-//! - [`serve_stdio`]: serve until stdin closes or SIGTERM/SIGINT, so the guard can flush.
+//! - [`run`] and [`serve`]: the server process for both transports: telemetry, signals (or a
+//!   shutdown future), serving, flushing.
+//! - [`http`]: Streamable HTTP on a TCP listener, with its guards (token, `Origin`/`Host`,
+//!   body cap, timeouts, connection cap).
+//! - [`http_client`]: an rmcp HTTP client wrapper that repeats `_meta`'s trace context in
+//!   the W3C `traceparent`/`tracestate` headers of each POST, for gateways that read headers.
 
 #![warn(missing_docs)]
 
 pub mod attributes;
 pub mod carrier;
 pub mod client;
+pub mod http;
+pub mod http_client;
 pub mod propagation;
 mod request;
 mod serve;
@@ -56,9 +65,13 @@ pub mod server;
 pub mod telemetry;
 
 pub use client::TracedClient;
+pub use http::{HttpConfig, HttpServer};
 pub use request::{UnfinishedGuard, tool_result_text};
-pub use serve::{ServeError, serve_stdio, shutdown_signal};
-pub use server::Traced;
+pub use serve::{
+    RunError, SHUTDOWN_GRACE, ServeError, Transport, run, serve, serve_stdio, serve_stdio_until,
+    shutdown_signal,
+};
+pub use server::{ConnectionInfo, Traced};
 
 /// The transport a span records as `network.transport`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

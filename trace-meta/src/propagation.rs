@@ -1,7 +1,7 @@
 //! Injecting and extracting trace context through the configured propagator.
 //!
 //! [`inject`] and [`extract`] use OpenTelemetry's global
-//! [`TextMapPropagator`](opentelemetry::propagation::TextMapPropagator), which
+//! [`opentelemetry::propagation::TextMapPropagator`], which
 //! [`install_propagator`] (called by [`telemetry::init`](crate::telemetry::init)) sets from
 //! `OTEL_PROPAGATORS`: W3C trace context plus W3C baggage unless told otherwise.
 
@@ -12,7 +12,7 @@ use opentelemetry::{
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use rmcp::model::MetaObject;
 
-use crate::carrier::{MetaExtractor, MetaInjector};
+use crate::carrier::{HeaderExtractor, HeaderInjector, MetaExtractor, MetaInjector};
 
 /// Builds the propagator named by a `OTEL_PROPAGATORS` value (`None`: the variable is unset).
 ///
@@ -67,4 +67,19 @@ pub fn extract(meta: &MetaObject) -> Context {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract_with_context(&Context::new(), &MetaExtractor(meta))
     })
+}
+
+/// Reads the trace context in W3C HTTP headers (`traceparent`, `tracestate`, `baggage`)
+/// with the global propagator; like [`extract`], built on an empty context.
+pub fn extract_headers(headers: &http::HeaderMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract_with_context(&Context::new(), &HeaderExtractor(headers))
+    })
+}
+
+/// Writes the trace context of `cx` as `traceparent` / `tracestate` HTTP headers.
+pub fn inject_headers(cx: &Context, headers: &mut http::HeaderMap) {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(cx, &mut HeaderInjector(headers));
+    });
 }

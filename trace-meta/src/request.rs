@@ -3,7 +3,9 @@
 use opentelemetry::{KeyValue, trace::Status};
 use rmcp::{
     ServiceError,
-    model::{CallToolResult, ClientRequest, ErrorData, RequestId, ServerResult},
+    model::{
+        CallToolRequestParams, CallToolResult, ClientRequest, ErrorData, RequestId, ServerResult,
+    },
 };
 
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -31,59 +33,73 @@ impl RequestSpan {
     /// other request is `{method} {target}` on both sides (target: resource URI, prompt name),
     /// or just `{method}` when it has none.
     pub fn describe(request: &ClientRequest, side: Side) -> Self {
-        let method = request.method().to_owned();
-        let mut attributes = vec![KeyValue::new(attr::MCP_METHOD_NAME, method.clone())];
-        let mut tool = None;
-        let name = match request {
-            ClientRequest::CallToolRequest(call) => {
-                let name = call.params.name.to_string();
-                attributes.extend([
-                    KeyValue::new(attr::GEN_AI_TOOL_NAME, name.clone()),
-                    KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
-                    KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
-                    KeyValue::new(attr::CONFIDENT_TOOL_NAME, name.clone()),
-                ]);
-                let input = match &call.params.arguments {
-                    Some(arguments) => serde_json::to_string(arguments).unwrap_or_default(),
-                    None => "{}".to_owned(),
-                };
-                attributes.push(KeyValue::new(
-                    attr::CONFIDENT_SPAN_INPUT,
-                    truncate(&input, MAX_PAYLOAD_CHARS).to_owned(),
-                ));
-                let span_name = match side {
-                    Side::Client => format!("mcp-tool-{name}"),
-                    Side::Server => format!("tool-{name}"),
-                };
-                tool = Some(name);
-                span_name
-            }
+        let method = request.method();
+        match request {
+            ClientRequest::CallToolRequest(call) => Self::tool_call(&call.params, side),
             ClientRequest::ReadResourceRequest(read) => {
-                let uri = read.params.uri.to_string();
-                attributes.push(KeyValue::new(attr::MCP_RESOURCE_URI, uri.clone()));
-                format!("{method} {uri}")
+                Self::targeted(method, attr::MCP_RESOURCE_URI, read.params.uri.as_str())
             }
             ClientRequest::SubscribeRequest(sub) => {
-                let uri = sub.params.uri.to_string();
-                attributes.push(KeyValue::new(attr::MCP_RESOURCE_URI, uri.clone()));
-                format!("{method} {uri}")
+                Self::targeted(method, attr::MCP_RESOURCE_URI, sub.params.uri.as_str())
             }
             ClientRequest::UnsubscribeRequest(sub) => {
-                let uri = sub.params.uri.to_string();
-                attributes.push(KeyValue::new(attr::MCP_RESOURCE_URI, uri.clone()));
-                format!("{method} {uri}")
+                Self::targeted(method, attr::MCP_RESOURCE_URI, sub.params.uri.as_str())
             }
             ClientRequest::GetPromptRequest(get) => {
-                let prompt = get.params.name.to_string();
-                attributes.push(KeyValue::new(attr::GEN_AI_PROMPT_NAME, prompt.clone()));
-                format!("{method} {prompt}")
+                Self::targeted(method, attr::GEN_AI_PROMPT_NAME, get.params.name.as_str())
             }
-            _ => method,
+            _ => Self::plain(method),
+        }
+    }
+
+    /// A `tools/call`: `mcp-tool-{tool}` on the client, `tool-{tool}` on the server.
+    pub fn tool_call(params: &CallToolRequestParams, side: Side) -> Self {
+        let name = params.name.to_string();
+        let input = match &params.arguments {
+            Some(arguments) => serde_json::to_string(arguments).unwrap_or_default(),
+            None => "{}".to_owned(),
+        };
+        let attributes = vec![
+            KeyValue::new(attr::MCP_METHOD_NAME, "tools/call"),
+            KeyValue::new(attr::GEN_AI_TOOL_NAME, name.clone()),
+            KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
+            KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
+            KeyValue::new(attr::CONFIDENT_TOOL_NAME, name.clone()),
+            KeyValue::new(
+                attr::CONFIDENT_SPAN_INPUT,
+                truncate(&input, MAX_PAYLOAD_CHARS).to_owned(),
+            ),
+        ];
+        let span_name = match side {
+            Side::Client => format!("mcp-tool-{name}"),
+            Side::Server => format!("tool-{name}"),
         };
         Self {
-            name,
-            tool,
+            name: span_name,
+            tool: Some(name),
             attributes,
+        }
+    }
+
+    /// A request about one named thing: `{method} {target}`, the target also recorded
+    /// under `key`.
+    pub fn targeted(method: &str, key: &'static str, target: &str) -> Self {
+        Self {
+            name: format!("{method} {target}"),
+            tool: None,
+            attributes: vec![
+                KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned()),
+                KeyValue::new(key, target.to_owned()),
+            ],
+        }
+    }
+
+    /// A request without a target: named `{method}`.
+    pub fn plain(method: &str) -> Self {
+        Self {
+            name: method.to_owned(),
+            tool: None,
+            attributes: vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())],
         }
     }
 }
@@ -148,6 +164,14 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// A success with nothing to record.
+    pub fn success() -> Self {
+        Self {
+            attributes: Vec::new(),
+            status: Status::Unset,
+        }
+    }
+
     /// Success or tool error, from a server result.
     pub fn of_result(result: &ServerResult) -> Self {
         match result {

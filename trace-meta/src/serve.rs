@@ -1,8 +1,23 @@
-//! Serving a traced handler over stdio until the client leaves or the process is told to stop.
+//! The server process: telemetry, signals, a transport, and a flush on the way out.
+//!
+//! [`run`] is the whole life of a server process in one call, for both transports:
+//! 1. set up telemetry ([`telemetry::init`](crate::telemetry::init));
+//! 2. start a single-threaded tokio runtime and install the SIGTERM/SIGINT handlers before
+//!    anything is served, so a signal at any moment ends the process through the normal path;
+//! 3. [`serve`] over stdio or Streamable HTTP until the client leaves (stdin EOF) or a signal
+//!    comes;
+//! 4. give requests in flight [`SHUTDOWN_GRACE`], then flush the spans.
+//!
+//! [`serve`] is step 3 alone, with shutdown as a future the caller passes in (mini-redis
+//! style), so tests stop a server without sending signals.
 
-use rmcp::{RoleServer, Service, ServiceExt};
+use std::future::Future;
 
-/// Why [`serve_stdio`] stopped early.
+use rmcp::{RoleServer, ServerHandler, Service, ServiceExt};
+
+use crate::http::{HttpConfig, HttpServeError, HttpServer};
+
+/// Why serving stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The session could not be set up (a broken handshake, not a closed stdin).
@@ -11,25 +26,141 @@ pub enum ServeError {
     /// The session's task failed.
     #[error("MCP session ended with an error: {0}")]
     Session(#[from] tokio::task::JoinError),
+    /// The HTTP listener could not be set up.
+    #[error(transparent)]
+    Http(#[from] HttpServeError),
+}
+
+/// Why [`run`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Telemetry could not be set up.
+    #[error("cannot set up telemetry: {0}")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
+    /// The tokio runtime could not be started.
+    #[error("cannot start the tokio runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// The transport a server speaks.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// JSON-RPC on stdin/stdout, one session, until stdin closes.
+    Stdio,
+    /// Streamable HTTP on a TCP listener, any number of clients, until shut down.
+    Http(HttpConfig),
+}
+
+/// Runs a server process from start to exit; see the module doc.
+///
+/// It builds its own runtime and blocks, so call it from a plain `main`:
+///
+/// ```no_run
+/// # #[derive(Clone)] struct MyServer;
+/// # impl rmcp::ServerHandler for MyServer {}
+/// fn main() -> anyhow::Result<()> {
+///     trace_meta::run("my-server", MyServer, trace_meta::Transport::Stdio)?;
+///     Ok(())
+/// }
+/// ```
+pub fn run<H>(service_name: &str, handler: H, transport: Transport) -> Result<(), RunError>
+where
+    H: ServerHandler,
+{
+    let mut telemetry = crate::telemetry::init(service_name)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name(service_name)
+        .build()
+        .map_err(RunError::Runtime)?;
+    let served = runtime.block_on(async {
+        // Before anything else: a signal during setup must still end the process cleanly.
+        let mut signals = ShutdownSignals::install();
+        let shutdown = async move {
+            let signal = signals.recv().await;
+            tracing::info!("{signal}: shutting down");
+        };
+        serve(handler, transport, shutdown).await
+    });
+    // A statement still running on a blocking thread has no one to answer, and when stdin
+    // is not a pipe rmcp reads it on a blocking thread: neither may hold the exit up. The
+    // short wait lets the runtime drop the tasks it still has, which ends their spans so
+    // the flush below exports them.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    // Flush before reporting any error, so the spans of a failed session still leave.
+    telemetry.shutdown();
+    Ok(served?)
+}
+
+/// How long the runtime waits for leftover tasks (a blocked stdin read) when it stops.
+const RUNTIME_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Serves `handler`, each request in a SERVER span ([`Traced`](crate::Traced)), over
+/// `transport` until the client leaves (stdio) or `shutdown` resolves.
+///
+/// Over HTTP it first binds the address and writes `listening on http://ADDR/mcp` to stderr
+/// (the actual port, when the address asked for port 0).
+pub async fn serve<H>(
+    handler: H,
+    transport: Transport,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError>
+where
+    H: ServerHandler,
+{
+    match transport {
+        Transport::Stdio => serve_stdio_until(crate::Traced::new(handler), shutdown).await,
+        Transport::Http(config) => {
+            let server = HttpServer::bind(config).await?;
+            announce(&server.url());
+            server.serve(handler, shutdown).await;
+            Ok(())
+        }
+    }
+}
+
+/// Tells whoever started the server where it listens (stderr: stdout is not ours to use).
+fn announce(url: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "listening on {url}");
+    tracing::info!(url, "serving MCP over Streamable HTTP");
 }
 
 /// Serves `service` on this process's stdin/stdout until stdin reaches EOF, or until
 /// SIGTERM or SIGINT arrives; then returns so the caller's telemetry guard can flush.
 ///
+/// The handlers are installed when this is first polled; [`run`] installs them before
+/// anything else, which is why servers use it instead.
+pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), ServeError> {
+    let mut signals = ShutdownSignals::install();
+    let shutdown = async move {
+        let signal = signals.recv().await;
+        tracing::info!("{signal}: closing the session");
+    };
+    serve_stdio_until(service, shutdown).await
+}
+
+/// Serves `service` on stdin/stdout until stdin reaches EOF or `shutdown` resolves.
+///
 /// Stdout carries JSON-RPC only; logs belong on stderr (which
 /// [`telemetry::init`](crate::telemetry::init) arranges). Where stdin and stdout are pipes,
-/// as MCP clients launch servers, they are driven without blocking threads, so a signal
+/// as MCP clients launch servers, they are driven without blocking threads, so a shutdown
 /// never waits on a pending read.
-pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), ServeError> {
-    // Listen before anything else: a signal that arrives during the handshake must stop
-    // the server cleanly, not kill it with its spans unflushed.
-    let mut signals = ShutdownSignals::install();
+pub async fn serve_stdio_until<S: Service<RoleServer>>(
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let (reader, writer) = rmcp::transport::io::stdio_pipes();
     let (closing, mut closed) = tokio::sync::watch::channel(false);
     let reader = NotifyOnEof {
         inner: reader,
         closing: closing.clone(),
     };
+    // Polled on the caller's task, not a spawned one: it need not be Send or 'static.
+    tokio::pin!(shutdown);
     let running = tokio::select! {
         running = service.serve((reader, writer)) => match running {
             Ok(running) => running,
@@ -37,19 +168,19 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
             Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
             Err(error) => return Err(ServeError::Initialize(Box::new(error))),
         },
-        signal = signals.recv() => {
-            tracing::info!("{signal} before the session started; exiting");
+        () = &mut shutdown => {
+            tracing::info!("shutdown before the session started; exiting");
             return Ok(());
         }
     };
     let cancel = running.cancellation_token();
-    let watcher = tokio::spawn(async move {
-        let signal = signals.recv().await;
-        tracing::info!("{signal}: closing the session");
+    let watcher = async {
+        (&mut shutdown).await;
         let _ = closing.send(true);
         cancel.cancel();
-    });
-    // Once the client has gone (stdin EOF) or a signal came, requests still running get
+        std::future::pending::<()>().await
+    };
+    // Once the client has gone (stdin EOF) or shutdown came, requests still running get
     // SHUTDOWN_GRACE to finish; rmcp alone would wait up to 5 s for them, longer than a
     // client waits before it kills the server and its unflushed spans.
     let abandoned = async {
@@ -58,16 +189,15 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
     };
     let reason = tokio::select! {
         reason = running.waiting() => reason,
+        () = watcher => unreachable!("the watcher never finishes"),
         () = abandoned => {
             tracing::warn!(
                 "requests still running {} ms after the session closed are abandoned",
                 SHUTDOWN_GRACE.as_millis()
             );
-            watcher.abort();
             return Ok(());
         }
     };
-    watcher.abort();
     let reason = reason?;
     tracing::debug!(?reason, "session ended");
     Ok(())
@@ -104,8 +234,7 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NotifyOnEof<R> {
 
 /// Resolves when the process receives SIGTERM or SIGINT, naming the signal.
 ///
-/// The handlers are installed when this is first polled; [`serve_stdio`] installs its own
-/// at once instead.
+/// The handlers are installed when this is first polled.
 pub async fn shutdown_signal() -> &'static str {
     ShutdownSignals::install().recv().await
 }
@@ -128,7 +257,7 @@ impl ShutdownSignals {
                 (Ok(term), Ok(int)) => Some((term, int)),
                 _ => {
                     tracing::warn!(
-                        "cannot listen for SIGTERM/SIGINT; the server stops on stdin EOF only"
+                        "cannot listen for SIGTERM/SIGINT; only the client can end the server"
                     );
                     None
                 }

@@ -1,11 +1,36 @@
 //! The server side: a SERVER span around every request of any rmcp [`ServerHandler`].
+//!
+//! [`Traced`] is itself a [`ServerHandler`], so it serves over stdio and, unchanged, behind
+//! rmcp's Streamable HTTP service (which takes handlers, not bare services). Each request
+//! method opens the span, runs the wrapped handler's method inside it and records the outcome;
+//! lifecycle methods and notifications pass straight through.
+//!
+//! # Where the parent comes from
+//! 1. `params._meta` of the request (SEP-414), when it holds a valid `traceparent`.
+//! 2. Otherwise, over HTTP, the W3C `traceparent` / `tracestate` headers of the POST.
+//! 3. Otherwise nothing: the span starts a new trace.
+//!
+//! When both 1 and 2 are valid and name different spans, `_meta` wins and the header context
+//! is recorded as a span link, so a gateway's own span is still reachable from the trace.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, future::Future, net::SocketAddr};
 
+use opentelemetry::trace::TraceContextExt;
+#[allow(deprecated)]
 use rmcp::{
-    ErrorData, RoleServer, ServerHandler, Service,
-    model::{ClientNotification, ClientRequest, ProtocolVersion, ServerConfig, ServerResult},
-    service::{NotificationContext, RequestContext},
+    ErrorData, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CancelTaskParams, CancelledNotificationParam,
+        CompleteRequestParams, CompleteResult, CustomNotification, CustomRequest, CustomResult,
+        DiscoverResult, GetPromptRequestParams, GetPromptResponse, GetSkillRequestParams,
+        GetSkillResult, GetTaskParams, GetTaskResult, InitializeRequestParams, InitializeResult,
+        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
+        ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
+        ReadResourceDirectoryRequestParams, ReadResourceDirectoryResult, ReadResourceRequestParams,
+        ReadResourceResponse, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+        SubscriptionFilter, Tool, UnsubscribeRequestParams, UpdateTaskParams,
+    },
+    service::{NotificationContext, RequestContext, SubscriptionContext},
 };
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -16,20 +41,23 @@ use crate::{
 };
 
 /// Wraps a [`ServerHandler`] so that each request it serves runs in a SERVER span whose
-/// parent is the trace context found in the request's `_meta` (SEP-414).
+/// parent is the trace context found in the request's `_meta` (SEP-414) or, over HTTP, in
+/// its `traceparent` header (see the module doc for the order).
 ///
 /// Tool calls are named `tool-{tool}`, other requests `{method} {target}`. The span carries
 /// the MCP attributes of the trace conventions, the tool's description from the handler's
 /// tool list, the arguments as input and the first 1000 characters of the result as output.
-/// A JSON-RPC error or an `isError: true` result sets status ERROR and `error.type`.
+/// A JSON-RPC error or an `isError: true` result sets status ERROR and `error.type`. Over
+/// HTTP it also carries `network.protocol.name=http`, `server.address`, `server.port` and,
+/// in a 2025-11-25 session, `mcp.session.id`.
 ///
 /// While the handler runs, the span is the current span for `tracing` and for OpenTelemetry,
 /// so whatever the tool logs or traces nests under it. A request without a valid
 /// `traceparent` starts a new trace; an unsampled parent records nothing.
 ///
-/// Lifecycle plumbing (`initialize`, `server/discover`, `ping`) and notifications are passed
-/// through without a span: they carry no user work, and a client library sends them before
-/// its caller has any trace to join.
+/// Lifecycle plumbing (`initialize`, `server/discover`, `ping`), `subscriptions/listen` and
+/// notifications are passed through without a span: they carry no user work, and a client
+/// library sends them before its caller has any trace to join.
 ///
 /// ```no_run
 /// # #[derive(Clone)] struct MyServer;
@@ -44,6 +72,18 @@ use crate::{
 pub struct Traced<H> {
     inner: H,
     transport: NetworkTransport,
+}
+
+/// Where an HTTP request arrived: the local and remote ends of its TCP connection.
+///
+/// The HTTP server of this crate puts it in each request's extensions, where [`Traced`]
+/// reads it for `server.address`, `server.port` and `client.address`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The server's end.
+    pub local: SocketAddr,
+    /// The client's end.
+    pub peer: SocketAddr,
 }
 
 impl<H: ServerHandler> Traced<H> {
@@ -65,28 +105,19 @@ impl<H: ServerHandler> Traced<H> {
     pub fn inner(&self) -> &H {
         &self.inner
     }
-}
 
-/// Requests that get no span of their own (see [`Traced`]).
-fn is_lifecycle(request: &ClientRequest) -> bool {
-    matches!(
-        request,
-        ClientRequest::InitializeRequest(_)
-            | ClientRequest::DiscoverRequest(_)
-            | ClientRequest::PingRequest(_)
-    )
-}
-
-impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
-    async fn handle_request(
+    /// Runs `call` in the SERVER span `described`, parented as the module doc says, and
+    /// records the outcome that `outcome` reads from the result.
+    async fn traced<T, F>(
         &self,
-        request: ClientRequest,
+        described: RequestSpan,
         context: RequestContext<RoleServer>,
-    ) -> Result<ServerResult, ErrorData> {
-        if is_lifecycle(&request) {
-            return self.inner.handle_request(request, context).await;
-        }
-        let described = RequestSpan::describe(&request, Side::Server);
+        outcome: fn(&T) -> Outcome,
+        call: impl FnOnce(RequestContext<RoleServer>) -> F,
+    ) -> Result<T, ErrorData>
+    where
+        F: Future<Output = Result<T, ErrorData>>,
+    {
         let span = tracing::info_span!(
             target: "trace_meta",
             parent: None,
@@ -94,11 +125,26 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
             otel.name = %described.name,
             otel.kind = "server",
         );
+        let parts = context.extensions.get::<http::request::Parts>();
+        let from_meta = propagation::extract(&context.meta);
+        let from_headers = parts.map(|parts| propagation::extract_headers(&parts.headers));
+        let parent = parent_and_link(from_meta, from_headers);
         // An error here means no OpenTelemetry layer is installed: nothing to parent.
-        let _ = span.set_parent(propagation::extract(&context.meta));
+        let _ = span.set_parent(parent.parent);
+        if let Some(link) = parent.link {
+            span.add_link(link);
+        }
         record(&span, described.attributes);
         span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
-        span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
+        let transport = if parts.is_some() {
+            NetworkTransport::Tcp
+        } else {
+            self.transport
+        };
+        span.set_attribute(attr::NETWORK_TRANSPORT, transport.as_str());
+        if let Some(parts) = parts {
+            record_http(&span, parts);
+        }
         if let Some(version) = context.protocol_version() {
             span.set_attribute(attr::MCP_PROTOCOL_VERSION, version.to_string());
         }
@@ -112,35 +158,464 @@ impl<H: ServerHandler> Service<RoleServer> for Traced<H> {
         }
 
         let unfinished = UnfinishedGuard::arm(&span);
-        let result = self
-            .inner
-            .handle_request(request, context)
-            .instrument(span.clone())
-            .await;
+        let result = call(context).instrument(span.clone()).await;
         unfinished.disarm();
 
-        let outcome = match &result {
-            Ok(result) => Outcome::of_result(result),
+        let recorded = match &result {
+            Ok(result) => outcome(result),
             Err(error) => Outcome::of_error_data(error),
         };
-        record(&span, outcome.attributes);
-        span.set_status(outcome.status);
+        record(&span, recorded.attributes);
+        span.set_status(recorded.status);
         result
     }
+}
 
-    async fn handle_notification(
-        &self,
-        notification: ClientNotification,
-        context: NotificationContext<RoleServer>,
-    ) -> Result<(), ErrorData> {
-        self.inner.handle_notification(notification, context).await
+/// The parent a SERVER span takes, and the context it links to instead.
+struct ParentChoice {
+    parent: opentelemetry::Context,
+    link: Option<opentelemetry::trace::SpanContext>,
+}
+
+/// Applies the order of the module doc: `_meta`, then headers; a differing header context
+/// becomes a link.
+fn parent_and_link(
+    from_meta: opentelemetry::Context,
+    from_headers: Option<opentelemetry::Context>,
+) -> ParentChoice {
+    let meta_span = from_meta.span().span_context().clone();
+    let header_span = from_headers
+        .as_ref()
+        .map(|cx| cx.span().span_context().clone())
+        .filter(|span| span.is_valid());
+    match (meta_span.is_valid(), header_span, from_headers) {
+        (true, Some(header), _) if !same_span(&header, &meta_span) => ParentChoice {
+            parent: from_meta,
+            link: Some(header),
+        },
+        (true, _, _) => ParentChoice {
+            parent: from_meta,
+            link: None,
+        },
+        (false, Some(_), Some(headers)) => ParentChoice {
+            parent: headers,
+            link: None,
+        },
+        _ => ParentChoice {
+            parent: from_meta,
+            link: None,
+        },
+    }
+}
+
+fn same_span(a: &opentelemetry::trace::SpanContext, b: &opentelemetry::trace::SpanContext) -> bool {
+    a.trace_id() == b.trace_id() && a.span_id() == b.span_id()
+}
+
+/// The HTTP attributes of a request that arrived over Streamable HTTP.
+fn record_http(span: &tracing::Span, parts: &http::request::Parts) {
+    span.set_attribute(attr::NETWORK_PROTOCOL_NAME, "http");
+    if let Some(connection) = parts.extensions.get::<ConnectionInfo>() {
+        span.set_attribute(attr::SERVER_ADDRESS, connection.local.ip().to_string());
+        span.set_attribute(attr::SERVER_PORT, i64::from(connection.local.port()));
+        span.set_attribute(attr::CLIENT_ADDRESS, connection.peer.ip().to_string());
+        span.set_attribute(attr::CLIENT_PORT, i64::from(connection.peer.port()));
+    }
+    if let Some(session) = parts
+        .headers
+        .get(SESSION_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty() && value.len() <= MAX_SESSION_ID_LEN)
+    {
+        span.set_attribute(attr::MCP_SESSION_ID, session.to_owned());
+    }
+}
+
+/// The header of a 2025-11-25 Streamable HTTP session.
+const SESSION_ID_HEADER: &str = "mcp-session-id";
+/// Longest session id recorded; rmcp's are UUIDs, anything much longer is not one of ours.
+const MAX_SESSION_ID_LEN: usize = 128;
+
+/// Outcome of a result that carries nothing to record.
+fn success<T>(_: &T) -> Outcome {
+    Outcome::success()
+}
+
+fn tool_outcome(response: &CallToolResponse) -> Outcome {
+    match response {
+        CallToolResponse::Complete(result) => Outcome::of_tool_result(result),
+        _ => Outcome::success(),
+    }
+}
+
+#[allow(deprecated)]
+impl<H: ServerHandler> ServerHandler for Traced<H> {
+    // Lifecycle and capability plumbing: passed through, no span.
+
+    async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.inner.ping(context).await
     }
 
-    fn get_info(&self) -> ServerConfig {
-        Service::get_info(&self.inner)
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        self.inner.initialize(request, context).await
+    }
+
+    fn negotiate_initialize(
+        &self,
+        request: &InitializeRequestParams,
+    ) -> Result<InitializeResult, ErrorData> {
+        self.inner.negotiate_initialize(request)
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        Service::supported_protocol_versions(&self.inner)
+        self.inner.supported_protocol_versions()
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        self.inner.discover(context).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.inner.accepted_subscription_filter(requested)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        self.inner.listen(context).await
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.get_tool(name)
+    }
+
+    fn get_info(&self) -> ServerConfig {
+        self.inner.get_info()
+    }
+
+    // Requests that do user work: each in its SERVER span.
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let described = RequestSpan::tool_call(&request, Side::Server);
+        self.traced(described, context, tool_outcome, |cx| {
+            self.inner.call_tool(request, cx)
+        })
+        .await
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let described = RequestSpan::plain("tools/list");
+        self.traced(described, context, success, |cx| {
+            self.inner.list_tools(request, cx)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let described = RequestSpan::plain("completion/complete");
+        self.traced(described, context, success, |cx| {
+            self.inner.complete(request, cx)
+        })
+        .await
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let described = RequestSpan::plain("logging/setLevel");
+        self.traced(described, context, success, |cx| {
+            self.inner.set_level(request, cx)
+        })
+        .await
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let described =
+            RequestSpan::targeted("prompts/get", attr::GEN_AI_PROMPT_NAME, &request.name);
+        self.traced(described, context, success, |cx| {
+            self.inner.get_prompt(request, cx)
+        })
+        .await
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let described = RequestSpan::plain("prompts/list");
+        self.traced(described, context, success, |cx| {
+            self.inner.list_prompts(request, cx)
+        })
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let described = RequestSpan::plain("resources/list");
+        self.traced(described, context, success, |cx| {
+            self.inner.list_resources(request, cx)
+        })
+        .await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let described = RequestSpan::plain("resources/templates/list");
+        self.traced(described, context, success, |cx| {
+            self.inner.list_resource_templates(request, cx)
+        })
+        .await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let described =
+            RequestSpan::targeted("resources/read", attr::MCP_RESOURCE_URI, &request.uri);
+        self.traced(described, context, success, |cx| {
+            self.inner.read_resource(request, cx)
+        })
+        .await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let described =
+            RequestSpan::targeted("resources/subscribe", attr::MCP_RESOURCE_URI, &request.uri);
+        self.traced(described, context, success, |cx| {
+            self.inner.subscribe(request, cx)
+        })
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let described = RequestSpan::targeted(
+            "resources/unsubscribe",
+            attr::MCP_RESOURCE_URI,
+            &request.uri,
+        );
+        self.traced(described, context, success, |cx| {
+            self.inner.unsubscribe(request, cx)
+        })
+        .await
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let described = RequestSpan::plain(&request.method);
+        self.traced(described, context, success, |cx| {
+            self.inner.on_custom_request(request, cx)
+        })
+        .await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let described = RequestSpan::plain("tasks/get");
+        self.traced(described, context, success, |cx| {
+            self.inner.get_task(request, cx)
+        })
+        .await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let described = RequestSpan::plain("tasks/update");
+        self.traced(described, context, success, |cx| {
+            self.inner.update_task(request, cx)
+        })
+        .await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let described = RequestSpan::plain("tasks/cancel");
+        self.traced(described, context, success, |cx| {
+            self.inner.cancel_task(request, cx)
+        })
+        .await
+    }
+
+    async fn list_skills(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, ErrorData> {
+        let described = RequestSpan::plain("skills/list");
+        self.traced(described, context, success, |cx| {
+            self.inner.list_skills(request, cx)
+        })
+        .await
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, ErrorData> {
+        let described = RequestSpan::targeted("skills/get", attr::MCP_RESOURCE_URI, &request.uri);
+        self.traced(described, context, success, |cx| {
+            self.inner.get_skill(request, cx)
+        })
+        .await
+    }
+
+    async fn read_resource_directory(
+        &self,
+        request: ReadResourceDirectoryRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceDirectoryResult, ErrorData> {
+        let described = RequestSpan::targeted(
+            "resources/directory/read",
+            attr::MCP_RESOURCE_URI,
+            &request.uri,
+        );
+        self.traced(described, context, success, |cx| {
+            self.inner.read_resource_directory(request, cx)
+        })
+        .await
+    }
+
+    // Notifications: passed through.
+
+    async fn on_cancelled(
+        &self,
+        notification: CancelledNotificationParam,
+        context: NotificationContext<RoleServer>,
+    ) {
+        self.inner.on_cancelled(notification, context).await
+    }
+
+    async fn on_progress(
+        &self,
+        notification: ProgressNotificationParam,
+        context: NotificationContext<RoleServer>,
+    ) {
+        self.inner.on_progress(notification, context).await
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.inner.on_initialized(context).await
+    }
+
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        self.inner.on_roots_list_changed(context).await
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        context: NotificationContext<RoleServer>,
+    ) {
+        self.inner
+            .on_custom_notification(notification, context)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::{
+        Context,
+        trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState},
+    };
+
+    use super::*;
+
+    fn remote(trace: u128, span: u64) -> Context {
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(span),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        ))
+    }
+
+    fn ids(cx: &Context) -> (TraceId, SpanId) {
+        let span = cx.span().span_context().clone();
+        (span.trace_id(), span.span_id())
+    }
+
+    #[test]
+    fn meta_wins_and_a_different_header_context_becomes_a_link() {
+        let choice = parent_and_link(remote(1, 1), Some(remote(2, 2)));
+        assert_eq!(ids(&choice.parent), (TraceId::from(1), SpanId::from(1)));
+        assert_eq!(choice.link.map(|l| l.span_id()), Some(SpanId::from(2)));
+    }
+
+    #[test]
+    fn the_same_context_twice_is_no_link() {
+        let choice = parent_and_link(remote(1, 1), Some(remote(1, 1)));
+        assert!(choice.link.is_none());
+    }
+
+    #[test]
+    fn headers_parent_when_meta_has_nothing() {
+        let choice = parent_and_link(Context::new(), Some(remote(3, 3)));
+        assert_eq!(ids(&choice.parent), (TraceId::from(3), SpanId::from(3)));
+        assert!(choice.link.is_none());
+    }
+
+    #[test]
+    fn neither_is_a_new_root() {
+        let choice = parent_and_link(Context::new(), None);
+        assert!(!choice.parent.span().span_context().is_valid());
+        let choice = parent_and_link(Context::new(), Some(Context::new()));
+        assert!(!choice.parent.span().span_context().is_valid());
     }
 }

@@ -1,9 +1,11 @@
 //! A custom MCP server with one tool of its own, traced with trace-meta.
 //!
-//! Adopting trace-meta took three lines in `main`: telemetry setup, the `Traced` wrapper and
-//! `serve_stdio`. Each `tools/call` now runs in a `tool-word_stats` SERVER span, a child of
-//! the caller's span when the request carries `traceparent` in `_meta`, and the
-//! `tracing::info!` below becomes an event on it.
+//! Adopting trace-meta took one call in `main`: `trace_meta::run` sets up telemetry, installs
+//! the signal handlers, serves every request in a SERVER span and flushes on the way out.
+//! Each `tools/call` now runs in a `tool-word_stats` SERVER span, a child of the caller's
+//! span when the request carries `traceparent` in `_meta` (or, over HTTP, the `traceparent`
+//! header), and the `tracing::info!` below becomes an event on it. `--http ADDR` serves
+//! Streamable HTTP instead of stdio.
 //!
 //! Try it with the host:
 //! ```text
@@ -46,9 +48,14 @@ impl WordServer {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let _telemetry = trace_meta::telemetry::init("custom-server")?;
-    trace_meta::serve_stdio(trace_meta::Traced::new(WordServer)).await?;
+fn main() -> anyhow::Result<()> {
+    let transport = match std::env::args().skip_while(|a| a != "--http").nth(1) {
+        Some(addr) => trace_meta::Transport::Http(
+            trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(&addr)?)
+                .with_token_from_env()?,
+        ),
+        None => trace_meta::Transport::Stdio,
+    };
+    trace_meta::run("custom-server", WordServer, transport)?;
     Ok(())
 }

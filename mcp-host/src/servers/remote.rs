@@ -1,0 +1,246 @@
+//! Remote MCP servers over Streamable HTTP: connect, with the configured headers on every
+//! POST and the trace context in both `_meta` and the W3C headers.
+
+use std::{collections::HashMap, str::FromStr, sync::Arc, time::Duration};
+
+use futures::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
+
+use rmcp::{
+    RoleClient,
+    model::ClientJsonRpcMessage,
+    model::ProtocolVersion,
+    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
+    transport::{
+        StreamableHttpClientTransport,
+        streamable_http_client::{
+            SseError, StreamableHttpClient, StreamableHttpClientTransportConfig,
+            StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
+        },
+    },
+};
+use sse_stream::Sse;
+use trace_meta::http_client::TraceHeaders;
+
+use crate::config::{RemoteSpec, redacted_url};
+
+/// How long a TCP (and TLS) connection to a remote server may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle pooled connection is kept: well under the servers' idle timeout (10 s
+/// for ours), so a request never goes out on a connection the server is closing.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Why a remote server could not be reached. Messages show the URL without its query or
+/// user info, and never a header value.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// A configured header cannot be sent (its name is shown, never its value).
+    #[error("header {0} cannot be sent in an HTTP request")]
+    Header(String),
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    /// The server did not complete `server/discover` or `initialize`.
+    #[error("{url} did not start an MCP session: {reason}")]
+    Session {
+        /// The endpoint, redacted.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Opens an MCP session with the server at `remote.url`: `server/discover` (2026-07-28,
+/// stateless) first, `initialize` (2025-11-25, a session) for servers that do not know it.
+pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, ()>, RemoteError> {
+    // rustls needs one process-wide crypto provider for https:// servers.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = HashMap::new();
+    for (name, value) in &remote.headers {
+        let header_name =
+            http::HeaderName::from_str(name).map_err(|_| RemoteError::Header(name.clone()))?;
+        let mut header_value =
+            http::HeaderValue::from_str(value).map_err(|_| RemoteError::Header(name.clone()))?;
+        header_value.set_sensitive(true);
+        headers.insert(header_name, header_value);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+        .map_err(|error| RemoteError::Client(error.to_string()))?;
+    let mut config = StreamableHttpClientTransportConfig::with_uri(remote.url.as_str());
+    config.custom_headers = headers;
+    let transport =
+        StreamableHttpClientTransport::with_client(TraceHeaders::new(UrlFree(client)), config);
+    let lifecycle = ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    };
+    ().serve_with_lifecycle(transport, lifecycle)
+        .await
+        .map_err(|error| {
+            let url = redacted_url(&remote.url);
+            // The HTTP client names the full URL in its errors; a query may hold a key.
+            let reason = readable(&error).replace(remote.url.as_str(), &url);
+            RemoteError::Session { url, reason }
+        })
+}
+
+/// An error as one line a user can act on: rmcp's message without the transport's Rust
+/// type name, followed by the root cause (`Connection refused`, a status) when rmcp's
+/// message does not already say it.
+fn readable(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    if let Some(start) = message.find(" [rmcp::")
+        && let Some(len) = message[start..].find("] ")
+    {
+        message.replace_range(start..start + len + 1, "");
+    }
+    let mut root = error.source();
+    while let Some(next) = root.and_then(|e| e.source()) {
+        root = Some(next);
+    }
+    match root.map(|e| e.to_string()) {
+        Some(cause) if !message.contains(&cause) => format!("{message} ({cause})"),
+        _ => message,
+    }
+}
+
+/// The host and port of an endpoint URL, for `server.address` / `server.port`.
+pub fn server_of(url: &str) -> Option<(String, u16)> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
+    Some((host, url.port_or_known_default()?))
+}
+
+/// A reqwest client whose errors do not carry the request URL: rmcp logs transport errors,
+/// and a URL's query may hold a key.
+#[derive(Clone)]
+struct UrlFree(reqwest::Client);
+
+type HttpResult<T> = Result<T, StreamableHttpError<reqwest::Error>>;
+
+fn without_url<T>(result: HttpResult<T>) -> HttpResult<T> {
+    result.map_err(|error| match error {
+        StreamableHttpError::Client(error) => StreamableHttpError::Client(error.without_url()),
+        other => other,
+    })
+}
+
+impl StreamableHttpClient for UrlFree {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        without_url(
+            self.0
+                .post_message(uri, message, session_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        without_url(
+            self.0
+                .post_message_with_max_sse_event_size(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        without_url(
+            self.0
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    limits,
+                )
+                .await,
+        )
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<()> {
+        without_url(
+            self.0
+                .delete_session(uri, session_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        without_url(
+            self.0
+                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+                .await,
+        )
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        without_url(
+            self.0
+                .get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
+    }
+}

@@ -1,0 +1,601 @@
+//! Streamable HTTP in one process: a real rmcp client against [`HttpServer`] on an
+//! ephemeral loopback port, spans in an in-memory exporter.
+//!
+//! - where the server span's parent comes from: `_meta` only, headers only, both (differing:
+//!   a link), neither (a new root);
+//! - the HTTP attributes, for 2026-07-28 stateless requests and 2025-11-25 sessions;
+//! - every guard refuses what it should (403, 401, 413, 408, 503, slow heads cut off) and the
+//!   server keeps serving after each;
+//! - the shutdown future stops the server.
+
+use std::{
+    collections::HashMap,
+    io::{Read, Write},
+    net::{SocketAddr, TcpStream},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use opentelemetry::{
+    Value,
+    trace::{SpanId, SpanKind, TraceContextExt, TraceId},
+};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use rmcp::{
+    RoleClient,
+    handler::server::wrapper::Parameters,
+    model::{CallToolRequestParams, CallToolResult, ContentBlock, ProtocolVersion},
+    schemars,
+    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
+    tool, tool_router,
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde::Deserialize;
+use trace_meta::{
+    HttpConfig, HttpServer, TracedClient,
+    http::BearerToken,
+    http_client::TraceHeaders,
+    telemetry::{Telemetry, TelemetryGuard},
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct EchoArgs {
+    /// Text to send back.
+    text: String,
+}
+
+#[derive(Debug, Clone)]
+struct TestServer;
+
+#[tool_router(server_handler)]
+impl TestServer {
+    #[tool(description = "Sends the text back")]
+    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> CallToolResult {
+        CallToolResult::success(vec![ContentBlock::text(format!("echo: {text}"))])
+    }
+}
+
+fn exporter() -> &'static (InMemorySpanExporter, TelemetryGuard) {
+    static TELEMETRY: OnceLock<(InMemorySpanExporter, TelemetryGuard)> = OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let guard = Telemetry::new("http-test")
+            .with_span_exporter(exporter.clone())
+            .init()
+            .expect("telemetry init");
+        (exporter, guard)
+    })
+}
+
+fn spans() -> Vec<SpanData> {
+    let (exporter, guard) = exporter();
+    guard.force_flush();
+    exporter.get_finished_spans().expect("finished spans")
+}
+
+fn attr(span: &SpanData, key: &str) -> Option<Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+/// The server span of the echo call that sent `text`.
+fn server_span(text: &str) -> SpanData {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = spans().into_iter().find(|s| {
+            s.name == "tool-echo"
+                && attr(s, "confident.span.input")
+                    .is_some_and(|v| v.as_str().contains(&format!("\"{text}\"")))
+        });
+        if let Some(span) = found {
+            return span;
+        }
+        assert!(Instant::now() < deadline, "no tool-echo span for {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server on an ephemeral loopback port; stops when the sender is dropped or sent.
+struct Running {
+    addr: SocketAddr,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(configure: impl FnOnce(&mut HttpConfig)) -> Self {
+        exporter();
+        let mut config = HttpConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+        configure(&mut config);
+        let server = HttpServer::bind(config).await.expect("bind");
+        let (addr, url) = (server.local_addr(), server.url());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(TestServer, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            url,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().map(|stop| stop.send(()));
+        tokio::time::timeout(Duration::from_secs(3), &mut self.task)
+            .await
+            .expect("the server stops within 3 s of its shutdown future")
+            .unwrap();
+    }
+}
+
+const REMOTE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const REMOTE_SPAN: &str = "b7ad6b7169203331";
+
+fn remote_traceparent() -> String {
+    format!("00-{REMOTE_TRACE}-{REMOTE_SPAN}-01")
+}
+
+/// An rmcp client session with `headers` on every POST; `trace_headers` wraps the HTTP
+/// client in [`TraceHeaders`].
+async fn client(
+    url: &str,
+    headers: &[(&'static str, String)],
+    trace_headers: bool,
+    lifecycle: ClientLifecycleMode,
+) -> RunningService<RoleClient, ()> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    config.custom_headers = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                http::HeaderName::from_static(k),
+                http::HeaderValue::from_str(v).unwrap(),
+            )
+        })
+        .collect::<HashMap<_, _>>();
+    let http = reqwest::Client::new();
+    let session = if trace_headers {
+        let transport = StreamableHttpClientTransport::with_client(TraceHeaders::new(http), config);
+        ().serve_with_lifecycle(transport, lifecycle).await
+    } else {
+        let transport = StreamableHttpClientTransport::with_client(http, config);
+        ().serve_with_lifecycle(transport, lifecycle).await
+    };
+    session.expect("client session")
+}
+
+fn stateless() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+fn echo(text: &str) -> CallToolRequestParams {
+    CallToolRequestParams::new("echo").with_arguments(
+        serde_json::json!({ "text": text })
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+}
+
+/// Calls echo through [`TracedClient`] in a fresh root span; returns the client span's ids.
+async fn traced_call(session: &RunningService<RoleClient, ()>, text: &str) -> (TraceId, SpanId) {
+    let root = tracing::info_span!("test-root");
+    let client = TracedClient::new(session.peer().clone());
+    let result = {
+        use tracing::Instrument;
+        client.call_tool(echo(text)).instrument(root.clone()).await
+    };
+    assert_eq!(
+        trace_meta::tool_result_text(&result.unwrap()),
+        format!("echo: {text}")
+    );
+    let root_cx = root.context();
+    let trace = root_cx.span().span_context().trace_id();
+    drop(root);
+    let client_span = spans()
+        .into_iter()
+        .find(|s| {
+            s.name == "mcp-tool-echo"
+                && s.span_context.trace_id() == trace
+                && attr(s, "confident.span.input").is_some_and(|v| v.as_str().contains(text))
+        })
+        .expect("client span");
+    (trace, client_span.span_context.span_id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_only_context_parents_the_server_span() {
+    let server = Running::start(|_| {}).await;
+    let session = client(&server.url, &[], false, stateless()).await;
+    let (trace, client_span) = traced_call(&session, "meta-only").await;
+    let span = server_span("meta-only");
+    assert_eq!(span.span_context.trace_id(), trace);
+    assert_eq!(span.parent_span_id, client_span);
+    assert!(span.links.is_empty());
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(attr(&span, "network.transport").unwrap().as_str(), "tcp");
+    assert_eq!(
+        attr(&span, "network.protocol.name").unwrap().as_str(),
+        "http"
+    );
+    assert_eq!(attr(&span, "server.address").unwrap().as_str(), "127.0.0.1");
+    assert_eq!(
+        attr(&span, "server.port"),
+        Some(Value::I64(i64::from(server.addr.port())))
+    );
+    assert_eq!(
+        attr(&span, "mcp.protocol.version").unwrap().as_str(),
+        "2026-07-28"
+    );
+    assert!(
+        attr(&span, "mcp.session.id").is_none(),
+        "2026-07-28 is stateless"
+    );
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_only_context_parents_the_server_span() {
+    let server = Running::start(|_| {}).await;
+    let session = client(
+        &server.url,
+        &[("traceparent", remote_traceparent())],
+        false,
+        stateless(),
+    )
+    .await;
+    // Untraced: nothing in _meta.
+    session.peer().call_tool(echo("header-only")).await.unwrap();
+    let span = server_span("header-only");
+    assert_eq!(
+        span.span_context.trace_id(),
+        TraceId::from_hex(REMOTE_TRACE).unwrap()
+    );
+    assert_eq!(span.parent_span_id, SpanId::from_hex(REMOTE_SPAN).unwrap());
+    assert!(span.links.is_empty());
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_wins_over_a_different_header_context_which_becomes_a_link() {
+    let server = Running::start(|_| {}).await;
+    let session = client(
+        &server.url,
+        &[("traceparent", remote_traceparent())],
+        false,
+        stateless(),
+    )
+    .await;
+    let (trace, client_span) = traced_call(&session, "both-differ").await;
+    let span = server_span("both-differ");
+    assert_eq!(span.span_context.trace_id(), trace);
+    assert_eq!(span.parent_span_id, client_span);
+    let links: Vec<_> = span.links.iter().map(|l| l.span_context.clone()).collect();
+    assert_eq!(links.len(), 1, "the header context is linked");
+    assert_eq!(
+        links[0].trace_id(),
+        TraceId::from_hex(REMOTE_TRACE).unwrap()
+    );
+    assert_eq!(links[0].span_id(), SpanId::from_hex(REMOTE_SPAN).unwrap());
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neither_context_starts_a_new_root() {
+    let server = Running::start(|_| {}).await;
+    let session = client(&server.url, &[], false, stateless()).await;
+    session.peer().call_tool(echo("neither")).await.unwrap();
+    let span = server_span("neither");
+    assert_eq!(span.parent_span_id, SpanId::INVALID);
+    assert_ne!(
+        span.span_context.trace_id(),
+        TraceId::from_hex(REMOTE_TRACE).unwrap()
+    );
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_headers_repeat_the_meta_context_so_there_is_no_link() {
+    let server = Running::start(|_| {}).await;
+    let session = client(&server.url, &[], true, stateless()).await;
+    let (trace, client_span) = traced_call(&session, "both-same").await;
+    let span = server_span("both-same");
+    assert_eq!(span.span_context.trace_id(), trace);
+    assert_eq!(span.parent_span_id, client_span);
+    assert!(span.links.is_empty(), "header and _meta agree");
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2025_11_25_session_records_its_session_id() {
+    let server = Running::start(|_| {}).await;
+    let session = client(&server.url, &[], true, ClientLifecycleMode::Initialize).await;
+    let (trace, client_span) = traced_call(&session, "in-session").await;
+    let span = server_span("in-session");
+    assert_eq!(span.span_context.trace_id(), trace);
+    assert_eq!(span.parent_span_id, client_span);
+    let session_id = attr(&span, "mcp.session.id").expect("mcp.session.id");
+    assert!(!session_id.as_str().is_empty());
+    assert_eq!(
+        attr(&span, "mcp.protocol.version").unwrap().as_str(),
+        "2025-11-25"
+    );
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+/// Sends raw bytes and returns the status code of the answer (0: the connection closed
+/// without one).
+fn raw_status(addr: SocketAddr, request: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A POST of `body` to /mcp with `extra` header lines; returns status and body.
+async fn post(addr: SocketAddr, extra: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_owned());
+    for (k, v) in extra {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+/// A full session still works: the server keeps serving after a refusal.
+async fn still_serves(url: &str, text: &str) {
+    let session = client(url, &[], true, stateless()).await;
+    let result = session.peer().call_tool(echo(text)).await.unwrap();
+    assert_eq!(
+        trace_meta::tool_result_text(&result),
+        format!("echo: {text}")
+    );
+    let _ = session.cancel().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_origin_or_host_is_refused_with_403() {
+    let server = Running::start(|config| {
+        config.allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let (status, _) = post(
+        server.addr,
+        &[("origin", "http://evil.example")],
+        INITIALIZE,
+    )
+    .await;
+    assert_eq!(status, 403);
+    still_serves(&server.url, "after-origin").await;
+    let (status, _) = post(
+        server.addr,
+        &[("origin", "https://app.example.com")],
+        INITIALIZE,
+    )
+    .await;
+    assert_eq!(status, 200, "an allowed origin passes");
+    let own = format!("http://127.0.0.1:{}", server.addr.port());
+    let (status, _) = post(server.addr, &[("origin", own.as_str())], INITIALIZE).await;
+    assert_eq!(status, 200, "the server's own loopback origin passes");
+    let (status, _) = post(server.addr, &[("origin", "http://127.0.0.1:1")], INITIALIZE).await;
+    assert_eq!(status, 403, "another local port is another origin");
+    let status = raw_status(
+        server.addr,
+        b"POST /mcp HTTP/1.1\r\nHost: evil.example\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(status, 403, "DNS rebinding: a foreign Host is refused");
+    still_serves(&server.url, "after-host").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_wrong_token_is_refused_with_401_and_never_echoed() {
+    let server = Running::start(|config| {
+        config.token = BearerToken::new("s3cret-token");
+    })
+    .await;
+    let (status, body) = post(server.addr, &[], INITIALIZE).await;
+    assert_eq!(status, 401);
+    let (status, body2) = post(
+        server.addr,
+        &[("authorization", "Bearer wrong-guess")],
+        INITIALIZE,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(
+        !body.contains("s3cret") && !body2.contains("wrong-guess"),
+        "{body} {body2}"
+    );
+    // With the token: served, and the token reaches no span.
+    let session = client(
+        &server.url,
+        &[("authorization", "Bearer s3cret-token".into())],
+        true,
+        stateless(),
+    )
+    .await;
+    session.peer().call_tool(echo("with-token")).await.unwrap();
+    let _ = server_span("with-token");
+    for span in spans() {
+        for kv in &span.attributes {
+            assert!(
+                !kv.value.as_str().contains("s3cret"),
+                "{} leaks the token in {}",
+                span.name,
+                kv.key
+            );
+        }
+    }
+    let _ = session.cancel().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_cap_is_refused_with_413() {
+    let server = Running::start(|config| config.max_body_bytes = 4096).await;
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{}"}}}}}}"#,
+        "x".repeat(10_000)
+    );
+    let (status, _) = post(server.addr, &[], &big).await;
+    assert_eq!(status, 413, "declared length over the cap");
+    // Chunked, no Content-Length: cut off as the stream passes the cap.
+    let chunk = "y".repeat(3000);
+    let mut request = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        request.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(
+        raw_status(server.addr, &request),
+        413,
+        "streamed over the cap"
+    );
+    still_serves(&server.url, "after-413").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_do_not_block_others() {
+    let server = Running::start(|config| {
+        config.header_timeout = Duration::from_millis(400);
+        config.request_timeout = Duration::from_millis(400);
+    })
+    .await;
+    // Slow loris: a request head that never ends.
+    let mut loris = TcpStream::connect(server.addr).unwrap();
+    loris
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .unwrap();
+    // A body that never ends.
+    let mut slow_body = TcpStream::connect(server.addr).unwrap();
+    slow_body
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    // Meanwhile others are served at once.
+    let started = Instant::now();
+    still_serves(&server.url, "beside-the-loris").await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // The slow head is cut off after the header timeout.
+    loris
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let cut = Instant::now();
+    let read = loris.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0) | Err(_)) || String::from_utf8_lossy(&buf).contains(" 408 "),
+        "the slow head is cut off: {read:?}"
+    );
+    assert!(cut.elapsed() < Duration::from_secs(2));
+    // The slow body gets 408.
+    slow_body
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let n = slow_body.read(&mut buf).unwrap_or(0);
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    still_serves(&server.url, "after-the-loris").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_get_503() {
+    let server = Running::start(|config| {
+        config.max_connections = 2;
+        config.header_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let mut holders: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(b"POST /mcp HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    // Let the server accept both.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = raw_status(
+        server.addr,
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(status, 503);
+    holders.clear();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    still_serves(&server.url, "after-503").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_paths_are_404() {
+    let server = Running::start(|_| {}).await;
+    let (status, _) = {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/other", server.addr))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), ())
+    };
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shutdown_future_ends_open_sessions_and_the_listener() {
+    let server = Running::start(|_| {}).await;
+    let addr = server.addr;
+    let session = client(&server.url, &[], true, ClientLifecycleMode::Initialize).await;
+    session.peer().call_tool(echo("before-stop")).await.unwrap();
+    let started = Instant::now();
+    server.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the listener is closed after shutdown"
+    );
+    drop(session);
+}
