@@ -18,7 +18,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::database::{Database, DbError};
 pub use crate::value::SqlParam;
-use trace_meta::attributes::truncate;
+use trace_meta::attributes::{self as attr, truncate};
 
 /// The most characters of SQL recorded as `db.query.text`.
 const QUERY_TEXT_LIMIT: usize = 1000;
@@ -79,7 +79,7 @@ impl DbServer {
         match outcome {
             Ok(Ok(value)) => {
                 let rows = i64::try_from(rows_of(&value)).unwrap_or(i64::MAX);
-                tracing::Span::current().set_attribute("db.response.returned_rows", rows);
+                tracing::Span::current().set_attribute(attr::DB_RESPONSE_RETURNED_ROWS, rows);
                 match serde_json::to_string(&value) {
                     Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
                     Err(error) => error_result(format!("cannot encode the result: {error}")),
@@ -130,9 +130,12 @@ fn take_statement(args: SqlArgs) -> Result<(String, Vec<SqlParam>), String> {
 /// Records the database attributes of the conventions on the current span.
 fn record_query(sql: &str) {
     let span = tracing::Span::current();
-    span.set_attribute("db.system.name", "sqlite");
+    span.set_attribute(attr::DB_SYSTEM_NAME, "sqlite");
     if !sql.is_empty() {
-        span.set_attribute("db.query.text", truncate(sql, QUERY_TEXT_LIMIT).to_owned());
+        span.set_attribute(
+            attr::DB_QUERY_TEXT,
+            truncate(sql, QUERY_TEXT_LIMIT).to_owned(),
+        );
     }
 }
 

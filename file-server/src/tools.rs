@@ -124,7 +124,10 @@ fn success(text: impl Into<String>) -> CallToolResult {
 
 /// Records the path a tool works on as the `file.path` attribute of the request's span.
 fn record_path(path: &Path) {
-    tracing::Span::current().set_attribute("file.path", path.display().to_string());
+    tracing::Span::current().set_attribute(
+        trace_meta::attributes::FILE_PATH,
+        path.display().to_string(),
+    );
 }
 
 impl FileServer {

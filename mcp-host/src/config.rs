@@ -235,7 +235,7 @@ struct RawFile {
 }
 
 /// The JSON type of `value`, for messages that must not echo it.
-fn json_kind(value: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",

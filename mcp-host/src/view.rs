@@ -3,6 +3,8 @@
 
 use std::{collections::HashMap, fmt::Write as _, path::Path};
 
+use trace_meta::attributes as attr;
+
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest,
     common::v1::{AnyValue, KeyValue, any_value},
@@ -48,7 +50,7 @@ pub fn rows(resource_spans: &[ResourceSpans]) -> Vec<SpanRow> {
         let service = resource
             .resource
             .as_ref()
-            .and_then(|r| attribute(&r.attributes, "service.name"))
+            .and_then(|r| attribute(&r.attributes, attr::SERVICE_NAME))
             .unwrap_or_else(|| "unknown".into());
         for scope in &resource.scope_spans {
             for span in &scope.spans {
@@ -63,11 +65,11 @@ pub fn rows(resource_spans: &[ResourceSpans]) -> Vec<SpanRow> {
                     parent_span_id: span.parent_span_id.clone(),
                     name: span.name.clone(),
                     service: service.clone(),
-                    span_type: attribute(&span.attributes, "confident.span.type"),
+                    span_type: attribute(&span.attributes, attr::CONFIDENT_SPAN_TYPE),
                     start: span.start_time_unix_nano,
                     end: span.end_time_unix_nano,
                     error,
-                    trace_name: attribute(&span.attributes, "confident.trace.name"),
+                    trace_name: attribute(&span.attributes, attr::CONFIDENT_TRACE_NAME),
                 });
             }
         }

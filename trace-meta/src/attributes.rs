@@ -95,6 +95,31 @@ pub const CHAT: &str = "chat";
 /// HTTP status code of a response.
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 
+/// Resource: the process's service (`mcp-host`, `file-server`, `db-server`).
+pub const SERVICE_NAME: &str = "service.name";
+/// Resource: the process id.
+pub const PROCESS_PID: &str = "process.pid";
+/// File: the resolved path a file tool works on.
+pub const FILE_PATH: &str = "file.path";
+/// Database: the database system (`sqlite`).
+pub const DB_SYSTEM_NAME: &str = "db.system.name";
+/// Database: the statement's text (cut at 1000 characters).
+pub const DB_QUERY_TEXT: &str = "db.query.text";
+/// Database: the rows a statement returned.
+pub const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
+/// Progress notification: how far (`mcp.progress.progress`).
+pub const MCP_PROGRESS_PROGRESS: &str = "mcp.progress.progress";
+/// Progress notification: the total, when known (`mcp.progress.total`).
+pub const MCP_PROGRESS_TOTAL: &str = "mcp.progress.total";
+/// Progress notification: its message.
+pub const MCP_PROGRESS_MESSAGE: &str = "mcp.progress.message";
+/// Cancellation notification: its reason.
+pub const MCP_CANCELLED_REASON: &str = "mcp.cancelled.reason";
+/// Retry event of a model request: the wait before the next attempt, in milliseconds.
+pub const RETRY_WAIT_MS: &str = "retry.wait_ms";
+/// Retry event of a model request: which retry this is (1-based).
+pub const RETRY_ATTEMPT: &str = "retry.attempt";
+
 /// Most characters kept of an input or output attribute.
 pub const MAX_PAYLOAD_CHARS: usize = 1000;
 

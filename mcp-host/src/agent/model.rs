@@ -13,9 +13,12 @@ use rmcp::model::JsonObject;
 use trace_meta::{attributes::truncate, tool_result_text};
 
 use super::{Agent, AgentError, ServerTool, Toolbox, ToolboxError, names::exposed_names};
-use crate::chat::{
-    ChatClient,
-    wire::{FunctionDefinition, Message, ToolCall, ToolDefinition},
+use crate::{
+    chat::{
+        ChatClient,
+        wire::{FunctionDefinition, Message, ToolCall, ToolDefinition},
+    },
+    config::json_kind,
 };
 
 /// Model requests per run unless `--max-steps` says otherwise.
@@ -194,19 +197,8 @@ fn parse_arguments(raw: &str) -> Result<JsonObject, String> {
     match serde_json::from_str::<serde_json::Value>(raw) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         Ok(serde_json::Value::Null) => Ok(JsonObject::new()),
-        Ok(other) => Err(format!("got {}", kind(&other))),
+        Ok(other) => Err(format!("got {}", json_kind(&other))),
         Err(error) => Err(format!("invalid JSON: {error}")),
-    }
-}
-
-fn kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

@@ -445,8 +445,8 @@ impl ChatClient {
                 "retry",
                 vec![
                     KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16())),
-                    KeyValue::new("retry.wait_ms", wait.as_millis() as i64),
-                    KeyValue::new("retry.attempt", i64::from(retries)),
+                    KeyValue::new(attr::RETRY_WAIT_MS, wait.as_millis() as i64),
+                    KeyValue::new(attr::RETRY_ATTEMPT, i64::from(retries)),
                 ],
             );
             tracing::debug!(

@@ -247,13 +247,16 @@ impl Ledger {
         let mut attributes = vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())];
         let owner = match method {
             "notifications/progress" => {
-                for key in ["progress", "total"] {
+                for (key, name) in [
+                    ("progress", attr::MCP_PROGRESS_PROGRESS),
+                    ("total", attr::MCP_PROGRESS_TOTAL),
+                ] {
                     if let Some(number) = get(key).and_then(|raw| raw.get().parse::<f64>().ok()) {
-                        attributes.push(KeyValue::new(format!("mcp.progress.{key}"), number));
+                        attributes.push(KeyValue::new(name, number));
                     }
                 }
                 if let Some(message) = params.as_ref().and_then(|p| p.get_str("message")) {
-                    attributes.push(KeyValue::new("mcp.progress.message", message));
+                    attributes.push(KeyValue::new(attr::MCP_PROGRESS_MESSAGE, message));
                 }
                 get("progressToken")
                     .map(canonical)
@@ -263,7 +266,7 @@ impl Ledger {
             // same way.
             "notifications/cancelled" => {
                 if let Some(reason) = params.as_ref().and_then(|p| p.get_str("reason")) {
-                    attributes.push(KeyValue::new("mcp.cancelled.reason", reason));
+                    attributes.push(KeyValue::new(attr::MCP_CANCELLED_REASON, reason));
                 }
                 get("requestId").map(|id| (direction, canonical(id)))
             }

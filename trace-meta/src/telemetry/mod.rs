@@ -198,8 +198,10 @@ impl Telemetry {
     }
 
     fn build_provider(self) -> Result<SdkTracerProvider, TelemetryError> {
-        let mut resource = Resource::builder()
-            .with_attribute(KeyValue::new("process.pid", i64::from(std::process::id())));
+        let mut resource = Resource::builder().with_attribute(KeyValue::new(
+            crate::attributes::PROCESS_PID,
+            i64::from(std::process::id()),
+        ));
         if std::env::var("OTEL_SERVICE_NAME").map_or(true, |name| name.trim().is_empty()) {
             resource = resource.with_service_name(self.service_name.clone());
         }
