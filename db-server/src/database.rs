@@ -62,8 +62,9 @@ pub enum DbError {
     /// The statement ran past the time limit and was interrupted.
     #[error("query interrupted after {}s timeout", .0.as_secs_f64())]
     Timeout(Duration),
-    /// SQLite reported an error; its message is shown as is.
-    #[error(transparent)]
+    /// SQLite reported an error; its message is shown as is (and is the whole message, so
+    /// it is not also this error's `source()`).
+    #[error("{0}")]
     Sqlite(rusqlite::Error),
     /// The number of bound parameters does not fit the statement.
     #[error(
@@ -81,22 +82,21 @@ pub enum DbError {
     #[error("no such table: {0}")]
     UnknownTable(String),
     /// Building the database at start failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {reason}")]
     Setup {
         /// What was being done: the option and file (`--load sales=FILE`), or the step.
         context: String,
-        /// Why it failed.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Why it failed: the message of the CSV reader, the file system or SQLite.
+        reason: String,
     },
 }
 
 impl DbError {
     /// A setup failure of `context` (the option and file it concerns).
-    pub(crate) fn setup(context: &str, source: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn setup(context: &str, reason: &dyn std::fmt::Display) -> Self {
         Self::Setup {
             context: context.to_owned(),
-            source: source.to_string().into(),
+            reason: reason.to_string(),
         }
     }
 }

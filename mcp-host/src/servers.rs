@@ -36,19 +36,84 @@ const STDERR_TAIL_LINES: usize = 20;
 
 /// A server that failed, with what it said on the way out.
 #[derive(Debug, thiserror::Error)]
-#[error("server \"{name}\" {what}{status}{tail}", status = status_text(.status), tail = tail_text(.stderr_tail))]
+#[error("server \"{name}\" {failure}{status}{tail}", status = status_text(.status), tail = tail_text(.stderr_tail))]
 pub struct ServerError {
     /// The server's name in the configuration.
     pub name: String,
     /// What went wrong.
-    pub what: String,
+    pub failure: Failure,
     /// Its exit status, if it has exited.
     pub status: Option<ExitStatus>,
     /// The last lines it wrote to stderr.
     pub stderr_tail: Vec<String>,
-    /// The JSON-RPC error the server answered a request with, when it is alive and merely
-    /// refused the request (e.g. invalid params); `None` when the server itself failed.
-    pub rejection: Option<rmcp::model::ErrorData>,
+}
+
+/// An error of any kind, from the layers under a session (rmcp, the transport).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong with a server.
+///
+/// Each message includes its cause's text, so no variant also reports it as its
+/// `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The command could not be run.
+    #[error("could not be started: `{}`: {error}", .command.display())]
+    Spawn {
+        /// The command.
+        command: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The child has no stdin/stdout/stderr pipes.
+    #[error("has no stdio pipes")]
+    NoPipes,
+    /// The handshake or the tool listing failed.
+    #[error("failed to start: {0}")]
+    Handshake(BoxError),
+    /// A remote server could not be reached or refused the session.
+    #[error("could not be reached: {0}")]
+    Unreachable(BoxError),
+    /// No answer to the handshake and tool listing in time.
+    #[error("did not answer {steps} within {}s", .limit.as_secs())]
+    StartTimeout {
+        /// The requests that went unanswered.
+        steps: &'static str,
+        /// The time allowed.
+        limit: Duration,
+    },
+    /// The server is alive and answered the call with a JSON-RPC error (e.g. invalid
+    /// params).
+    #[error("rejected tools/call {tool}: {} (JSON-RPC error {})", .error.message, .error.code.0)]
+    Rejected {
+        /// The tool.
+        tool: String,
+        /// The error it answered with.
+        error: rmcp::model::ErrorData,
+    },
+    /// The session failed during a call: the server died, timed out or broke the protocol.
+    #[error("failed during tools/call {tool}: {error}")]
+    Call {
+        /// The tool.
+        tool: String,
+        /// What the session reported.
+        error: ServiceError,
+    },
+    /// The task starting the server panicked or was cancelled.
+    #[error("start task failed: {0}")]
+    Task(tokio::task::JoinError),
+}
+
+impl ServerError {
+    /// An error of the server `name` that has left no status or stderr behind.
+    pub fn new(name: &str, failure: Failure) -> Self {
+        Self {
+            name: name.to_owned(),
+            failure,
+            status: None,
+            stderr_tail: Vec::new(),
+        }
+    }
 }
 
 fn status_text(status: &Option<ExitStatus>) -> String {
@@ -159,13 +224,6 @@ impl Server {
         if let Some(remote) = &spec.remote {
             return Self::connect(&spec.name, remote).await;
         }
-        let error = |what: String| ServerError {
-            name: spec.name.clone(),
-            what,
-            status: None,
-            stderr_tail: Vec::new(),
-            rejection: None,
-        };
         let mut command = Command::new(&spec.command);
         command
             .args(&spec.args)
@@ -187,16 +245,19 @@ impl Server {
         if let Some(endpoint) = local_endpoint {
             command.env(LOCAL_ENDPOINT_ENV, endpoint);
         }
-        let mut child = command.spawn().map_err(|e| {
-            error(format!(
-                "could not be started: `{}`: {e}",
-                spec.command.display()
-            ))
+        let mut child = command.spawn().map_err(|source| {
+            ServerError::new(
+                &spec.name,
+                Failure::Spawn {
+                    command: spec.command.clone(),
+                    error: source,
+                },
+            )
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            return Err(error("has no stdio pipes".into()));
+            return Err(ServerError::new(&spec.name, Failure::NoPipes));
         };
         let stderr = StderrTail::follow(&spec.name, stderr);
 
@@ -207,13 +268,10 @@ impl Server {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
                 legacy_version: Some(ProtocolVersion::V_2025_11_25),
             };
-            let session =
-                ().serve_with_lifecycle((stdout, stdin), lifecycle)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let session = ().serve_with_lifecycle((stdout, stdin), lifecycle).await?;
             let client = TracedClient::new(session.peer().clone()).with_timeout(CALL_TIMEOUT);
-            let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>((session, client, tools))
+            let tools = client.list_all_tools().await?;
+            Ok::<_, BoxError>((session, client, tools))
         };
         let outcome = tokio::time::timeout(STARTUP_TIMEOUT, setup).await;
         match outcome {
@@ -227,27 +285,25 @@ impl Server {
                     stderr,
                 }),
             }),
-            Ok(Err(message)) => {
+            Ok(Err(error)) => {
                 let status = exit_status(&mut child, Duration::from_secs(1)).await;
                 Err(ServerError {
                     name: spec.name.clone(),
-                    what: format!("failed to start: {message}"),
+                    failure: Failure::Handshake(error),
                     status,
                     stderr_tail: stderr.snapshot().await,
-                    rejection: None,
                 })
             }
             Err(_) => {
                 let _ = child.kill().await;
                 Err(ServerError {
                     name: spec.name.clone(),
-                    what: format!(
-                        "did not answer initialize and tools/list within {}s",
-                        STARTUP_TIMEOUT.as_secs()
-                    ),
+                    failure: Failure::StartTimeout {
+                        steps: "initialize and tools/list",
+                        limit: STARTUP_TIMEOUT,
+                    },
                     status: None,
                     stderr_tail: stderr.snapshot().await,
-                    rejection: None,
                 })
             }
         }
@@ -255,23 +311,16 @@ impl Server {
 
     /// Connects to a running server over Streamable HTTP and lists its tools.
     async fn connect(name: &str, remote: &RemoteSpec) -> Result<Self, ServerError> {
-        let error = |what: String| ServerError {
-            name: name.to_owned(),
-            what,
-            status: None,
-            stderr_tail: Vec::new(),
-            rejection: None,
-        };
         let setup = async {
-            let session = remote::connect(remote).await.map_err(|e| e.to_string())?;
+            let session = remote::connect(remote).await?;
             let mut client = TracedClient::new(session.peer().clone())
                 .with_transport(NetworkTransport::Tcp)
                 .with_timeout(CALL_TIMEOUT);
             if let Some((address, port)) = remote::server_of(&remote.url) {
                 client = client.with_http_server(address, port);
             }
-            let tools = client.list_all_tools().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>((session, client, tools))
+            let tools = client.list_all_tools().await?;
+            Ok::<_, BoxError>((session, client, tools))
         };
         match tokio::time::timeout(STARTUP_TIMEOUT, setup).await {
             Ok(Ok((session, client, tools))) => Ok(Self {
@@ -281,11 +330,14 @@ impl Server {
                 session,
                 process: None,
             }),
-            Ok(Err(message)) => Err(error(format!("could not be reached: {message}"))),
-            Err(_) => Err(error(format!(
-                "did not answer discovery and tools/list within {}s",
-                STARTUP_TIMEOUT.as_secs()
-            ))),
+            Ok(Err(error)) => Err(ServerError::new(name, Failure::Unreachable(error))),
+            Err(_) => Err(ServerError::new(
+                name,
+                Failure::StartTimeout {
+                    steps: "discovery and tools/list",
+                    limit: STARTUP_TIMEOUT,
+                },
+            )),
         }
     }
 
@@ -307,16 +359,13 @@ impl Server {
         }
         match self.client.call_tool(params).await {
             Ok(result) => Ok(result),
-            Err(ServiceError::McpError(error)) => Err(ServerError {
-                name: self.name.clone(),
-                what: format!(
-                    "rejected tools/call {tool}: {} (JSON-RPC error {})",
-                    error.message, error.code.0
-                ),
-                status: None,
-                stderr_tail: Vec::new(),
-                rejection: Some(error),
-            }),
+            Err(ServiceError::McpError(error)) => Err(ServerError::new(
+                &self.name,
+                Failure::Rejected {
+                    tool: tool.to_owned(),
+                    error,
+                },
+            )),
             Err(other) => {
                 let (status, stderr_tail) = match &self.process {
                     Some(process) => {
@@ -330,10 +379,12 @@ impl Server {
                 };
                 Err(ServerError {
                     name: self.name.clone(),
-                    what: format!("failed during tools/call {tool}: {other}"),
+                    failure: Failure::Call {
+                        tool: tool.to_owned(),
+                        error: other,
+                    },
                     status,
                     stderr_tail,
-                    rejection: None,
                 })
             }
         }

@@ -15,7 +15,7 @@ use crate::{
     cli::Common,
     config::ServerSpec,
     receiver::Receiver,
-    servers::{Server, ServerError},
+    servers::{Failure, Server, ServerError},
     view,
 };
 
@@ -78,16 +78,9 @@ impl Session {
             match joined {
                 Ok((index, Ok(server))) => started.push((index, server)),
                 Ok((index, Err(error))) => failures.push((index, error)),
-                Err(error) => failures.push((
-                    usize::MAX,
-                    ServerError {
-                        name: "?".into(),
-                        what: format!("start task failed: {error}"),
-                        status: None,
-                        stderr_tail: Vec::new(),
-                        rejection: None,
-                    },
-                )),
+                Err(error) => {
+                    failures.push((usize::MAX, ServerError::new("?", Failure::Task(error))))
+                }
             }
         }
         started.sort_by_key(|(index, _)| *index);

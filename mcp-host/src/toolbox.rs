@@ -4,7 +4,7 @@ use rmcp::model::{CallToolResult, JsonObject};
 
 use crate::{
     agent::{ServerTool, Toolbox, ToolboxError},
-    servers::Server,
+    servers::{Failure, Server, ServerError},
 };
 
 /// Started servers and the tools they listed, in configuration order.
@@ -67,14 +67,15 @@ impl Toolbox for ServerSet {
             .await
         {
             Ok(result) => Ok(result),
-            Err(mut error) => match error.rejection.take() {
-                Some(rejection) => Err(ToolboxError::Rejected {
-                    server: server.to_owned(),
-                    tool: tool.to_owned(),
-                    error: rejection,
-                }),
-                None => Err(ToolboxError::Server(error)),
-            },
+            Err(ServerError {
+                failure: Failure::Rejected { error, .. },
+                ..
+            }) => Err(ToolboxError::Rejected {
+                server: server.to_owned(),
+                tool: tool.to_owned(),
+                error,
+            }),
+            Err(error) => Err(ToolboxError::Server(error)),
         }
     }
 }
