@@ -108,7 +108,7 @@ pub async fn run_query(
         eprintln!("mcp-host: {refusal}");
         return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
-    let session = Session::start().await?;
+    let session = Session::start(common).await?;
     let root = session.root(agent::agent_span(agent, query));
 
     let started = unless_signalled(session.start_servers(&specs).instrument(root.clone())).await;
@@ -163,7 +163,7 @@ pub async fn run_query(
 
 /// Prints every server's tools: one `mcp-host tools` trace with each server's discovery.
 pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<ExitCode> {
-    let session = Session::start().await?;
+    let session = Session::start(common).await?;
     let root = session.root(tracing::info_span!(
         "mcp-host tools",
         otel.kind = "internal"
@@ -223,7 +223,7 @@ pub async fn call_one(
                 names.join(", ")
             )
         })?;
-    let session = Session::start().await?;
+    let session = Session::start(common).await?;
     let root = session.root(tracing::info_span!("mcp-host call", otel.kind = "internal"));
     root.set_attribute(attr::GEN_AI_TOOL_NAME, tool.to_owned());
     let servers = match session

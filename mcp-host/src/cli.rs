@@ -88,6 +88,13 @@ pub struct Common {
     /// Do not print the trace tree.
     #[arg(long, global = true)]
     pub no_trace_view: bool,
+
+    /// Listen for spans on ADDR (e.g. 127.0.0.1:4319) instead of an ephemeral port, so
+    /// that servers you run yourself (--http servers) can join the printed tree: start them
+    /// with TRACE_META_LOCAL_ENDPOINT=http://ADDR/v1/traces. The host then waits up to 6 s
+    /// for the spans of the calls it made to them.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub receiver: Option<std::net::SocketAddr>,
 }
 
 /// What to do instead of running a query.

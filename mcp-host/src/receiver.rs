@@ -38,6 +38,34 @@ impl Collected {
         self.inner.lock().expect("collector lock").clone()
     }
 
+    /// Whether every CLIENT span with `network.transport=tcp` has a child among the spans
+    /// received.
+    fn remote_calls_answered(&self) -> bool {
+        use opentelemetry_proto::tonic::{common::v1::any_value, trace::v1::span::SpanKind};
+        let resources = self.inner.lock().expect("collector lock");
+        let spans = || {
+            resources
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+        };
+        let over_tcp = |span: &&opentelemetry_proto::tonic::trace::v1::Span| {
+            span.kind == SpanKind::Client as i32
+                && span.attributes.iter().any(|kv| {
+                    kv.key == trace_meta::attributes::NETWORK_TRANSPORT
+                        && matches!(
+                            kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                            Some(any_value::Value::StringValue(t)) if t == "tcp"
+                        )
+                })
+        };
+        let parents: std::collections::HashSet<&[u8]> =
+            spans().map(|span| span.parent_span_id.as_slice()).collect();
+        spans()
+            .filter(over_tcp)
+            .all(|call| parents.contains(call.span_id.as_slice()))
+    }
+
     fn add(&self, request: ExportTraceServiceRequest) {
         self.inner
             .lock()
@@ -57,7 +85,12 @@ pub struct Receiver {
 impl Receiver {
     /// Binds 127.0.0.1 on an ephemeral port and starts serving.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Binds `addr` and starts serving.
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let collected = Collected::default();
         let sink = collected.clone();
@@ -82,6 +115,16 @@ impl Receiver {
             collected,
             task,
         })
+    }
+
+    /// Waits, at most `limit`, until every CLIENT span sent over TCP (a call to a server
+    /// reached by URL) has a child here, that is until the servers that export to this
+    /// receiver have delivered their side of each call.
+    pub async fn wait_for_remote_children(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.collected.remote_calls_answered() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// The traces endpoint, e.g. `http://127.0.0.1:41234/v1/traces`.

@@ -34,11 +34,17 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts the receiver, then telemetry exporting to it (and to the user's backend).
-    pub async fn start() -> anyhow::Result<Self> {
-        let receiver = Receiver::start()
-            .await
-            .context("starting the local trace receiver on 127.0.0.1")?;
+    /// Starts the receiver (on `common.receiver`, else an ephemeral loopback port), then
+    /// telemetry exporting to it (and to the user's backend).
+    pub async fn start(common: &Common) -> anyhow::Result<Self> {
+        let receiver = match common.receiver {
+            Some(addr) => Receiver::start_on(addr).await.with_context(|| {
+                format!("starting the local trace receiver on {addr} (--receiver)")
+            })?,
+            None => Receiver::start()
+                .await
+                .context("starting the local trace receiver on 127.0.0.1")?,
+        };
         let telemetry = Telemetry::new("mcp-host")
             .with_local_endpoint(receiver.traces_endpoint())
             .init()
@@ -108,6 +114,11 @@ impl Session {
         tokio::task::spawn_blocking(move || telemetry.shutdown())
             .await
             .context("flushing spans")?;
+        if common.receiver.is_some() {
+            // Servers reached over HTTP export on their own schedule; give them a moment to
+            // deliver the children of the host's calls to them.
+            receiver.wait_for_remote_children(REMOTE_SPAN_WAIT).await;
+        }
         let collected = receiver.collected().snapshot();
         if !common.no_trace_view {
             let rows = view::rows(&collected);
@@ -175,6 +186,10 @@ pub async fn unless_signalled<T>(
         signal = trace_meta::shutdown_signal() => Err(Interrupted::Signal(signal)),
     }
 }
+
+/// How long the host waits, with `--receiver`, for the spans of servers it reached over
+/// HTTP (their batch export runs every 5 s by default, `OTEL_BSP_SCHEDULE_DELAY`).
+pub const REMOTE_SPAN_WAIT: Duration = Duration::from_secs(6);
 
 /// How long the runtime may take to wind down after a command.
 pub const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
