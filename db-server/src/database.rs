@@ -393,9 +393,11 @@ impl Database {
                 !matches!(e, rusqlite::Error::MultipleStatement) && has_several_statements(sql);
             let error = self.map_error(e);
             match error {
-                DbError::Refused(_) | DbError::Sqlite(_) if several => DbError::Refused(Refusal(
-                    format!("several statements in one call; send exactly one statement ({error})"),
-                )),
+                DbError::Refused(_) | DbError::Sqlite(_) if several => {
+                    DbError::Refused(Refusal::SeveralStatements {
+                        detail: Some(error.to_string()),
+                    })
+                }
                 error => error,
             }
         })?;
@@ -417,9 +419,7 @@ impl Database {
     /// carry their reason, several statements get a clear refusal.
     fn map_error(&self, error: rusqlite::Error) -> DbError {
         if matches!(error, rusqlite::Error::MultipleStatement) {
-            return DbError::Refused(Refusal(
-                "several statements in one call; send exactly one statement".into(),
-            ));
+            return DbError::Refused(Refusal::SeveralStatements { detail: None });
         }
         match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::OperationInterrupted) => {

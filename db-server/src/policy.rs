@@ -72,10 +72,57 @@ pub const QUERY_PRAGMAS: &[&str] = &[
     "user_version",
 ];
 
-/// Why a statement was refused before SQLite ran it.
+/// Why a statement was refused before SQLite ran it: the rule, and what it concerned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Refusal(pub String);
+pub enum Refusal {
+    /// `ATTACH` opens or creates another database file.
+    #[error("ATTACH is refused: the server serves one database")]
+    Attach,
+    /// `DETACH` of any database.
+    #[error("DETACH is refused: the server serves one database")]
+    Detach,
+    /// `load_extension()` runs native code.
+    #[error("load_extension() is refused: extension loading is disabled")]
+    LoadExtension,
+    /// `PRAGMA writable_schema` can corrupt the database.
+    #[error("PRAGMA writable_schema is refused: it can corrupt the database")]
+    WritableSchema,
+    /// A PRAGMA that sets a value, or one not known to only read, on a read-only database.
+    #[error("PRAGMA {name}{} is refused: only read-only PRAGMA queries are allowed on a read-only database", if *.with_value { " with a value" } else { "" })]
+    Pragma {
+        /// The PRAGMA, lower-case.
+        name: String,
+        /// Whether it was given a value.
+        with_value: bool,
+    },
+    /// An action that writes, on a read-only database (the authorizer's view of it).
+    #[error(
+        "{action} is refused: the database is read-only (start the server with --allow-write to change it)"
+    )]
+    ReadOnlyAction {
+        /// The action, e.g. `INSERT into sales`.
+        action: String,
+    },
+    /// `VACUUM INTO` writes a new database file anywhere.
+    #[error("VACUUM INTO is refused: it writes a database file outside the server's database")]
+    VacuumInto,
+    /// The compiled statement would write, and the database is read-only.
+    #[error(
+        "the statement would change the database, which is read-only (start the server with --allow-write to change it)"
+    )]
+    WouldWrite,
+    /// `query_database` got a statement that writes (with `--allow-write`).
+    #[error(
+        "query_database runs read-only statements; use the execute tool to change the database"
+    )]
+    QueryWrites,
+    /// More than one statement in one call.
+    #[error("several statements in one call; send exactly one statement{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    SeveralStatements {
+        /// What SQLite said about the rest of the text, if it said anything.
+        detail: Option<String>,
+    },
+}
 
 /// The rules one connection enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,14 +147,14 @@ impl Policy {
         &self,
         ctx: &AuthContext<'_>,
         in_vacuum: bool,
-    ) -> (Authorization, Option<String>) {
+    ) -> (Authorization, Option<Refusal>) {
         match self.decide(ctx, in_vacuum) {
             Ok(()) => (Authorization::Allow, None),
             Err(reason) => (Authorization::Deny, Some(reason)),
         }
     }
 
-    fn decide(&self, ctx: &AuthContext<'_>, in_vacuum: bool) -> Result<(), String> {
+    fn decide(&self, ctx: &AuthContext<'_>, in_vacuum: bool) -> Result<(), Refusal> {
         match ctx.action {
             // VACUUM attaches a private temporary database, named by an empty file name, to
             // build the compacted copy in; that ATTACH creates no file anyone can name, so
@@ -118,15 +165,11 @@ impl Policy {
             {
                 Ok(())
             }
-            AuthAction::Attach { .. } => {
-                Err("ATTACH is refused: the server serves one database".into())
-            }
-            AuthAction::Detach { .. } => {
-                Err("DETACH is refused: the server serves one database".into())
-            }
+            AuthAction::Attach { .. } => Err(Refusal::Attach),
+            AuthAction::Detach { .. } => Err(Refusal::Detach),
             AuthAction::Function { function_name } => {
                 if function_name.eq_ignore_ascii_case("load_extension") {
-                    Err("load_extension() is refused: extension loading is disabled".into())
+                    Err(Refusal::LoadExtension)
                 } else {
                     Ok(())
                 }
@@ -138,17 +181,16 @@ impl Policy {
             // Reading, and the bookkeeping SQLite does to read, is always fine.
             AuthAction::Select | AuthAction::Read { .. } | AuthAction::Recursive => Ok(()),
             _ if self.allow_write => Ok(()),
-            action => Err(format!(
-                "{} is refused: the database is read-only (start the server with --allow-write to change it)",
-                describe(&action)
-            )),
+            action => Err(Refusal::ReadOnlyAction {
+                action: describe(&action),
+            }),
         }
     }
 
-    fn decide_pragma(&self, name: &str, value: Option<&str>) -> Result<(), String> {
+    fn decide_pragma(&self, name: &str, value: Option<&str>) -> Result<(), Refusal> {
         let name = name.to_ascii_lowercase();
         if name == "writable_schema" {
-            return Err("PRAGMA writable_schema is refused: it can corrupt the database".into());
+            return Err(Refusal::WritableSchema);
         }
         if self.allow_write || INTROSPECTION_PRAGMAS.contains(&name.as_str()) {
             return Ok(());
@@ -156,10 +198,10 @@ impl Policy {
         if value.is_none() && QUERY_PRAGMAS.contains(&name.as_str()) {
             return Ok(());
         }
-        Err(format!(
-            "PRAGMA {name}{} is refused: only read-only PRAGMA queries are allowed on a read-only database",
-            if value.is_some() { " with a value" } else { "" }
-        ))
+        Err(Refusal::Pragma {
+            name,
+            with_value: value.is_some(),
+        })
     }
 
     /// Checks the text of a statement for what the authorizer cannot see.
@@ -174,10 +216,7 @@ impl Policy {
             .is_some_and(|w| w.eq_ignore_ascii_case("vacuum"))
             && words.any(|w| w.eq_ignore_ascii_case("into"))
         {
-            return Err(Refusal(
-                "VACUUM INTO is refused: it writes a database file outside the server's database"
-                    .into(),
-            ));
+            return Err(Refusal::VacuumInto);
         }
         Ok(())
     }
@@ -194,13 +233,9 @@ impl Policy {
             return Ok(());
         }
         if !self.allow_write {
-            Err(Refusal(
-                "the statement would change the database, which is read-only (start the server with --allow-write to change it)".into(),
-            ))
+            Err(Refusal::WouldWrite)
         } else if require_read_only {
-            Err(Refusal(
-                "query_database runs read-only statements; use the execute tool to change the database".into(),
-            ))
+            Err(Refusal::QueryWrites)
         } else {
             Ok(())
         }
@@ -212,7 +247,7 @@ impl Policy {
 /// denial, for a clearer message than SQLite's "not authorized".
 #[derive(Debug, Default)]
 pub(crate) struct Authorizer {
-    denial: Arc<Mutex<Option<String>>>,
+    denial: Arc<Mutex<Option<Refusal>>>,
     in_vacuum: Arc<AtomicBool>,
 }
 
@@ -241,11 +276,7 @@ impl Authorizer {
 
     /// The reason of the denial that failed the statement, if the authorizer denied it.
     pub fn take_denial(&self) -> Option<Refusal> {
-        self.denial
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .map(Refusal)
+        self.denial.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 

@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::{
+    sandbox::{AllowedRoots, SandboxError},
+    tools::{FileServer, Options},
+};
+
 /// Default of `--max-read-bytes`: 1 MiB.
 pub const DEFAULT_MAX_READ_BYTES: u64 = 1024 * 1024;
 
@@ -70,6 +75,19 @@ pub struct Args {
 }
 
 impl Args {
+    /// The server these arguments describe; fails naming the directory when an allowed root
+    /// does not exist or is not a directory.
+    pub fn server(&self) -> Result<FileServer, SandboxError> {
+        let roots = AllowedRoots::new(self.allowed_dirs())?;
+        Ok(FileServer::new(
+            roots,
+            Options {
+                allow_write: self.allow_write,
+                max_read_bytes: self.max_read_bytes,
+            },
+        ))
+    }
+
     /// Every allowed directory, `--root` ones first, then the positional ones.
     pub fn allowed_dirs(&self) -> Vec<PathBuf> {
         self.roots.iter().chain(&self.dirs).cloned().collect()

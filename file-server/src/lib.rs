@@ -45,7 +45,7 @@ pub use tools::FileServer;
 /// `MCP_SERVER_TOKEN` is unusable. Builds its own tokio runtime, so call it from a plain
 /// `main`, not from inside a runtime.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let server = FileServer::from_args(&args).context("file-server cannot start")?;
+    let server = args.server().context("file-server cannot start")?;
     let transport = args.transport().context("file-server cannot start")?;
     tracing::debug!(
         roots = ?server.roots().roots(),

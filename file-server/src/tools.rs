@@ -146,19 +146,6 @@ impl FileServer {
         }
     }
 
-    /// A server configured by the command line; fails naming the directory when an allowed
-    /// root does not exist or is not a directory.
-    pub fn from_args(args: &crate::Args) -> Result<Self, SandboxError> {
-        let roots = AllowedRoots::new(args.allowed_dirs())?;
-        Ok(Self::new(
-            roots,
-            Options {
-                allow_write: args.allow_write,
-                max_read_bytes: args.max_read_bytes,
-            },
-        ))
-    }
-
     /// The allowed roots.
     pub fn roots(&self) -> &AllowedRoots {
         &self.roots
