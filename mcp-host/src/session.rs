@@ -111,7 +111,8 @@ impl Session {
             receiver,
         } = self;
         // The exporter posts to our own receiver, which needs the runtime: flush off it.
-        tokio::task::spawn_blocking(move || telemetry.shutdown())
+        // A destination that failed is logged inside; the local tree is shown regardless.
+        let _logged = tokio::task::spawn_blocking(move || telemetry.shutdown())
             .await
             .context("flushing spans")?;
         if common.receiver.is_some() {

@@ -90,8 +90,9 @@ where
     // short wait lets the runtime drop the tasks it still has, which ends their spans so
     // the flush below exports them.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
-    // Flush before reporting any error, so the spans of a failed session still leave.
-    telemetry.shutdown();
+    // Flush before reporting any error, so the spans of a failed session still leave. A
+    // failed flush is logged inside and does not change how the session ended.
+    let _logged = telemetry.shutdown();
     Ok(served?)
 }
 

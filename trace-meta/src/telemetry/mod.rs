@@ -28,7 +28,7 @@ mod export;
 mod grpc;
 mod report;
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
 use opentelemetry_sdk::{
@@ -40,6 +40,9 @@ use tracing_subscriber::{
 };
 
 use crate::propagation;
+
+use report::ExportState;
+pub use report::SpanLoss;
 
 /// Environment variable naming a second OTLP/HTTP traces endpoint (a full URL, used as is).
 ///
@@ -80,6 +83,12 @@ pub enum TelemetryError {
     /// The HTTP client or the gRPC runtime of an exporter could not be started.
     #[error("cannot start the OTLP exporter's HTTP client or runtime: {0}")]
     Runtime(String),
+    /// The SDK could not shut the exporters down (e.g. it timed out).
+    #[error("shutting down trace export failed")]
+    Shutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
+    /// Some destinations lost spans.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    SpansLost(Vec<SpanLoss>),
     /// A global `tracing` subscriber was already installed.
     #[error("a global tracing subscriber is already installed: {0}")]
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
@@ -159,10 +168,11 @@ impl Telemetry {
         ensure_crypto_provider();
         let disabled = env_flag("OTEL_SDK_DISABLED");
         let default_log_filter = self.default_log_filter.clone();
-        let provider = if disabled {
-            None
+        let (provider, destinations) = if disabled {
+            (None, Vec::new())
         } else {
-            Some(self.build_provider()?)
+            let (provider, destinations) = self.build_provider()?;
+            (Some(provider), destinations)
         };
 
         let filter = EnvFilter::try_from_default_env()
@@ -193,11 +203,14 @@ impl Telemetry {
 
         Ok(TelemetryGuard {
             provider,
+            destinations,
             shut_down: false,
         })
     }
 
-    fn build_provider(self) -> Result<SdkTracerProvider, TelemetryError> {
+    /// The provider, and the accounts of the destinations that report their losses.
+    fn build_provider(self) -> Result<(SdkTracerProvider, Vec<Arc<ExportState>>), TelemetryError> {
+        let mut destinations = Vec::new();
         let mut resource = Resource::builder().with_attribute(KeyValue::new(
             crate::attributes::PROCESS_PID,
             i64::from(std::process::id()),
@@ -210,16 +223,18 @@ impl Telemetry {
         // The local destination first: processors shut down in order, each within
         // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's view.
         if let Some(endpoint) = &self.local_endpoint {
-            let exporter = export::http_exporter(Some(endpoint), false)?;
-            builder = builder.with_span_processor(exporter.into_processor());
+            let processor = export::http_exporter(Some(endpoint), false)?.into_processor();
+            destinations.push(processor.state());
+            builder = builder.with_span_processor(processor);
         }
         if let Some(processor) = export::user_processor()? {
+            destinations.push(processor.state());
             builder = builder.with_span_processor(processor);
         }
         for processor in self.extra_processors {
             builder = builder.with_span_processor(processor);
         }
-        Ok(builder.build())
+        Ok((builder.build(), destinations))
     }
 }
 
@@ -267,6 +282,7 @@ fn ensure_crypto_provider() {
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    destinations: Vec<Arc<ExportState>>,
     shut_down: bool,
 }
 
@@ -283,23 +299,37 @@ impl TelemetryGuard {
         }
     }
 
-    /// Flushes the last spans and stops the exporters. Later calls do nothing.
-    pub fn shutdown(&mut self) {
+    /// Flushes the last spans and stops the exporters, within [`SHUTDOWN_TIMEOUT`] per
+    /// destination. Returns what failed: the destinations that lost spans over the life of
+    /// the process (failed exports, a full queue, a flush that timed out), or the SDK's
+    /// own shutdown error. Each is also logged once on stderr. Later calls do nothing and
+    /// return `Ok`.
+    pub fn shutdown(&mut self) -> Result<(), TelemetryError> {
         if std::mem::replace(&mut self.shut_down, true) {
-            return;
+            return Ok(());
         }
         let result = self
             .provider
             .as_ref()
-            .map(|p| p.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
-        if let Some(Err(error)) = result {
+            .map_or(Ok(()), |p| p.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
+        if let Err(error) = &result {
             tracing::warn!(target: "trace_meta::export", "shutting down trace export: {error}");
         }
+        let losses: Vec<SpanLoss> = self
+            .destinations
+            .iter()
+            .filter_map(|state| state.loss())
+            .collect();
+        if !losses.is_empty() {
+            return Err(TelemetryError::SpansLost(losses));
+        }
+        result.map_err(TelemetryError::Shutdown)
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        self.shutdown();
+        // A failure is logged inside; a destructor has no one to return it to.
+        let _logged = self.shutdown();
     }
 }

@@ -30,7 +30,7 @@ pub(super) struct ReportingExporter<E = opentelemetry_otlp::SpanExporter> {
 
 /// What one destination did with the spans it was given.
 #[derive(Debug)]
-struct ExportState {
+pub(super) struct ExportState {
     endpoint: String,
     failing: AtomicBool,
     /// Spans that ended and were offered to the batch processor.
@@ -115,12 +115,52 @@ impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
     }
 }
 
+impl ExportState {
+    /// What this destination lost, if it lost anything.
+    pub(super) fn loss(&self) -> Option<SpanLoss> {
+        let ended = self.ended.load(Ordering::Relaxed);
+        let exported = self.exported.load(Ordering::Relaxed);
+        let failed = self.failed.load(Ordering::Relaxed);
+        let dropped = ended.saturating_sub(exported);
+        (failed > 0 || dropped > 0).then(|| SpanLoss {
+            endpoint: self.endpoint.clone(),
+            ended,
+            failed,
+            dropped,
+        })
+    }
+}
+
+/// Spans that did not reach one destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} of {ended} spans did not reach {endpoint}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
+    .failed + .dropped
+)]
+pub struct SpanLoss {
+    /// The destination, as logs may show it (no credentials).
+    pub endpoint: String,
+    /// Spans that ended and were offered to it.
+    pub ended: u64,
+    /// Spans whose export failed.
+    pub failed: u64,
+    /// Spans never exported: the queue was full, or the final flush timed out.
+    pub dropped: u64,
+}
+
 /// A batch processor that counts what it is given, so that spans dropped because the
 /// queue was full (a backend slower than the spans arrive) are reported, once, at shutdown.
 #[derive(Debug)]
 pub(super) struct ReportingProcessor {
     inner: BatchSpanProcessor,
     state: Arc<ExportState>,
+}
+
+impl ReportingProcessor {
+    /// The account of what this destination did, shared with the processor.
+    pub(super) fn state(&self) -> Arc<ExportState> {
+        self.state.clone()
+    }
 }
 
 impl SpanProcessor for ReportingProcessor {
@@ -139,18 +179,8 @@ impl SpanProcessor for ReportingProcessor {
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         let result = self.inner.shutdown_with_timeout(timeout);
-        let state = &self.state;
-        let ended = state.ended.load(Ordering::Relaxed);
-        let exported = state.exported.load(Ordering::Relaxed);
-        let failed = state.failed.load(Ordering::Relaxed);
-        let dropped = ended.saturating_sub(exported);
-        if failed > 0 || dropped > 0 {
-            tracing::warn!(
-                target: "trace_meta::export",
-                "{} of {ended} spans did not reach {}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
-                failed + dropped,
-                state.endpoint
-            );
+        if let Some(loss) = self.state.loss() {
+            tracing::warn!(target: "trace_meta::export", "{loss}");
         }
         result
     }
