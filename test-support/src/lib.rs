@@ -1,0 +1,22 @@
+//! Fixtures shared by the test suites of this workspace, one copy each.
+//!
+//! Its one job: give every crate's tests the same setup, so a suite says what it checks and
+//! not how it builds its surroundings. It is a `[dev-dependencies]` entry only; no library
+//! or binary of the workspace depends on it.
+//!
+//! - [`env`]: child-process commands without the variables that would send their spans or
+//!   logs somewhere the test does not expect.
+//! - [`telemetry`]: an in-memory span exporter installed as the process's telemetry, and
+//!   attribute look-ups on the spans it keeps.
+//! - [`loopback`]: a small HTTP/1 server on `127.0.0.1` for fakes (a model endpoint, a trace
+//!   backend).
+//! - [`otlp`]: a loopback OTLP/HTTP trace backend that records what it receives and can
+//!   misbehave on request.
+//!
+//! Helpers that belong to one crate's binaries (starting `mcp-host`, its OTLP/JSON files)
+//! stay in that crate's `tests/`.
+
+pub mod env;
+pub mod loopback;
+pub mod otlp;
+pub mod telemetry;
