@@ -7,16 +7,10 @@ use db_server::{
     database::{Config, Database},
     tools::DbServer,
 };
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
-use trace_meta::{Traced, telemetry::Telemetry};
-
-fn attr(span: &SpanData, key: &str) -> Option<opentelemetry::Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
-}
+use test_support::telemetry::{InMemoryTelemetry, attr};
+use trace_meta::Traced;
 
 fn server() -> DbServer {
     let mut builder = Database::builder(Config::default()).unwrap();
@@ -27,11 +21,7 @@ fn server() -> DbServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_spans_record_the_query_and_the_row_count() {
-    let exporter = InMemorySpanExporter::default();
-    let guard = Telemetry::new("db-server")
-        .with_span_exporter(exporter.clone())
-        .init()
-        .expect("telemetry");
+    let telemetry = InMemoryTelemetry::install("db-server");
 
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     let served = tokio::spawn(async move {
@@ -65,8 +55,7 @@ async fn tool_spans_record_the_query_and_the_row_count() {
     client.cancel().await.ok();
     served.await.ok();
 
-    guard.force_flush();
-    let spans = exporter.get_finished_spans().unwrap();
+    let spans = telemetry.spans();
     let tool_spans: Vec<&SpanData> = spans
         .iter()
         .filter(|s| s.name == "tool-query_database")

@@ -9,6 +9,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
+use test_support::env::clean_env;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_file-server");
 const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
@@ -16,6 +17,7 @@ const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data
 #[test]
 fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
     let mut command = Command::new(BINARY);
+    clean_env(&mut command);
     command
         .args(["--root", SAMPLE_DATA])
         .stdin(Stdio::piped())
@@ -23,15 +25,6 @@ fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
         // Logs go to stderr; make them plentiful, so any that leaked to stdout would show.
         .stderr(Stdio::null())
         .env("RUST_LOG", "trace");
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("OTEL_")
-            || name == "CONFIDENT_API_KEY"
-            || name == "TRACE_META_LOCAL_ENDPOINT"
-        {
-            command.env_remove(&key);
-        }
-    }
     let mut child = command.spawn().expect("spawn file-server");
     let stdout = child.stdout.take().unwrap();
     let (lines_tx, lines_rx) = mpsc::channel();
@@ -143,11 +136,7 @@ fn sigterm_exits_zero() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env_remove("RUST_LOG");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("OTEL_") {
-            command.env_remove(&key);
-        }
-    }
+    clean_env(&mut command);
     let mut child = command.spawn().expect("spawn file-server");
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());

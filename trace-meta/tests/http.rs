@@ -12,7 +12,6 @@ use std::{
     collections::HashMap,
     io::{Read, Write},
     net::{SocketAddr, TcpStream},
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -20,7 +19,7 @@ use opentelemetry::{
     Value,
     trace::{SpanId, SpanKind, TraceContextExt, TraceId},
 };
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{
     RoleClient,
     handler::server::wrapper::Parameters,
@@ -33,11 +32,9 @@ use rmcp::{
     },
 };
 use serde::Deserialize;
+use test_support::telemetry::{InMemoryTelemetry, attr};
 use trace_meta::{
-    HttpConfig, HttpServer, TracedClient,
-    http::BearerToken,
-    http_client::TraceHeaders,
-    telemetry::{Telemetry, TelemetryGuard},
+    HttpConfig, HttpServer, TracedClient, http::BearerToken, http_client::TraceHeaders,
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -58,29 +55,12 @@ impl TestServer {
     }
 }
 
-fn exporter() -> &'static (InMemorySpanExporter, TelemetryGuard) {
-    static TELEMETRY: OnceLock<(InMemorySpanExporter, TelemetryGuard)> = OnceLock::new();
-    TELEMETRY.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let guard = Telemetry::new("http-test")
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("telemetry init");
-        (exporter, guard)
-    })
+fn exporter() -> &'static InMemoryTelemetry {
+    InMemoryTelemetry::install("http-test")
 }
 
 fn spans() -> Vec<SpanData> {
-    let (exporter, guard) = exporter();
-    guard.force_flush();
-    exporter.get_finished_spans().expect("finished spans")
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
+    exporter().spans()
 }
 
 /// The server span of the echo call that sent `text`.

@@ -1,13 +1,8 @@
 //! A real rmcp client and server in one process, over an in-memory duplex pipe, with spans
 //! going to an in-memory exporter: the trace must cross the MCP boundary intact.
 
-use std::sync::OnceLock;
-
-use opentelemetry::{
-    Value,
-    trace::{SpanId, SpanKind, Status, TraceId},
-};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{
     ServiceExt,
     handler::server::wrapper::Parameters,
@@ -15,7 +10,8 @@ use rmcp::{
     schemars, tool, tool_router,
 };
 use serde::Deserialize;
-use trace_meta::{Traced, TracedClient, telemetry::Telemetry};
+use test_support::telemetry::{InMemoryTelemetry, attr};
+use trace_meta::{Traced, TracedClient};
 use tracing::Instrument;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -47,31 +43,13 @@ impl TestServer {
     }
 }
 
-fn exporter() -> &'static (InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard) {
-    static TELEMETRY: OnceLock<(InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard)> =
-        OnceLock::new();
-    TELEMETRY.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let guard = Telemetry::new("in-process-test")
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("telemetry init");
-        (exporter, guard)
-    })
+fn exporter() -> &'static InMemoryTelemetry {
+    InMemoryTelemetry::install("in-process-test")
 }
 
 /// Every span finished so far.
 fn spans() -> Vec<SpanData> {
-    let (exporter, guard) = exporter();
-    guard.force_flush();
-    exporter.get_finished_spans().expect("finished spans")
-}
-
-fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
+    exporter().spans()
 }
 
 fn attr_str(span: &SpanData, key: &str) -> String {
