@@ -47,7 +47,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use mcp_host::bench::proc_status_kib;
 use serde_json::{Value, json};
+use test_support::env::clean_env;
 
 const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
 const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
@@ -793,16 +795,7 @@ impl Server {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (key, _) in std::env::vars_os() {
-            let name = key.to_string_lossy();
-            if name.starts_with("OTEL_")
-                || name == "RUST_LOG"
-                || name == "CONFIDENT_API_KEY"
-                || name == "TRACE_META_LOCAL_ENDPOINT"
-            {
-                command.env_remove(&key);
-            }
-        }
+        clean_env(&mut command);
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {HOST}: {e}"));
@@ -1023,7 +1016,7 @@ impl Server {
 
     /// A `/proc/PID/status` memory figure (`VmRSS`, `VmHWM`) in kB.
     fn rss_kb(&self, field: &str) -> u64 {
-        proc_status_kb(self.pid(), field)
+        proc_status_kib(self.pid(), field)
             .unwrap_or_else(|| panic!("{}: no {field} in /proc status", self.kind.name()))
     }
 
@@ -1089,15 +1082,6 @@ impl Drop for Server {
     }
 }
 
-fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kb| kb.parse().ok())
-}
-
 /// Samples a process's `VmRSS` every few milliseconds until stopped; returns the peak.
 struct RssSampler {
     stop: Arc<AtomicBool>,
@@ -1113,7 +1097,7 @@ impl RssSampler {
             let (stop, peak) = (Arc::clone(&stop), Arc::clone(&peak));
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(kb) = proc_status_kb(pid, "VmRSS") {
+                    if let Some(kb) = proc_status_kib(pid, "VmRSS") {
                         peak.fetch_max(kb, Ordering::Relaxed);
                     }
                     thread::sleep(Duration::from_millis(5));

@@ -17,10 +17,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{
-    otlp::{Backend, Mode, Received},
-    *,
-};
+use common::*;
+use test_support::otlp::{Backend, Mode, Received};
 
 /// A server started with `--http 127.0.0.1:0`, its URL read from its stderr.
 struct Remote {
@@ -425,18 +423,7 @@ fn load(clients: usize, calls: usize) -> String {
         (all, sent)
     });
     let elapsed = started.elapsed();
-    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", db.pid()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map(|v| {
-            v.trim()
-                .trim_end_matches(" kB")
-                .trim()
-                .parse::<u64>()
-                .unwrap()
-        })
-        .unwrap();
+    let rss_kb = mcp_host::bench::proc_status_kib(db.pid(), "VmHWM").unwrap();
     db.stop();
 
     let total = clients * calls;

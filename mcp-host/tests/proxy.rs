@@ -10,7 +10,6 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader, Write},
-    net::TcpListener,
     path::Path,
     process::{Child, ChildStdin, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, mpsc},
@@ -19,8 +18,7 @@ use std::{
 
 use common::{HOST, clean_env, data_dir};
 use http_body_util::{BodyExt, Full};
-use hyper::{Response, body::Bytes, service::service_fn};
-use hyper_util::rt::TokioIo;
+use hyper::{Response, body::Bytes};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     common::v1::{KeyValue, any_value},
@@ -28,6 +26,7 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message as _;
 use serde_json::{Value, json};
+use test_support::{loopback, otlp::hex};
 
 const TEST_SERVER: &str = env!("CARGO_BIN_EXE_proxy-test-server");
 /// How long any single wait in these tests may last.
@@ -75,10 +74,6 @@ fn attr_of(list: &[KeyValue], key: &str) -> Option<String> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 struct Collector {
     endpoint: String,
     spans: Arc<Mutex<Vec<Got>>>,
@@ -86,61 +81,36 @@ struct Collector {
 
 impl Collector {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
         let spans = Arc::new(Mutex::new(Vec::new()));
         let sink = spans.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let sink = sink.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |request: hyper::Request<_>| {
-                            let sink = sink.clone();
-                            async move {
-                                let body: hyper::body::Incoming = request.into_body();
-                                let body = body.collect().await.unwrap().to_bytes();
-                                if let Ok(export) = ExportTraceServiceRequest::decode(body) {
-                                    let mut spans = sink.lock().unwrap();
-                                    for resource in export.resource_spans {
-                                        let service = resource
-                                            .resource
-                                            .as_ref()
-                                            .and_then(|r| attr_of(&r.attributes, "service.name"))
-                                            .unwrap_or_default();
-                                        for scope in resource.scope_spans {
-                                            for span in scope.spans {
-                                                spans.push(Got {
-                                                    service: service.clone(),
-                                                    span,
-                                                });
-                                            }
-                                        }
-                                    }
-                                }
-                                Ok::<_, std::convert::Infallible>(Response::new(Full::new(
-                                    Bytes::from(
-                                        ExportTraceServiceResponse::default().encode_to_vec(),
-                                    ),
-                                )))
+        let addr = loopback::serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let sink = sink.clone();
+            async move {
+                let body = request.into_body().collect().await.unwrap().to_bytes();
+                if let Ok(export) = ExportTraceServiceRequest::decode(body) {
+                    let mut spans = sink.lock().unwrap();
+                    for resource in export.resource_spans {
+                        let service = resource
+                            .resource
+                            .as_ref()
+                            .and_then(|r| attr_of(&r.attributes, "service.name"))
+                            .unwrap_or_default();
+                        for scope in resource.scope_spans {
+                            for span in scope.spans {
+                                spans.push(Got {
+                                    service: service.clone(),
+                                    span,
+                                });
                             }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+                        }
+                    }
                 }
-            });
+                Response::new(Full::new(Bytes::from(
+                    ExportTraceServiceResponse::default().encode_to_vec(),
+                )))
+            }
         });
+        let endpoint = format!("http://{addr}/v1/traces");
         Self { endpoint, spans }
     }
 

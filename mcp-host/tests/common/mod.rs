@@ -1,9 +1,12 @@
-//! Helpers shared by the end-to-end tests: running the host, reading OTLP/JSON.
+//! Helpers of the host's own test suites: running the host, reading its OTLP/JSON files, a
+//! scripted model. Fixtures every crate's tests share (a clean child environment, the
+//! loopback OTLP backend) come from the `test-support` crate.
 
 #![allow(dead_code)]
 
 pub mod model;
-pub mod otlp;
+
+pub use test_support::env::clean_env;
 
 use std::{
     path::{Path, PathBuf},
@@ -26,19 +29,6 @@ pub fn host() -> Command {
     let mut command = Command::new(HOST);
     clean_env(&mut command);
     command
-}
-
-/// Removes the variables that would send spans or logs somewhere the test does not expect.
-pub fn clean_env(command: &mut Command) {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_")
-            || key == "RUST_LOG"
-            || key == "CONFIDENT_API_KEY"
-            || key.starts_with("TRACE_META")
-        {
-            command.env_remove(key);
-        }
-    }
 }
 
 /// A runaway query: it runs until the server's timeout interrupts it.
