@@ -8,6 +8,7 @@
 //!   logs somewhere the test does not expect.
 //! - [`telemetry`]: an in-memory span exporter installed as the process's telemetry, and
 //!   attribute look-ups on the spans it keeps.
+//! - [`echo`]: a minimal MCP server whose tools answer what a test expects.
 //! - [`loopback`]: a small HTTP/1 server on `127.0.0.1` for fakes (a model endpoint, a trace
 //!   backend).
 //! - [`otlp`]: a loopback OTLP/HTTP trace backend that records what it receives and can
@@ -16,6 +17,7 @@
 //! Helpers that belong to one crate's binaries (starting `mcp-host`, its OTLP/JSON files)
 //! stay in that crate's `tests/`.
 
+pub mod echo;
 pub mod env;
 pub mod loopback;
 pub mod otlp;

@@ -22,38 +22,20 @@ use opentelemetry::{
 use opentelemetry_sdk::trace::SpanData;
 use rmcp::{
     RoleClient,
-    handler::server::wrapper::Parameters,
-    model::{CallToolRequestParams, CallToolResult, ContentBlock, ProtocolVersion},
-    schemars,
+    model::{CallToolRequestParams, ProtocolVersion},
     service::{ClientLifecycleMode, ClientServiceExt, RunningService},
-    tool, tool_router,
     transport::{
         StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
-use serde::Deserialize;
-use test_support::telemetry::{InMemoryTelemetry, attr};
+use test_support::{
+    echo::EchoServer,
+    telemetry::{InMemoryTelemetry, attr},
+};
 use trace_meta::{
     HttpConfig, HttpServer, TracedClient, http::BearerToken, http_client::TraceHeaders,
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    text: String,
-}
-
-#[derive(Debug, Clone)]
-struct TestServer;
-
-#[tool_router(server_handler)]
-impl TestServer {
-    #[tool(description = "Sends the text back")]
-    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> CallToolResult {
-        CallToolResult::success(vec![ContentBlock::text(format!("echo: {text}"))])
-    }
-}
 
 fn exporter() -> &'static InMemoryTelemetry {
     InMemoryTelemetry::install("http-test")
@@ -96,7 +78,7 @@ impl Running {
         let server = HttpServer::bind(config).await.expect("bind");
         let (addr, url) = (server.local_addr(), server.url());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(TestServer, async {
+        let task = tokio::spawn(server.serve(EchoServer, async {
             let _ = stopped.await;
         }));
         Self {

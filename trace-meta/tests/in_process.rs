@@ -5,43 +5,14 @@ use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use rmcp::{
     ServiceExt,
-    handler::server::wrapper::Parameters,
-    model::{CallToolRequestParams, CallToolResult, ContentBlock, RequestMetaObject},
-    schemars, tool, tool_router,
+    model::{CallToolRequestParams, CallToolResult, RequestMetaObject},
 };
-use serde::Deserialize;
-use test_support::telemetry::{InMemoryTelemetry, attr};
+use test_support::{
+    echo::EchoServer,
+    telemetry::{InMemoryTelemetry, attr},
+};
 use trace_meta::{Traced, TracedClient};
 use tracing::Instrument;
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    text: String,
-}
-
-#[derive(Debug, Clone)]
-struct TestServer;
-
-#[tool_router(server_handler)]
-impl TestServer {
-    #[tool(description = "Sends the text back")]
-    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> CallToolResult {
-        // Work the tool does with `tracing` must nest under the server span, across awaits.
-        async {
-            tokio::task::yield_now().await;
-            tracing::info!("echoing");
-        }
-        .instrument(tracing::info_span!("inner-work"))
-        .await;
-        CallToolResult::success(vec![ContentBlock::text(format!("echo: {text}"))])
-    }
-
-    #[tool(description = "Always fails")]
-    async fn fail(&self) -> CallToolResult {
-        CallToolResult::error(vec![ContentBlock::text("the tool refused")])
-    }
-}
 
 fn exporter() -> &'static InMemoryTelemetry {
     InMemoryTelemetry::install("in-process-test")
@@ -71,7 +42,7 @@ async fn connect() -> (
 ) {
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let server = tokio::spawn(async move {
-        let running = Traced::new(TestServer)
+        let running = Traced::new(EchoServer)
             .serve(server_io)
             .await
             .expect("server");
