@@ -1,7 +1,7 @@
 //! The SERVER span of a tool call carries the database attributes, in process, with an
 //! in-memory span exporter.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use db_server::{
     database::{Config, Database},
@@ -9,13 +9,15 @@ use db_server::{
 };
 use opentelemetry_sdk::trace::SpanData;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
-use test_support::telemetry::{InMemoryTelemetry, attr};
+use test_support::{
+    data::sales_csv,
+    telemetry::{InMemoryTelemetry, attr},
+};
 use trace_meta::Traced;
 
 fn server() -> DbServer {
     let mut builder = Database::builder(Config::default()).unwrap();
-    let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sales.csv");
-    builder.load_csv("sales", &csv).unwrap();
+    builder.load_csv("sales", &sales_csv()).unwrap();
     DbServer::new(Arc::new(builder.finish().unwrap()))
 }
 

@@ -1,6 +1,6 @@
 //! End to end through the real `db-server` binary over stdio, with rmcp's client.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use rmcp::{
     RoleClient, ServiceExt,
@@ -9,15 +9,11 @@ use rmcp::{
     transport::{ConfigureCommandExt, TokioChildProcess},
 };
 use serde_json::{Value, json};
-use test_support::env::clean_env;
+use test_support::{data::sales_csv, env::clean_env};
 use tokio::process::Command;
 use trace_meta::tool_result_text as text;
 
 type Client = RunningService<RoleClient, ()>;
-
-fn sales_csv() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sales.csv")
-}
 
 /// The server command with the sample data, telemetry export switched off and the test's
 /// own `OTEL_*` settings kept away from it.

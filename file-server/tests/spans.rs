@@ -4,12 +4,13 @@
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
-use test_support::telemetry::{InMemoryTelemetry, attr_text as attr};
+use test_support::{
+    data::SAMPLE_DATA,
+    telemetry::{InMemoryTelemetry, attr_text as attr},
+};
 use trace_meta::Traced;
 
 use file_server::{FileServer, sandbox::AllowedRoots, tools::Options};
-
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_calls_get_server_spans_with_path_and_errors() {

@@ -16,11 +16,10 @@ use rmcp::{
     transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
-use test_support::env::clean_env;
+use test_support::{data::SAMPLE_DATA, env::clean_env};
 use trace_meta::tool_result_text as text;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_file-server");
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 const SALES_HEADER: &str = "year,month,quarter,region,product,units,revenue";
 
 const READ_TOOLS: [&str; 7] = [

@@ -9,10 +9,9 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use test_support::env::clean_env;
+use test_support::{data::SAMPLE_DATA, env::clean_env, process::wait_timeout};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_file-server");
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 
 #[test]
 fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
@@ -73,17 +72,10 @@ fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
     }
     drop(stdin);
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("file-server did not exit within 5 s of stdin closing");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_timeout(&mut child, Duration::from_secs(5)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("file-server did not exit within 5 s of stdin closing")
+    });
     assert!(status.success(), "exit status {status}");
     reader.join().unwrap();
     // Anything written after the last response must be JSON-RPC too.
@@ -155,17 +147,10 @@ fn sigterm_exits_zero() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: plain kill(2) on the child this test started and has not reaped.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("file-server did not exit within 5 s of SIGTERM");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_timeout(&mut child, Duration::from_secs(5)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("file-server did not exit within 5 s of SIGTERM")
+    });
     assert!(status.success(), "exit status {status}");
     // Keep stdin open until here, so the exit is the signal's doing, not EOF's.
     drop(stdin);

@@ -49,10 +49,9 @@ use std::{
 
 use mcp_host::bench::proc_status_kib;
 use serde_json::{Value, json};
-use test_support::env::clean_env;
+use test_support::{data::SAMPLE_DATA, env::clean_env, process::wait_timeout};
 
 const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 const PROTOCOL_VERSION: &str = "2025-11-25";
 /// How long any one expected response may take (debug builds, a loaded CI machine).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -1024,18 +1023,11 @@ impl Server {
     /// messages no step claimed (all validated).
     fn finish(mut self) -> Vec<Value> {
         drop(self.stdin.take());
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if started.elapsed() > EXIT_TIMEOUT {
-                panic!(
-                    "{}: did not exit within {EXIT_TIMEOUT:?} of stdin closing",
-                    self.kind.name()
-                );
-            }
-            thread::sleep(Duration::from_millis(10));
+        let Some(status) = wait_timeout(&mut self.child, EXIT_TIMEOUT) else {
+            panic!(
+                "{}: did not exit within {EXIT_TIMEOUT:?} of stdin closing",
+                self.kind.name()
+            );
         };
         assert!(
             status.success(),

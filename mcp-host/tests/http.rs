@@ -18,7 +18,10 @@ use std::{
 };
 
 use common::*;
-use test_support::otlp::{Backend, Mode, Received};
+use test_support::{
+    otlp::{Backend, Mode, Received},
+    process::wait_timeout,
+};
 
 /// A server started with `--http 127.0.0.1:0`, its URL read from its stderr.
 struct Remote {
@@ -75,18 +78,13 @@ impl Remote {
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "a server exits cleanly on SIGTERM: {status}"
-                );
-                break;
-            }
-            assert!(Instant::now() < deadline, "a server ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = wait_timeout(&mut self.child, Duration::from_secs(3));
+        assert!(status.is_some(), "a server ignored SIGTERM");
+        let status = status.unwrap();
+        assert!(
+            status.success(),
+            "a server exits cleanly on SIGTERM: {status}"
+        );
         std::thread::sleep(Duration::from_millis(50));
         self.stderr.lock().unwrap().clone()
     }

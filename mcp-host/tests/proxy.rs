@@ -26,7 +26,7 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message as _;
 use serde_json::{Value, json};
-use test_support::{loopback, otlp::hex};
+use test_support::{loopback, otlp::hex, process::wait_timeout};
 
 const TEST_SERVER: &str = env!("CARGO_BIN_EXE_proxy-test-server");
 /// How long any single wait in these tests may last.
@@ -262,19 +262,13 @@ impl Proxy {
     }
 
     fn wait(&mut self) -> (ExitStatus, String) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the stderr reader reach the end.
-                std::thread::sleep(Duration::from_millis(50));
-                return (status, self.stderr.lock().unwrap().clone());
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the proxy did not exit in time");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let Some(status) = wait_timeout(&mut self.child, WAIT) else {
+            let _ = self.child.kill();
+            panic!("the proxy did not exit in time");
+        };
+        // Let the stderr reader reach the end.
+        std::thread::sleep(Duration::from_millis(50));
+        (status, self.stderr.lock().unwrap().clone())
     }
 }
 
@@ -755,14 +749,9 @@ fn a_client_on_socket_pairs_is_served_like_one_on_pipes() {
         );
     }
     to_proxy.shutdown(std::net::Shutdown::Write).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the proxy exits on end of input");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_timeout(&mut child, WAIT);
+    assert!(status.is_some(), "the proxy exits on end of input");
+    let status = status.unwrap();
     assert!(status.success());
 }
 

@@ -43,3 +43,13 @@ where
     });
     addr
 }
+
+/// The headers of `request` as (name, value) pairs, in order; a value that is not visible
+/// ASCII reads as empty.
+pub fn headers<B>(request: &Request<B>) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect()
+}

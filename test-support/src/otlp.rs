@@ -84,13 +84,7 @@ impl Backend {
                 (spans_sink.clone(), headers_sink.clone(), served.clone());
             async move {
                 let number = served.fetch_add(1, Ordering::SeqCst);
-                headers.lock().unwrap().push(
-                    request
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-                        .collect(),
-                );
+                headers.lock().unwrap().push(loopback::headers(&request));
                 let body = request.into_body().collect().await.unwrap().to_bytes();
                 match mode {
                     Mode::Status(code) => {

@@ -129,11 +129,7 @@ impl FakeModel {
             let (sink, script) = (sink.clone(), script.clone());
             async move {
                 let path = request.uri().path().to_owned();
-                let headers = request
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-                    .collect();
+                let headers = loopback::headers(&request);
                 let bytes = request.into_body().collect().await.unwrap().to_bytes();
                 let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 let number = {
