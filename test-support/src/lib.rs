@@ -6,7 +6,7 @@
 //!
 //! - [`data`]: where the sample data (`examples/data`) is.
 //! - [`echo`]: a minimal MCP server whose tools answer what a test expects.
-//! - [`env`]: child-process commands without the variables that would send their spans or
+//! - [`env`](mod@env): child-process commands without the variables that would send their spans or
 //!   logs somewhere the test does not expect.
 //! - [`loopback`]: a small HTTP/1 server on `127.0.0.1` for fakes (a model endpoint, a trace
 //!   backend).
