@@ -17,16 +17,15 @@ use std::{
 };
 
 use common::{HOST, clean_env, data_dir};
-use http_body_util::{BodyExt, Full};
-use hyper::{Response, body::Bytes};
 use opentelemetry_proto::tonic::{
-    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     common::v1::{KeyValue, any_value},
     trace::v1::Span as OtlpSpan,
 };
-use prost::Message as _;
 use serde_json::{Value, json};
-use test_support::{loopback, otlp::hex, process::wait_timeout};
+use test_support::{
+    otlp::{Backend, Mode, hex},
+    process::wait_timeout,
+};
 
 const TEST_SERVER: &str = env!("CARGO_BIN_EXE_proxy-test-server");
 /// How long any single wait in these tests may last.
@@ -74,51 +73,32 @@ fn attr_of(list: &[KeyValue], key: &str) -> Option<String> {
     })
 }
 
+/// The loopback OTLP backend of test-support, its spans seen as [`Got`].
 struct Collector {
     endpoint: String,
-    spans: Arc<Mutex<Vec<Got>>>,
+    backend: Backend,
 }
 
 impl Collector {
     fn start() -> Self {
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let sink = spans.clone();
-        let addr = loopback::serve(move |request: hyper::Request<hyper::body::Incoming>| {
-            let sink = sink.clone();
-            async move {
-                let body = request.into_body().collect().await.unwrap().to_bytes();
-                if let Ok(export) = ExportTraceServiceRequest::decode(body) {
-                    let mut spans = sink.lock().unwrap();
-                    for resource in export.resource_spans {
-                        let service = resource
-                            .resource
-                            .as_ref()
-                            .and_then(|r| attr_of(&r.attributes, "service.name"))
-                            .unwrap_or_default();
-                        for scope in resource.scope_spans {
-                            for span in scope.spans {
-                                spans.push(Got {
-                                    service: service.clone(),
-                                    span,
-                                });
-                            }
-                        }
-                    }
-                }
-                Response::new(Full::new(Bytes::from(
-                    ExportTraceServiceResponse::default().encode_to_vec(),
-                )))
-            }
-        });
-        let endpoint = format!("http://{addr}/v1/traces");
-        Self { endpoint, spans }
+        let backend = Backend::start(Mode::Ok);
+        let endpoint = format!("{}/v1/traces", backend.endpoint);
+        Self { endpoint, backend }
     }
 
     /// Waits until `done` holds for the spans received, or [`WAIT`] passes.
     fn wait(&self, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
         let deadline = Instant::now() + WAIT;
         loop {
-            let spans = self.spans.lock().unwrap().clone();
+            let spans: Vec<Got> = self
+                .backend
+                .spans()
+                .into_iter()
+                .map(|received| Got {
+                    service: received.service,
+                    span: received.span,
+                })
+                .collect();
             if done(&spans) || Instant::now() > deadline {
                 return spans;
             }

@@ -16,6 +16,7 @@ use hyper::{Response, body::Bytes};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     common::v1::any_value,
+    trace::v1::Span,
 };
 use prost::Message;
 
@@ -54,6 +55,8 @@ pub struct Received {
     pub status_code: i32,
     /// The span's attributes in their `Debug` form, for `contains` checks.
     pub attribute_text: String,
+    /// The whole span as it arrived: kind, events, links and attributes included.
+    pub span: Span,
 }
 
 /// Lower-case hex of an id's bytes.
@@ -158,6 +161,7 @@ fn record(spans: &Mutex<Vec<Received>>, body: &[u8]) {
                     parent_span_id: hex(&span.parent_span_id),
                     status_code: span.status.as_ref().map_or(0, |s| s.code),
                     attribute_text: format!("{:?}", span.attributes),
+                    span,
                 });
             }
         }
