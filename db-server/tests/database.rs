@@ -1,17 +1,14 @@
 //! The database layer: loading, the row cap, bound parameters, describe_table with hostile
 //! names, and the time limit.
 
-use std::{path::PathBuf, time::Duration, time::Instant};
+use std::{time::Duration, time::Instant};
 
 use db_server::{
     database::{Config, Database, DbError},
     value::SqlParam,
 };
 use serde_json::json;
-
-fn sales_csv() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sales.csv")
-}
+use test_support::data::sales_csv;
 
 fn sales(config: Config) -> Database {
     let mut builder = Database::builder(config).unwrap();

@@ -1,13 +1,8 @@
 //! The statement policy through the real database: what read-only refuses, and what
 //! `--allow-write` then allows.
 
-use std::path::PathBuf;
-
 use db_server::database::{Config, Database, DbError};
-
-fn sales_csv() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sales.csv")
-}
+use test_support::data::sales_csv;
 
 /// The sample database, with a second table and a view to drop and alter.
 fn database(allow_write: bool) -> Database {

@@ -1,37 +1,29 @@
 //! The SERVER span of a tool call carries the database attributes, in process, with an
 //! in-memory span exporter.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use db_server::{
     database::{Config, Database},
     tools::DbServer,
 };
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
-use trace_meta::{Traced, telemetry::Telemetry};
-
-fn attr(span: &SpanData, key: &str) -> Option<opentelemetry::Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
-}
+use test_support::{
+    data::sales_csv,
+    telemetry::{InMemoryTelemetry, attr},
+};
+use trace_meta::Traced;
 
 fn server() -> DbServer {
     let mut builder = Database::builder(Config::default()).unwrap();
-    let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sales.csv");
-    builder.load_csv("sales", &csv).unwrap();
+    builder.load_csv("sales", &sales_csv()).unwrap();
     DbServer::new(Arc::new(builder.finish().unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_spans_record_the_query_and_the_row_count() {
-    let exporter = InMemorySpanExporter::default();
-    let guard = Telemetry::new("db-server")
-        .with_span_exporter(exporter.clone())
-        .init()
-        .expect("telemetry");
+    let telemetry = InMemoryTelemetry::install("db-server");
 
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     let served = tokio::spawn(async move {
@@ -65,8 +57,7 @@ async fn tool_spans_record_the_query_and_the_row_count() {
     client.cancel().await.ok();
     served.await.ok();
 
-    guard.force_flush();
-    let spans = exporter.get_finished_spans().unwrap();
+    let spans = telemetry.spans();
     let tool_spans: Vec<&SpanData> = spans
         .iter()
         .filter(|s| s.name == "tool-query_database")

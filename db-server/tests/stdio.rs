@@ -1,6 +1,6 @@
 //! End to end through the real `db-server` binary over stdio, with rmcp's client.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{process::Stdio, time::Duration};
 
 use rmcp::{
     RoleClient, ServiceExt,
@@ -9,13 +9,11 @@ use rmcp::{
     transport::{ConfigureCommandExt, TokioChildProcess},
 };
 use serde_json::{Value, json};
+use test_support::{data::sales_csv, env::clean_env};
 use tokio::process::Command;
+use trace_meta::tool_result_text as text;
 
 type Client = RunningService<RoleClient, ()>;
-
-fn sales_csv() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sales.csv")
-}
 
 /// The server command with the sample data, telemetry export switched off and the test's
 /// own `OTEL_*` settings kept away from it.
@@ -23,12 +21,7 @@ fn command(extra: &[&str]) -> Command {
     let load = format!("sales={}", sales_csv().display());
     Command::new(env!("CARGO_BIN_EXE_db-server")).configure(|cmd| {
         cmd.arg("--load").arg(load).args(extra);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("OTEL_") || key == "CONFIDENT_API_KEY" {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env_remove("TRACE_META_LOCAL_ENDPOINT");
+        clean_env(cmd.as_std_mut());
         cmd.env("RUST_LOG", "warn");
     })
 }
@@ -46,14 +39,6 @@ async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
         .await
         .unwrap_or_else(|e| panic!("{tool}: {e}"))
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect()
 }
 
 fn json_of(result: &CallToolResult) -> Value {

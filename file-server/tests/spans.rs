@@ -1,40 +1,20 @@
 //! The spans of tool calls: `tool-{tool}` SERVER spans with the conventions' attributes, the
 //! path a tool worked on, and `error.type` on refusals.
 
-use std::sync::OnceLock;
-
 use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{ServiceExt, model::CallToolRequestParams};
-use trace_meta::{Traced, telemetry::Telemetry};
+use test_support::{
+    data::SAMPLE_DATA,
+    telemetry::{InMemoryTelemetry, attr_text as attr},
+};
+use trace_meta::Traced;
 
 use file_server::{FileServer, sandbox::AllowedRoots, tools::Options};
 
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
-
-fn exporter() -> &'static (InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard) {
-    static TELEMETRY: OnceLock<(InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard)> =
-        OnceLock::new();
-    TELEMETRY.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let guard = Telemetry::new("file-server")
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("telemetry init");
-        (exporter, guard)
-    })
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.as_str().into_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_calls_get_server_spans_with_path_and_errors() {
-    let (exporter, guard) = exporter();
+    let telemetry = InMemoryTelemetry::install("file-server");
     let roots = AllowedRoots::new([SAMPLE_DATA]).unwrap();
     let data = roots.roots()[0].clone();
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
@@ -65,10 +45,8 @@ async fn tool_calls_get_server_spans_with_path_and_errors() {
     client.cancel().await.ok();
     server.await.ok();
 
-    guard.force_flush();
-    let spans: Vec<SpanData> = exporter
-        .get_finished_spans()
-        .unwrap()
+    let spans: Vec<SpanData> = telemetry
+        .spans()
         .into_iter()
         .filter(|span| span.name == "tool-read_file")
         .collect();

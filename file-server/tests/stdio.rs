@@ -16,9 +16,10 @@ use rmcp::{
     transport::TokioChildProcess,
 };
 use serde_json::{Value, json};
+use test_support::{data::SAMPLE_DATA, env::clean_env};
+use trace_meta::tool_result_text as text;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_file-server");
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 const SALES_HEADER: &str = "year,month,quarter,region,product,units,revenue";
 
 const READ_TOOLS: [&str; 7] = [
@@ -33,26 +34,10 @@ const READ_TOOLS: [&str; 7] = [
 
 type Client = RunningService<RoleClient, ()>;
 
-/// Variables that would make the child export spans or log to the test's stderr.
-fn telemetry_variables() -> Vec<std::ffi::OsString> {
-    std::env::vars_os()
-        .map(|(key, _)| key)
-        .filter(|key| {
-            let key = key.to_string_lossy();
-            key.starts_with("OTEL_")
-                || key == "RUST_LOG"
-                || key == "CONFIDENT_API_KEY"
-                || key == "TRACE_META_LOCAL_ENDPOINT"
-        })
-        .collect()
-}
-
 async fn spawn(args: &[&str]) -> Client {
     let mut command = tokio::process::Command::new(BINARY);
     command.args(args);
-    for key in telemetry_variables() {
-        command.env_remove(key);
-    }
+    clean_env(command.as_std_mut());
     let (transport, _) = TokioChildProcess::builder(command)
         .stderr(Stdio::null())
         .spawn()
@@ -71,15 +56,6 @@ async fn call(
     client
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
         .await
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|content| content.as_text().map(|text| text.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Calls a tool that must succeed and returns its text.
@@ -585,9 +561,7 @@ async fn write_tools_work_with_allow_write_and_stay_in_the_sandbox() {
 fn run_binary(args: &[&str]) -> std::process::Output {
     let mut command = std::process::Command::new(BINARY);
     command.args(args).stdin(Stdio::null());
-    for key in telemetry_variables() {
-        command.env_remove(key);
-    }
+    clean_env(&mut command);
     command.output().expect("run file-server")
 }
 

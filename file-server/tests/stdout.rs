@@ -9,13 +9,14 @@ use std::{
 };
 
 use serde_json::{Value, json};
+use test_support::{data::SAMPLE_DATA, env::clean_env, process::wait_timeout};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_file-server");
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 
 #[test]
 fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
     let mut command = Command::new(BINARY);
+    clean_env(&mut command);
     command
         .args(["--root", SAMPLE_DATA])
         .stdin(Stdio::piped())
@@ -23,15 +24,6 @@ fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
         // Logs go to stderr; make them plentiful, so any that leaked to stdout would show.
         .stderr(Stdio::null())
         .env("RUST_LOG", "trace");
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("OTEL_")
-            || name == "CONFIDENT_API_KEY"
-            || name == "TRACE_META_LOCAL_ENDPOINT"
-        {
-            command.env_remove(&key);
-        }
-    }
     let mut child = command.spawn().expect("spawn file-server");
     let stdout = child.stdout.take().unwrap();
     let (lines_tx, lines_rx) = mpsc::channel();
@@ -80,17 +72,10 @@ fn every_stdout_line_is_json_rpc_and_stdin_eof_exits_zero() {
     }
     drop(stdin);
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("file-server did not exit within 5 s of stdin closing");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_timeout(&mut child, Duration::from_secs(5)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("file-server did not exit within 5 s of stdin closing")
+    });
     assert!(status.success(), "exit status {status}");
     reader.join().unwrap();
     // Anything written after the last response must be JSON-RPC too.
@@ -143,11 +128,7 @@ fn sigterm_exits_zero() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env_remove("RUST_LOG");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("OTEL_") {
-            command.env_remove(&key);
-        }
-    }
+    clean_env(&mut command);
     let mut child = command.spawn().expect("spawn file-server");
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -166,17 +147,10 @@ fn sigterm_exits_zero() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: plain kill(2) on the child this test started and has not reaped.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("file-server did not exit within 5 s of SIGTERM");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_timeout(&mut child, Duration::from_secs(5)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("file-server did not exit within 5 s of SIGTERM")
+    });
     assert!(status.success(), "exit status {status}");
     // Keep stdin open until here, so the exit is the signal's doing, not EOF's.
     drop(stdin);

@@ -51,10 +51,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1e6
 }
 
-fn meta_with_trace_context(n: u64) -> RequestMetaObject {
+/// A request `_meta` whose trace context names the sampled remote span `span_id` of trace
+/// `trace_id` as the parent, written by the installed propagator (the benchmark's traced
+/// calls, and tests that need to know each request's parent).
+pub fn meta_with_parent(trace_id: u128, span_id: u64) -> RequestMetaObject {
     let span = SpanContext::new(
-        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_0000_u128 + u128::from(n)),
-        SpanId::from(0x00f0_67aa_0ba9_0000_u64 + n),
+        TraceId::from(trace_id),
+        SpanId::from(span_id),
         TraceFlags::SAMPLED,
         true,
         TraceState::default(),
@@ -62,6 +65,13 @@ fn meta_with_trace_context(n: u64) -> RequestMetaObject {
     let mut meta = RequestMetaObject::default();
     trace_meta::propagation::inject(&Context::new().with_remote_span_context(span), &mut meta);
     meta
+}
+
+fn meta_with_trace_context(n: u64) -> RequestMetaObject {
+    meta_with_parent(
+        0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_0000_u128 + u128::from(n),
+        0x00f0_67aa_0ba9_0000_u64 + n,
+    )
 }
 
 async fn call(
@@ -76,12 +86,15 @@ async fn call(
     Ok(started.elapsed())
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// A memory figure of `/proc/PID/status` in KiB: `VmHWM` (peak RSS), `VmRSS`...; `None`
+/// when the process or the field is gone (Linux only).
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
 }
 
 /// Runs the benchmark and prints a table and one JSON line.
@@ -158,7 +171,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let concurrent = concurrent_started.elapsed();
     let concurrent_calls = per_task * args.concurrency.max(1);
-    let rss = peak_rss_kib(pid);
+    let rss = proc_status_kib(pid, "VmHWM");
 
     // Close stdin and let the server flush, as a host would.
     let _ = session.cancel().await;

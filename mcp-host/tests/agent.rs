@@ -35,22 +35,11 @@ fn run_model(fake: &FakeModel, json: &Path, extra: &[&str]) -> Output {
 
 /// End time of a span, from the OTLP/JSON file.
 fn end_of(json: &Path, span_id: &str) -> u128 {
-    let text = std::fs::read_to_string(json).unwrap();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for resource in value["resourceSpans"].as_array().unwrap() {
-        for scope in resource["scopeSpans"].as_array().unwrap() {
-            for span in scope["spans"].as_array().unwrap() {
-                if span["spanId"] == span_id {
-                    return span["endTimeUnixNano"]
-                        .as_str()
-                        .map(|s| s.parse().unwrap())
-                        .or_else(|| span["endTimeUnixNano"].as_u64().map(u128::from))
-                        .unwrap();
-                }
-            }
-        }
-    }
-    panic!("no span {span_id}");
+    spans(json)
+        .into_iter()
+        .find(|span| span.span_id == span_id)
+        .unwrap_or_else(|| panic!("no span {span_id}"))
+        .end
 }
 
 /// Rows of 2024 in the sample data, counted here from the CSV.

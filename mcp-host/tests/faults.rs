@@ -8,15 +8,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{otlp::Backend, *};
-use opentelemetry::{
-    Context,
-    trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
-};
+use common::*;
+use mcp_host::bench::{meta_with_parent, proc_status_kib};
 use rmcp::{
     ServiceExt,
     model::{CallToolRequestParams, RequestMetaObject},
 };
+use test_support::otlp::{self, Backend};
 
 /// A bundled server as a child process, its stdio handed to an rmcp client session.
 struct ServerUnderTest {
@@ -81,25 +79,14 @@ fn expected_parent(n: u64) -> String {
 
 fn trace_context(n: u64) -> RequestMetaObject {
     trace_meta::propagation::install_propagator();
-    let span = SpanContext::new(
-        TraceId::from(0xabcd_0000_0000_0000_0000_0000_0000_0000_u128 + u128::from(n)),
-        SpanId::from(n + 1),
-        TraceFlags::SAMPLED,
-        true,
-        TraceState::default(),
-    );
-    let mut meta = RequestMetaObject::default();
-    trace_meta::propagation::inject(&Context::new().with_remote_span_context(span), &mut meta);
-    meta
+    meta_with_parent(
+        0xabcd_0000_0000_0000_0000_0000_0000_0000_u128 + u128::from(n),
+        n + 1,
+    )
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    proc_status_kib(pid, "VmRSS").unwrap()
 }
 
 fn assert_each_call_has_its_parent(spans: &[otlp::Received], calls: u64) {

@@ -47,10 +47,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use mcp_host::bench::proc_status_kib;
 use serde_json::{Value, json};
+use test_support::{data::SAMPLE_DATA, env::clean_env, process::wait_timeout};
 
 const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
-const SAMPLE_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data");
 const PROTOCOL_VERSION: &str = "2025-11-25";
 /// How long any one expected response may take (debug builds, a loaded CI machine).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -793,16 +794,7 @@ impl Server {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (key, _) in std::env::vars_os() {
-            let name = key.to_string_lossy();
-            if name.starts_with("OTEL_")
-                || name == "RUST_LOG"
-                || name == "CONFIDENT_API_KEY"
-                || name == "TRACE_META_LOCAL_ENDPOINT"
-            {
-                command.env_remove(&key);
-            }
-        }
+        clean_env(&mut command);
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {HOST}: {e}"));
@@ -1023,7 +1015,7 @@ impl Server {
 
     /// A `/proc/PID/status` memory figure (`VmRSS`, `VmHWM`) in kB.
     fn rss_kb(&self, field: &str) -> u64 {
-        proc_status_kb(self.pid(), field)
+        proc_status_kib(self.pid(), field)
             .unwrap_or_else(|| panic!("{}: no {field} in /proc status", self.kind.name()))
     }
 
@@ -1031,18 +1023,11 @@ impl Server {
     /// messages no step claimed (all validated).
     fn finish(mut self) -> Vec<Value> {
         drop(self.stdin.take());
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if started.elapsed() > EXIT_TIMEOUT {
-                panic!(
-                    "{}: did not exit within {EXIT_TIMEOUT:?} of stdin closing",
-                    self.kind.name()
-                );
-            }
-            thread::sleep(Duration::from_millis(10));
+        let Some(status) = wait_timeout(&mut self.child, EXIT_TIMEOUT) else {
+            panic!(
+                "{}: did not exit within {EXIT_TIMEOUT:?} of stdin closing",
+                self.kind.name()
+            );
         };
         assert!(
             status.success(),
@@ -1089,15 +1074,6 @@ impl Drop for Server {
     }
 }
 
-fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kb| kb.parse().ok())
-}
-
 /// Samples a process's `VmRSS` every few milliseconds until stopped; returns the peak.
 struct RssSampler {
     stop: Arc<AtomicBool>,
@@ -1113,7 +1089,7 @@ impl RssSampler {
             let (stop, peak) = (Arc::clone(&stop), Arc::clone(&peak));
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(kb) = proc_status_kb(pid, "VmRSS") {
+                    if let Some(kb) = proc_status_kib(pid, "VmRSS") {
                         peak.fetch_max(kb, Ordering::Relaxed);
                     }
                     thread::sleep(Duration::from_millis(5));

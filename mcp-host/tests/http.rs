@@ -17,9 +17,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{
+use common::*;
+use test_support::{
     otlp::{Backend, Mode, Received},
-    *,
+    process::wait_timeout,
 };
 
 /// A server started with `--http 127.0.0.1:0`, its URL read from its stderr.
@@ -77,18 +78,13 @@ impl Remote {
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "a server exits cleanly on SIGTERM: {status}"
-                );
-                break;
-            }
-            assert!(Instant::now() < deadline, "a server ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = wait_timeout(&mut self.child, Duration::from_secs(3));
+        assert!(status.is_some(), "a server ignored SIGTERM");
+        let status = status.unwrap();
+        assert!(
+            status.success(),
+            "a server exits cleanly on SIGTERM: {status}"
+        );
         std::thread::sleep(Duration::from_millis(50));
         self.stderr.lock().unwrap().clone()
     }
@@ -425,18 +421,7 @@ fn load(clients: usize, calls: usize) -> String {
         (all, sent)
     });
     let elapsed = started.elapsed();
-    let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", db.pid()))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .map(|v| {
-            v.trim()
-                .trim_end_matches(" kB")
-                .trim()
-                .parse::<u64>()
-                .unwrap()
-        })
-        .unwrap();
+    let rss_kb = mcp_host::bench::proc_status_kib(db.pid(), "VmHWM").unwrap();
     db.stop();
 
     let total = clients * calls;

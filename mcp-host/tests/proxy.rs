@@ -10,7 +10,6 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader, Write},
-    net::TcpListener,
     path::Path,
     process::{Child, ChildStdin, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, mpsc},
@@ -18,16 +17,15 @@ use std::{
 };
 
 use common::{HOST, clean_env, data_dir};
-use http_body_util::{BodyExt, Full};
-use hyper::{Response, body::Bytes, service::service_fn};
-use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::{
-    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     common::v1::{KeyValue, any_value},
     trace::v1::Span as OtlpSpan,
 };
-use prost::Message as _;
 use serde_json::{Value, json};
+use test_support::{
+    otlp::{Backend, Mode, hex},
+    process::wait_timeout,
+};
 
 const TEST_SERVER: &str = env!("CARGO_BIN_EXE_proxy-test-server");
 /// How long any single wait in these tests may last.
@@ -75,80 +73,32 @@ fn attr_of(list: &[KeyValue], key: &str) -> Option<String> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// The loopback OTLP backend of test-support, its spans seen as [`Got`].
 struct Collector {
     endpoint: String,
-    spans: Arc<Mutex<Vec<Got>>>,
+    backend: Backend,
 }
 
 impl Collector {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let sink = spans.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let sink = sink.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |request: hyper::Request<_>| {
-                            let sink = sink.clone();
-                            async move {
-                                let body: hyper::body::Incoming = request.into_body();
-                                let body = body.collect().await.unwrap().to_bytes();
-                                if let Ok(export) = ExportTraceServiceRequest::decode(body) {
-                                    let mut spans = sink.lock().unwrap();
-                                    for resource in export.resource_spans {
-                                        let service = resource
-                                            .resource
-                                            .as_ref()
-                                            .and_then(|r| attr_of(&r.attributes, "service.name"))
-                                            .unwrap_or_default();
-                                        for scope in resource.scope_spans {
-                                            for span in scope.spans {
-                                                spans.push(Got {
-                                                    service: service.clone(),
-                                                    span,
-                                                });
-                                            }
-                                        }
-                                    }
-                                }
-                                Ok::<_, std::convert::Infallible>(Response::new(Full::new(
-                                    Bytes::from(
-                                        ExportTraceServiceResponse::default().encode_to_vec(),
-                                    ),
-                                )))
-                            }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-        });
-        Self { endpoint, spans }
+        let backend = Backend::start(Mode::Ok);
+        let endpoint = format!("{}/v1/traces", backend.endpoint);
+        Self { endpoint, backend }
     }
 
     /// Waits until `done` holds for the spans received, or [`WAIT`] passes.
     fn wait(&self, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
         let deadline = Instant::now() + WAIT;
         loop {
-            let spans = self.spans.lock().unwrap().clone();
+            let spans: Vec<Got> = self
+                .backend
+                .spans()
+                .into_iter()
+                .map(|received| Got {
+                    service: received.service,
+                    span: received.span,
+                })
+                .collect();
             if done(&spans) || Instant::now() > deadline {
                 return spans;
             }
@@ -292,19 +242,13 @@ impl Proxy {
     }
 
     fn wait(&mut self) -> (ExitStatus, String) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the stderr reader reach the end.
-                std::thread::sleep(Duration::from_millis(50));
-                return (status, self.stderr.lock().unwrap().clone());
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the proxy did not exit in time");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let Some(status) = wait_timeout(&mut self.child, WAIT) else {
+            let _ = self.child.kill();
+            panic!("the proxy did not exit in time");
+        };
+        // Let the stderr reader reach the end.
+        std::thread::sleep(Duration::from_millis(50));
+        (status, self.stderr.lock().unwrap().clone())
     }
 }
 
@@ -785,14 +729,9 @@ fn a_client_on_socket_pairs_is_served_like_one_on_pipes() {
         );
     }
     to_proxy.shutdown(std::net::Shutdown::Write).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the proxy exits on end of input");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_timeout(&mut child, WAIT);
+    assert!(status.is_some(), "the proxy exits on end of input");
+    let status = status.unwrap();
     assert!(status.success());
 }
 

@@ -12,7 +12,6 @@ use std::{
     collections::HashMap,
     io::{Read, Write},
     net::{SocketAddr, TcpStream},
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -20,67 +19,30 @@ use opentelemetry::{
     Value,
     trace::{SpanId, SpanKind, TraceContextExt, TraceId},
 };
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{
     RoleClient,
-    handler::server::wrapper::Parameters,
-    model::{CallToolRequestParams, CallToolResult, ContentBlock, ProtocolVersion},
-    schemars,
+    model::{CallToolRequestParams, ProtocolVersion},
     service::{ClientLifecycleMode, ClientServiceExt, RunningService},
-    tool, tool_router,
     transport::{
         StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
-use serde::Deserialize;
+use test_support::{
+    echo::EchoServer,
+    telemetry::{InMemoryTelemetry, attr},
+};
 use trace_meta::{
-    HttpConfig, HttpServer, TracedClient,
-    http::BearerToken,
-    http_client::TraceHeaders,
-    telemetry::{Telemetry, TelemetryGuard},
+    HttpConfig, HttpServer, TracedClient, http::BearerToken, http_client::TraceHeaders,
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    text: String,
-}
-
-#[derive(Debug, Clone)]
-struct TestServer;
-
-#[tool_router(server_handler)]
-impl TestServer {
-    #[tool(description = "Sends the text back")]
-    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> CallToolResult {
-        CallToolResult::success(vec![ContentBlock::text(format!("echo: {text}"))])
-    }
-}
-
-fn exporter() -> &'static (InMemorySpanExporter, TelemetryGuard) {
-    static TELEMETRY: OnceLock<(InMemorySpanExporter, TelemetryGuard)> = OnceLock::new();
-    TELEMETRY.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let guard = Telemetry::new("http-test")
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("telemetry init");
-        (exporter, guard)
-    })
+fn exporter() -> &'static InMemoryTelemetry {
+    InMemoryTelemetry::install("http-test")
 }
 
 fn spans() -> Vec<SpanData> {
-    let (exporter, guard) = exporter();
-    guard.force_flush();
-    exporter.get_finished_spans().expect("finished spans")
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
+    exporter().spans()
 }
 
 /// The server span of the echo call that sent `text`.
@@ -116,7 +78,7 @@ impl Running {
         let server = HttpServer::bind(config).await.expect("bind");
         let (addr, url) = (server.local_addr(), server.url());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(TestServer, async {
+        let task = tokio::spawn(server.serve(EchoServer, async {
             let _ = stopped.await;
         }));
         Self {

@@ -1,77 +1,26 @@
 //! A real rmcp client and server in one process, over an in-memory duplex pipe, with spans
 //! going to an in-memory exporter: the trace must cross the MCP boundary intact.
 
-use std::sync::OnceLock;
-
-use opentelemetry::{
-    Value,
-    trace::{SpanId, SpanKind, Status, TraceId},
-};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use rmcp::{
     ServiceExt,
-    handler::server::wrapper::Parameters,
-    model::{CallToolRequestParams, CallToolResult, ContentBlock, RequestMetaObject},
-    schemars, tool, tool_router,
+    model::{CallToolRequestParams, CallToolResult, RequestMetaObject},
 };
-use serde::Deserialize;
-use trace_meta::{Traced, TracedClient, telemetry::Telemetry};
+use test_support::{
+    echo::EchoServer,
+    telemetry::{InMemoryTelemetry, attr},
+};
+use trace_meta::{Traced, TracedClient};
 use tracing::Instrument;
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct EchoArgs {
-    /// Text to send back.
-    text: String,
-}
-
-#[derive(Debug, Clone)]
-struct TestServer;
-
-#[tool_router(server_handler)]
-impl TestServer {
-    #[tool(description = "Sends the text back")]
-    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> CallToolResult {
-        // Work the tool does with `tracing` must nest under the server span, across awaits.
-        async {
-            tokio::task::yield_now().await;
-            tracing::info!("echoing");
-        }
-        .instrument(tracing::info_span!("inner-work"))
-        .await;
-        CallToolResult::success(vec![ContentBlock::text(format!("echo: {text}"))])
-    }
-
-    #[tool(description = "Always fails")]
-    async fn fail(&self) -> CallToolResult {
-        CallToolResult::error(vec![ContentBlock::text("the tool refused")])
-    }
-}
-
-fn exporter() -> &'static (InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard) {
-    static TELEMETRY: OnceLock<(InMemorySpanExporter, trace_meta::telemetry::TelemetryGuard)> =
-        OnceLock::new();
-    TELEMETRY.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let guard = Telemetry::new("in-process-test")
-            .with_span_exporter(exporter.clone())
-            .init()
-            .expect("telemetry init");
-        (exporter, guard)
-    })
+fn exporter() -> &'static InMemoryTelemetry {
+    InMemoryTelemetry::install("in-process-test")
 }
 
 /// Every span finished so far.
 fn spans() -> Vec<SpanData> {
-    let (exporter, guard) = exporter();
-    guard.force_flush();
-    exporter.get_finished_spans().expect("finished spans")
-}
-
-fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
+    exporter().spans()
 }
 
 fn attr_str(span: &SpanData, key: &str) -> String {
@@ -93,7 +42,7 @@ async fn connect() -> (
 ) {
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let server = tokio::spawn(async move {
-        let running = Traced::new(TestServer)
+        let running = Traced::new(EchoServer)
             .serve(server_io)
             .await
             .expect("server");

@@ -1,12 +1,15 @@
-//! Helpers shared by the end-to-end tests: running the host, reading OTLP/JSON.
+//! Helpers of the host's own test suites: running the host, reading its OTLP/JSON files, a
+//! scripted model. Fixtures every crate's tests share (a clean child environment, the
+//! loopback OTLP backend) come from the `test-support` crate.
 
 #![allow(dead_code)]
 
 pub mod model;
-pub mod otlp;
+
+pub use test_support::{data::data_dir, env::clean_env};
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
 };
 
@@ -14,31 +17,11 @@ use serde_json::Value;
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
 
-pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/data")
-        .canonicalize()
-        .expect("examples/data")
-}
-
 /// The host command with a clean environment: no OTLP endpoint, no log filter.
 pub fn host() -> Command {
     let mut command = Command::new(HOST);
     clean_env(&mut command);
     command
-}
-
-/// Removes the variables that would send spans or logs somewhere the test does not expect.
-pub fn clean_env(command: &mut Command) {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_")
-            || key == "RUST_LOG"
-            || key == "CONFIDENT_API_KEY"
-            || key.starts_with("TRACE_META")
-        {
-            command.env_remove(key);
-        }
-    }
 }
 
 /// A runaway query: it runs until the server's timeout interrupts it.
@@ -92,6 +75,7 @@ pub struct Span {
     pub name: String,
     pub kind: i64,
     pub start: u128,
+    pub end: u128,
     pub service: String,
     pub pid: i64,
     pub status_code: i64,
@@ -135,6 +119,16 @@ fn attribute_map(list: &Value) -> Value {
     Value::Object(map)
 }
 
+/// A time in nanoseconds since the epoch: a string of digits in OTLP/JSON, a number in some
+/// writers.
+fn nanos(value: &Value) -> u128 {
+    value
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .or_else(|| value.as_u64().map(u128::from))
+        .unwrap()
+}
+
 pub fn spans(file: &Path) -> Vec<Span> {
     let json: Value = serde_json::from_slice(&std::fs::read(file).expect("trace json")).unwrap();
     let mut spans = Vec::new();
@@ -148,11 +142,8 @@ pub fn spans(file: &Path) -> Vec<Span> {
                     parent_span_id: span["parentSpanId"].as_str().unwrap_or("").to_owned(),
                     name: span["name"].as_str().unwrap().to_owned(),
                     kind: span["kind"].as_i64().unwrap(),
-                    start: span["startTimeUnixNano"]
-                        .as_str()
-                        .map(|s| s.parse().unwrap())
-                        .or_else(|| span["startTimeUnixNano"].as_u64().map(u128::from))
-                        .unwrap(),
+                    start: nanos(&span["startTimeUnixNano"]),
+                    end: nanos(&span["endTimeUnixNano"]),
                     service: attributes["service.name"].as_str().unwrap_or("").to_owned(),
                     pid: attributes["process.pid"].as_i64().unwrap_or(0),
                     status_code: span["status"]["code"].as_i64().unwrap_or(0),

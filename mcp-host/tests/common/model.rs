@@ -2,15 +2,14 @@
 //! model agent through the real HTTP client without a model.
 
 use std::{
-    net::TcpListener as StdListener,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use http_body_util::{BodyExt, Full};
-use hyper::{Response, body::Bytes, service::service_fn};
-use hyper_util::rt::TokioIo;
+use hyper::{Response, body::Bytes};
 use serde_json::{Value, json};
+use test_support::loopback;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -123,77 +122,43 @@ impl FakeModel {
     /// Answers with `script` in order; once it runs out, the last reply repeats.
     pub fn start(script: Vec<Reply>) -> Self {
         assert!(!script.is_empty());
-        let listener = StdListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let sink = requests.clone();
         let script = Arc::new(script);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let (sink, script) = (sink.clone(), script.clone());
-                    tokio::spawn(async move {
-                        let service =
-                            service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                                let (sink, script) = (sink.clone(), script.clone());
-                                async move {
-                                    let path = request.uri().path().to_owned();
-                                    let headers = request
-                                        .headers()
-                                        .iter()
-                                        .map(|(k, v)| {
-                                            (k.to_string(), v.to_str().unwrap_or("").to_owned())
-                                        })
-                                        .collect();
-                                    let bytes =
-                                        request.into_body().collect().await.unwrap().to_bytes();
-                                    let body =
-                                        serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                                    let number = {
-                                        let mut sink = sink.lock().unwrap();
-                                        sink.push(Recorded {
-                                            path,
-                                            headers,
-                                            body,
-                                        });
-                                        sink.len() - 1
-                                    };
-                                    let reply = script[number.min(script.len() - 1)].clone();
-                                    tokio::time::sleep(reply.delay).await;
-                                    let mut response =
-                                        Response::new(Full::new(Bytes::from(reply.body)));
-                                    *response.status_mut() =
-                                        hyper::StatusCode::from_u16(reply.status).unwrap();
-                                    response.headers_mut().insert(
-                                        "content-type",
-                                        hyper::header::HeaderValue::from_static("application/json"),
-                                    );
-                                    for (name, value) in reply.headers {
-                                        response.headers_mut().insert(
-                                            hyper::header::HeaderName::from_bytes(name.as_bytes())
-                                                .unwrap(),
-                                            hyper::header::HeaderValue::from_str(&value).unwrap(),
-                                        );
-                                    }
-                                    Ok::<_, std::convert::Infallible>(response)
-                                }
-                            });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+        let port = loopback::serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let (sink, script) = (sink.clone(), script.clone());
+            async move {
+                let path = request.uri().path().to_owned();
+                let headers = loopback::headers(&request);
+                let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let number = {
+                    let mut sink = sink.lock().unwrap();
+                    sink.push(Recorded {
+                        path,
+                        headers,
+                        body,
                     });
+                    sink.len() - 1
+                };
+                let reply = script[number.min(script.len() - 1)].clone();
+                tokio::time::sleep(reply.delay).await;
+                let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+                *response.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap();
+                response.headers_mut().insert(
+                    "content-type",
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                for (name, value) in reply.headers {
+                    response.headers_mut().insert(
+                        hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                        hyper::header::HeaderValue::from_str(&value).unwrap(),
+                    );
                 }
-            });
-        });
+                response
+            }
+        })
+        .port();
         Self {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             port,

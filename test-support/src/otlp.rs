@@ -1,0 +1,183 @@
+//! A test OTLP/HTTP trace backend on `127.0.0.1` that records what it receives and can
+//! misbehave: answer with an error status, answer late, or accept connections and never
+//! answer.
+
+use std::{
+    net::TcpListener,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use http_body_util::{BodyExt, Full};
+use hyper::{Response, body::Bytes};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    common::v1::any_value,
+    trace::v1::Span,
+};
+use prost::Message;
+
+use crate::loopback;
+
+/// How the backend answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// 200 at once.
+    Ok,
+    /// This HTTP status, at once.
+    Status(u16),
+    /// The first `requests` requests are answered after `delay`, then 200 at once.
+    SlowFirst {
+        /// How many requests are answered late.
+        requests: usize,
+        /// How late.
+        delay: Duration,
+    },
+}
+
+/// One received span.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `service.name` of the span's resource.
+    pub service: String,
+    /// The span's name.
+    pub name: String,
+    /// Trace id, lower-case hex.
+    pub trace_id: String,
+    /// Span id, lower-case hex.
+    pub span_id: String,
+    /// Parent span id, lower-case hex; empty for a root.
+    pub parent_span_id: String,
+    /// OTLP status code (0 unset, 1 ok, 2 error).
+    pub status_code: i32,
+    /// The span's attributes in their `Debug` form, for `contains` checks.
+    pub attribute_text: String,
+    /// The whole span as it arrived: kind, events, links and attributes included.
+    pub span: Span,
+}
+
+/// Lower-case hex of an id's bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The headers of one request, as (name, value) pairs.
+pub type Headers = Vec<(String, String)>;
+
+/// The backend; it stops with the test process.
+pub struct Backend {
+    /// Its base URL, `http://127.0.0.1:PORT`; every path is accepted.
+    pub endpoint: String,
+    spans: Arc<Mutex<Vec<Received>>>,
+    headers: Arc<Mutex<Vec<Headers>>>,
+}
+
+impl Backend {
+    /// Starts a backend that answers as `mode` says.
+    pub fn start(mode: Mode) -> Self {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let headers = Arc::new(Mutex::new(Vec::new()));
+        let (spans_sink, headers_sink) = (spans.clone(), headers.clone());
+        let served = Arc::new(AtomicUsize::new(0));
+        let addr = loopback::serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let (spans, headers, served) =
+                (spans_sink.clone(), headers_sink.clone(), served.clone());
+            async move {
+                let number = served.fetch_add(1, Ordering::SeqCst);
+                headers.lock().unwrap().push(loopback::headers(&request));
+                let body = request.into_body().collect().await.unwrap().to_bytes();
+                match mode {
+                    Mode::Status(code) => {
+                        let mut response = Response::new(Full::new(Bytes::from("refused")));
+                        *response.status_mut() = hyper::StatusCode::from_u16(code).unwrap();
+                        return response;
+                    }
+                    Mode::SlowFirst { requests, delay } if number < requests => {
+                        tokio::time::sleep(delay).await;
+                    }
+                    _ => {}
+                }
+                record(&spans, &body);
+                Response::new(Full::new(Bytes::from(
+                    ExportTraceServiceResponse::default().encode_to_vec(),
+                )))
+            }
+        });
+        Self {
+            endpoint: format!("http://{addr}"),
+            spans,
+            headers,
+        }
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<Received> {
+        self.spans.lock().unwrap().clone()
+    }
+
+    /// The headers of every request received so far, in order.
+    pub fn headers(&self) -> Vec<Headers> {
+        self.headers.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` spans have arrived or `limit` passes; returns what arrived.
+    pub fn wait_for(&self, count: usize, limit: Duration) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let spans = self.spans();
+            if spans.len() >= count || std::time::Instant::now() > deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn record(spans: &Mutex<Vec<Received>>, body: &[u8]) {
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return;
+    };
+    let mut spans = spans.lock().unwrap();
+    for resource in request.resource_spans {
+        let service = resource
+            .resource
+            .as_ref()
+            .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for scope in resource.scope_spans {
+            for span in scope.spans {
+                spans.push(Received {
+                    service: service.clone(),
+                    name: span.name.clone(),
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    status_code: span.status.as_ref().map_or(0, |s| s.code),
+                    attribute_text: format!("{:?}", span.attributes),
+                    span,
+                });
+            }
+        }
+    }
+}
+
+/// A listener on `127.0.0.1` that accepts connections and never reads or answers them;
+/// returns its base URL.
+pub fn blackhole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    endpoint
+}
