@@ -48,6 +48,8 @@
 //!   shutdown future), serving, flushing.
 //! - [`http`]: Streamable HTTP on a TCP listener, with its guards (token, `Origin`/`Host`,
 //!   body cap, timeouts, connection cap).
+//! - [`jsonrpc`]: the boundary where messages enter, on both transports: malformed input
+//!   gets the exact JSON-RPC error (`-32700`, `-32600`, `-32601`, `-32602`), never silence.
 //! - [`http_client`]: an rmcp HTTP client wrapper that repeats `_meta`'s trace context in
 //!   the W3C `traceparent`/`tracestate` headers of each POST, for gateways that read headers.
 
@@ -58,6 +60,7 @@ pub mod carrier;
 pub mod client;
 pub mod http;
 pub mod http_client;
+pub mod jsonrpc;
 pub mod propagation;
 mod request;
 mod serve;
