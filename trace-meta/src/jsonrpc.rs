@@ -7,7 +7,7 @@
 //! params are the problem, and reads a known method whose params do not fit as an unknown
 //! custom method (`-32601`). Over HTTP it answers a body it cannot read with `415`.
 //!
-//! [`check`] decides, in these steps; the first that applies answers:
+//! Each message is checked in these steps; the first that applies answers:
 //!
 //! 1. **Parse once, as rmcp would** (into [`ClientJsonRpcMessage`], serde_json's recursion
 //!    limit of 128 levels bounding stack and work). A message that parses goes on to rmcp
@@ -28,9 +28,10 @@
 //! Only the failing paths (steps 2 to 5) look at the input a second time. Error messages
 //! name the problem but never echo the input (a secret, or megabytes).
 //!
-//! Where it is applied: [`StdioTransport`] for stdio (replies are written by the same writer
-//! as rmcp's messages, whole lines only), and the HTTP guards of [`crate::http`] for
-//! Streamable HTTP.
+//! Where it is applied: for stdio, the line transport that
+//! [`serve_stdio_until`](crate::serve_stdio_until) hands to rmcp (its replies go through the
+//! same writer as rmcp's messages, whole lines only); for Streamable HTTP, step 7 of the
+//! guards of [`crate::http`].
 
 use std::future::Future;
 
