@@ -37,6 +37,12 @@
 //!
 //! The call runs in a `mcp-tool-{tool}` CLIENT span, a child of your current span.
 //!
+//! # Span names
+//! Tool calls are `mcp-tool-{tool}` (CLIENT) and `tool-{tool}` (SERVER), other requests
+//! `{mcp.method.name} {target}`. `TRACE_META_SPAN_NAMES=semconv` ([`SpanNames`]) names tool
+//! calls `tools/call {tool}` on both sides too, as the OpenTelemetry MCP semantic
+//! conventions do.
+//!
 //! # The parts
 //! - [`carrier`]: `_meta` as an OpenTelemetry injector/extractor, with the W3C size limits.
 //! - [`propagation`]: inject/extract through the configured propagator (`OTEL_PROPAGATORS`).
@@ -69,7 +75,7 @@ pub mod telemetry;
 
 pub use client::TracedClient;
 pub use http::{HttpConfig, HttpServer};
-pub use request::{UnfinishedGuard, tool_result_text};
+pub use request::{SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text};
 pub use serve::{
     RunError, SHUTDOWN_GRACE, ServeError, Transport, run, serve, serve_stdio, serve_stdio_until,
     shutdown_signal,
