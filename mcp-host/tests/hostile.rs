@@ -9,23 +9,18 @@
 //! - every line on stdout is a JSON-RPC 2.0 message;
 //! - closing stdin makes the server exit with status 0 within 3 s.
 //!
-//! What the servers do is what rmcp 3.11 does (the transport is
-//! `rmcp::transport::async_rw::AsyncRwTransport`, the request loop `rmcp::service`).
-//! Where that deviates from JSON-RPC 2.0 the test asserts the actual behaviour and says so:
-//! - Input that is not JSON is skipped without a reply, where JSON-RPC 2.0 asks for -32700
-//!   with `id: null`. rmcp does this on purpose (rust-sdk#938, like the other official MCP
-//!   SDKs): there is no id to answer, and replying to garbage can start an error storm with
-//!   a peer that echoes it. The MCP spec does not require a reply here.
-//! - Well-formed JSON that is not a JSON-RPC 2.0 message gets -32600 with the `id` member
-//!   omitted, where JSON-RPC 2.0 asks for `id: null`. The MCP schema (2025-11-25 onwards)
-//!   declares `JSONRPCErrorResponse.id` optional, so this is valid MCP. rmcp does not echo
-//!   the id even when the request had a readable one (wrong `jsonrpc` version).
+//! Messages pass trace-meta's JSON-RPC boundary (`trace_meta::jsonrpc`) and then rmcp 3.11
+//! (the request loop `rmcp::service`). The boundary gives malformed input the codes JSON-RPC
+//! 2.0 prescribes (one test per case: `file-server/tests/jsonrpc_errors.rs`); what remains
+//! worth saying:
+//! - Input that is not JSON gets -32700 with `id: null`; well-formed JSON that is not a
+//!   JSON-RPC 2.0 message gets -32600 with `id: null`, even when it had a readable id (wrong
+//!   `jsonrpc` version): JSON-RPC 2.0 says `null` when the id cannot be trusted.
 //! - Wrong or missing tool arguments are a tool result with `isError: true` ("failed to
 //!   deserialize parameters: ..."), not -32602: MCP 2025-11-25 (SEP-1303) makes input
 //!   validation errors tool execution errors, so the model can correct itself.
 //! - `tools/call` without `params`, without a tool `name`, or with `arguments` that are not
-//!   an object gets -32601 ("tools/call"), where -32602 would be right: rmcp cannot read it
-//!   as a `tools/call` and falls back to an unknown custom method.
+//!   an object gets -32602 (rmcp alone reads it as an unknown custom method, -32601).
 //! - A line longer than rmcp's 16 MiB cap is dropped unread with an error log on stderr and
 //!   no reply, so a request on such a line is never answered (its id cannot be read without
 //!   buffering the line, which the cap exists to prevent).
@@ -59,6 +54,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(20);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A valid W3C `traceparent`.
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
@@ -127,7 +123,7 @@ macro_rules! for_both_servers {
 }
 
 for_both_servers!(
-    not_json_is_skipped,
+    not_json_is_a_parse_error,
     json_but_not_json_rpc_is_invalid_request,
     wrong_jsonrpc_version_is_invalid_request,
     unknown_method_is_method_not_found,
@@ -143,7 +139,7 @@ for_both_servers!(
 // Raw JSON-RPC lines
 // ---------------------------------------------------------------------------------------
 
-fn not_json_is_skipped(kind: Kind) {
+fn not_json_is_a_parse_error(kind: Kind) {
     let mut server = Server::start(kind);
     let hostile: [&[u8]; 6] = [
         b"not json",
@@ -157,11 +153,12 @@ fn not_json_is_skipped(kind: Kind) {
     ];
     for line in hostile {
         let replies = server.after_hostile(line);
-        // JSON-RPC 2.0 says -32700 with id null; rmcp skips unparsable lines (see the
-        // module comment), and so writes nothing.
+        // JSON-RPC 2.0: -32700 with id null.
         assert!(
-            replies.is_empty(),
-            "{}: {:?} should be skipped without a reply, got {replies:?}",
+            replies.len() == 1
+                && replies[0]["error"]["code"] == PARSE_ERROR
+                && replies[0].get("id") == Some(&Value::Null),
+            "{}: {:?} should get one -32700 reply with id null, got {replies:?}",
             kind.name(),
             String::from_utf8_lossy(line)
         );
@@ -276,14 +273,13 @@ fn wrong_argument_types_are_tool_errors(kind: Kind) {
         // MCP 2025-11-25 (SEP-1303): input validation errors are tool execution errors.
         assert_tool_error(kind, &line, &reply, "failed to deserialize parameters");
     }
-    // Arguments that are not an object do not fit rmcp's `tools/call` params; it answers as
-    // for an unknown method (-32601 where JSON-RPC would say -32602, see the module comment).
+    // Arguments that are not an object are invalid `tools/call` params (-32602).
     for arguments in [json!([1, 2]), json!("sales.csv"), json!(42)] {
         let id = server.fresh_id();
         let line = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
             "params": {"name": kind.tool(), "arguments": arguments}});
         let reply = server.hostile_request(&line);
-        assert_error(kind, &line, &reply, METHOD_NOT_FOUND);
+        assert_error(kind, &line, &reply, INVALID_PARAMS);
     }
     server.finish_clean();
 }
@@ -301,8 +297,7 @@ fn missing_arguments_are_tool_errors(kind: Kind) {
         let reply = server.hostile_request(&line);
         assert_tool_error(kind, &line, &reply, &missing);
     }
-    // No tool name: not a `tools/call` rmcp can read; it answers as for an unknown method
-    // (-32601 where JSON-RPC would say -32602, see the module comment).
+    // No tool name: invalid `tools/call` params (-32602).
     for params in [None, Some(json!({})), Some(json!({"arguments": {}}))] {
         let id = server.fresh_id();
         let mut line = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call"});
@@ -310,7 +305,7 @@ fn missing_arguments_are_tool_errors(kind: Kind) {
             line["params"] = params;
         }
         let reply = server.hostile_request(&line);
-        assert_error(kind, &line, &reply, METHOD_NOT_FOUND);
+        assert_error(kind, &line, &reply, INVALID_PARAMS);
     }
     server.finish_clean();
 }
@@ -617,7 +612,7 @@ fn meta_abuse_is_ignored_and_memory_stays_bounded(kind: Kind) {
 // Assertions on replies
 // ---------------------------------------------------------------------------------------
 
-/// Exactly one reply: -32600 without a usable id (omitted, or null).
+/// Exactly one reply: -32600 with `"id": null`.
 fn assert_invalid_request(kind: Kind, line: &str, replies: &[Value]) {
     assert_eq!(
         replies.len(),
@@ -632,9 +627,9 @@ fn assert_invalid_request(kind: Kind, line: &str, replies: &[Value]) {
         "{}: {line} got {reply}",
         kind.name()
     );
-    // rmcp omits the id (MCP allows it; JSON-RPC 2.0 would say null).
+    // JSON-RPC 2.0: `"id": null` when the id cannot be read or trusted.
     assert!(
-        reply.get("id").is_none_or(Value::is_null),
+        reply.get("id") == Some(&Value::Null),
         "{}: {line}: a -32600 reply names an id: {reply}",
         kind.name()
     );

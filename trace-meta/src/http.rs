@@ -27,6 +27,16 @@
 //!    [`HttpConfig::allowed_origins`] gets `403` (MCP clients that are not browsers send no
 //!    `Origin`).
 //!
+//! 7. **JSON-RPC errors** ([`jsonrpc`](crate::jsonrpc)). A body rmcp cannot read as a
+//!    JSON-RPC message (it answers those `415`) gets `400` with the JSON-RPC error the
+//!    specifications prescribe: `-32700` with `"id": null` for one that is not JSON (or is
+//!    nested deeper than 128 levels), `-32600` with `"id": null` for JSON that is not a
+//!    JSON-RPC 2.0 message, `-32602` (or `-32601` for an unknown method) with the request's
+//!    id when only its params cannot be read. A notification that cannot be read gets `202`
+//!    and no body: JSON-RPC never answers a notification. A protocol method whose params do
+//!    not fit (`tools/call` without a `name`), which rmcp reads as a custom method, gets
+//!    `-32602` from [`Traced`]. Valid bodies are parsed once, by rmcp.
+//!
 //! What passes reaches the handler through [`Traced`], which opens the
 //! request's SERVER span; every refused request is logged at `debug` without its headers.
 
@@ -55,7 +65,7 @@ use rmcp::{
 use tokio::{io::AsyncWriteExt, net::TcpListener, sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::{NetworkTransport, Traced, server::ConnectionInfo};
+use crate::{NetworkTransport, Traced, jsonrpc::Inbound, server::ConnectionInfo};
 
 /// The endpoint path.
 pub const ENDPOINT: &str = "/mcp";
@@ -430,8 +440,23 @@ impl<H: ServerHandler> Guards<H> {
             }
         };
         parts.extensions.insert(info);
-        let request = Request::from_parts(parts, Full::new(body));
-        self.mcp.handle(request).await
+        let sent_json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        // A clone of `Bytes` shares the buffer: the body is kept, not copied, for step 7.
+        let request = Request::from_parts(parts, Full::new(body.clone()));
+        let response = self.mcp.handle(request).await;
+        if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return unreadable_body(&body).unwrap_or(response);
+        }
+        response
     }
 
     fn too_large(&self) -> Response<ResponseBody> {
@@ -450,6 +475,26 @@ impl<H: ServerHandler> Guards<H> {
             .body(Full::new(Bytes::from_static(message.as_bytes())).boxed())
             .expect("a static response is valid")
     }
+}
+
+/// Step 7: the answer to a JSON body rmcp could not read (it says `415` for those), or
+/// `None` when the body is a message after all and rmcp's `415` had another cause.
+fn unreadable_body(body: &[u8]) -> Option<Response<ResponseBody>> {
+    let (status, body, json) = match crate::jsonrpc::check(body) {
+        Inbound::Message(_) => return None,
+        Inbound::Reply(rejection) => (StatusCode::BAD_REQUEST, rejection.body, true),
+        // A notification or response: accepted and dropped, never answered.
+        Inbound::Ignore => (StatusCode::ACCEPTED, Vec::new(), false),
+    };
+    let mut response = Response::builder().status(status);
+    if json {
+        response = response.header(header::CONTENT_TYPE, "application/json");
+    }
+    Some(
+        response
+            .body(Full::new(Bytes::from(body)).boxed())
+            .expect("a JSON-RPC error response is valid"),
+    )
 }
 
 /// Serves one connection: HTTP/1.1 with the header timeout, until the client leaves or

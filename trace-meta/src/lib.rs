@@ -37,6 +37,12 @@
 //!
 //! The call runs in a `mcp-tool-{tool}` CLIENT span, a child of your current span.
 //!
+//! # Span names
+//! Tool calls are `mcp-tool-{tool}` (CLIENT) and `tool-{tool}` (SERVER), other requests
+//! `{mcp.method.name} {target}`. `TRACE_META_SPAN_NAMES=semconv` ([`SpanNames`]) names tool
+//! calls `tools/call {tool}` on both sides too, as the OpenTelemetry MCP semantic
+//! conventions do.
+//!
 //! # The parts
 //! - [`carrier`]: `_meta` as an OpenTelemetry injector/extractor, with the W3C size limits.
 //! - [`propagation`]: inject/extract through the configured propagator (`OTEL_PROPAGATORS`).
@@ -48,6 +54,8 @@
 //!   shutdown future), serving, flushing.
 //! - [`http`]: Streamable HTTP on a TCP listener, with its guards (token, `Origin`/`Host`,
 //!   body cap, timeouts, connection cap).
+//! - [`jsonrpc`]: the boundary where messages enter, on both transports: malformed input
+//!   gets the exact JSON-RPC error (`-32700`, `-32600`, `-32601`, `-32602`), never silence.
 //! - [`http_client`]: an rmcp HTTP client wrapper that repeats `_meta`'s trace context in
 //!   the W3C `traceparent`/`tracestate` headers of each POST, for gateways that read headers.
 
@@ -58,6 +66,7 @@ pub mod carrier;
 pub mod client;
 pub mod http;
 pub mod http_client;
+pub mod jsonrpc;
 pub mod propagation;
 mod request;
 mod serve;
@@ -66,7 +75,7 @@ pub mod telemetry;
 
 pub use client::TracedClient;
 pub use http::{HttpConfig, HttpServer};
-pub use request::{UnfinishedGuard, tool_result_text};
+pub use request::{SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text};
 pub use serve::{
     RunError, SHUTDOWN_GRACE, ServeError, Transport, run, serve, serve_stdio, serve_stdio_until,
     shutdown_signal,

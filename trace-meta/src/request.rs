@@ -52,7 +52,8 @@ impl RequestSpan {
         }
     }
 
-    /// A `tools/call`: `mcp-tool-{tool}` on the client, `tool-{tool}` on the server.
+    /// A `tools/call`: `mcp-tool-{tool}` on the client, `tool-{tool}` on the server; both
+    /// `tools/call {tool}` under `TRACE_META_SPAN_NAMES=semconv`.
     pub fn tool_call(params: &CallToolRequestParams, side: Side) -> Self {
         let name = params.name.to_string();
         let input = match &params.arguments {
@@ -70,9 +71,10 @@ impl RequestSpan {
                 truncate(&input, MAX_PAYLOAD_CHARS).to_owned(),
             ),
         ];
-        let span_name = match side {
-            Side::Client => format!("mcp-tool-{name}"),
-            Side::Server => format!("tool-{name}"),
+        let span_name = match (SpanNames::get(), side) {
+            (SpanNames::Semconv, _) => format!("tools/call {name}"),
+            (SpanNames::Conventions, Side::Client) => format!("mcp-tool-{name}"),
+            (SpanNames::Conventions, Side::Server) => format!("tool-{name}"),
         };
         Self {
             name: span_name,
@@ -101,6 +103,41 @@ impl RequestSpan {
             tool: None,
             attributes: vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())],
         }
+    }
+}
+
+/// Environment variable choosing how spans of MCP requests are named: unset (or
+/// `conventions`) for the project's trace conventions, `semconv` for the OpenTelemetry MCP
+/// semantic conventions.
+pub const SPAN_NAMES_ENV: &str = "TRACE_META_SPAN_NAMES";
+
+/// How spans of MCP requests are named, read once per process from [`SPAN_NAMES_ENV`].
+///
+/// Only tool calls differ: every other request is `{mcp.method.name} {target}` either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpanNames {
+    /// `mcp-tool-{tool}` (CLIENT) and `tool-{tool}` (SERVER), as the trace conventions say
+    /// (and Confident AI renders).
+    #[default]
+    Conventions,
+    /// `tools/call {tool}` on both sides, as the OpenTelemetry MCP semantic conventions say.
+    Semconv,
+}
+
+impl SpanNames {
+    /// The choice a value of [`SPAN_NAMES_ENV`] makes; anything but `semconv` (any case,
+    /// surrounding blanks ignored) keeps the conventions' names.
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some(value) if value.trim().eq_ignore_ascii_case("semconv") => Self::Semconv,
+            _ => Self::Conventions,
+        }
+    }
+
+    /// This process's choice.
+    pub fn get() -> Self {
+        static CHOSEN: std::sync::OnceLock<SpanNames> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| Self::parse(std::env::var(SPAN_NAMES_ENV).ok().as_deref()))
     }
 }
 
@@ -239,4 +276,21 @@ pub fn tool_result_text(result: &CallToolResult) -> String {
         return structured.to_string();
     }
     texts.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_names_switch() {
+        assert_eq!(SpanNames::parse(None), SpanNames::Conventions);
+        assert_eq!(SpanNames::parse(Some("")), SpanNames::Conventions);
+        assert_eq!(
+            SpanNames::parse(Some("conventions")),
+            SpanNames::Conventions
+        );
+        assert_eq!(SpanNames::parse(Some("semconv")), SpanNames::Semconv);
+        assert_eq!(SpanNames::parse(Some(" SemConv ")), SpanNames::Semconv);
+    }
 }

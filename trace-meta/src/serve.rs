@@ -146,6 +146,8 @@ pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), Serve
 
 /// Serves `service` on stdin/stdout until stdin reaches EOF or `shutdown` resolves.
 ///
+/// Every line is checked before rmcp reads it, so malformed input gets the JSON-RPC error
+/// it should (`-32700`, `-32600`, `-32601`, `-32602`; see [`jsonrpc`](crate::jsonrpc)).
 /// Stdout carries JSON-RPC only; logs belong on stderr (which
 /// [`telemetry::init`](crate::telemetry::init) arranges). Where stdin and stdout are pipes,
 /// as MCP clients launch servers, they are driven without blocking threads, so a shutdown
@@ -160,10 +162,13 @@ pub async fn serve_stdio_until<S: Service<RoleServer>>(
         inner: reader,
         closing: closing.clone(),
     };
+    // Malformed lines are answered at the boundary, as JSON-RPC prescribes; valid ones
+    // reach rmcp unchanged (see `crate::jsonrpc`).
+    let transport = crate::jsonrpc::StdioTransport::new(reader, writer);
     // Polled on the caller's task, not a spawned one: it need not be Send or 'static.
     tokio::pin!(shutdown);
     let running = tokio::select! {
-        running = service.serve((reader, writer)) => match running {
+        running = service.serve(transport) => match running {
             Ok(running) => running,
             // A client that goes away before the handshake ends the session normally.
             Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),

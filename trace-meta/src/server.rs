@@ -448,8 +448,17 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, ErrorData> {
         let described = RequestSpan::plain(&request.method);
-        self.traced(described, context, success, |cx| {
-            self.inner.on_custom_request(request, cx)
+        // rmcp reads a protocol method whose params do not fit (`tools/call` without a
+        // `name`) as a custom method; its error is -32602, not the handler's -32601.
+        let misread = crate::jsonrpc::invalid_params_of_known_method(
+            &request.method,
+            request.params.as_ref(),
+        );
+        self.traced(described, context, success, |cx| async move {
+            match misread {
+                Some(error) => Err(error),
+                None => self.inner.on_custom_request(request, cx).await,
+            }
         })
         .await
     }
