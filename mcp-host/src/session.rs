@@ -164,16 +164,15 @@ fn outer_context() -> Option<opentelemetry::Context> {
 
 /// What stopped a run early.
 pub enum Interrupted {
-    /// A signal, by name.
-    Signal(&'static str),
+    /// A stop signal.
+    Signal(trace_meta::StopSignal),
 }
 
 impl Interrupted {
     /// The exit code a shell expects after this signal.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Signal("SIGINT") => ExitCode::from(130),
-            Self::Signal(_) => ExitCode::from(143),
+            Self::Signal(signal) => ExitCode::from(128 + signal.number()),
         }
     }
 }

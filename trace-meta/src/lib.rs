@@ -77,8 +77,8 @@ pub use client::TracedClient;
 pub use http::{HttpConfig, HttpServer};
 pub use request::{SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text};
 pub use serve::{
-    RunError, SHUTDOWN_GRACE, ServeError, Transport, run, serve, serve_stdio, serve_stdio_until,
-    shutdown_signal,
+    RunError, SHUTDOWN_GRACE, ServeError, StopSignal, Transport, run, serve, serve_stdio,
+    serve_stdio_until, shutdown_signal,
 };
 pub use server::{ConnectionInfo, Traced};
 

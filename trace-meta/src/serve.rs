@@ -238,10 +238,38 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NotifyOnEof<R> {
     }
 }
 
-/// Resolves when the process receives SIGTERM or SIGINT, naming the signal.
+/// A signal that asks the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGTERM: an MCP client or a supervisor ends the process.
+    Terminate,
+    /// SIGINT: Ctrl-C (also Ctrl-C where there are no Unix signals).
+    Interrupt,
+}
+
+impl StopSignal {
+    /// The signal's number (15, 2), as a shell's `128 + N` exit status counts it.
+    pub fn number(self) -> u8 {
+        match self {
+            Self::Terminate => 15,
+            Self::Interrupt => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Terminate => "SIGTERM",
+            Self::Interrupt => "SIGINT",
+        })
+    }
+}
+
+/// Resolves when the process receives SIGTERM or SIGINT, saying which.
 ///
 /// The handlers are installed when this is first polled.
-pub async fn shutdown_signal() -> &'static str {
+pub async fn shutdown_signal() -> StopSignal {
     ShutdownSignals::install().recv().await
 }
 
@@ -276,21 +304,21 @@ impl ShutdownSignals {
         }
     }
 
-    async fn recv(&mut self) -> &'static str {
+    async fn recv(&mut self) -> StopSignal {
         #[cfg(unix)]
         {
             let Some((term, int)) = &mut self.streams else {
                 return std::future::pending().await;
             };
             tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
+                _ = term.recv() => StopSignal::Terminate,
+                _ = int.recv() => StopSignal::Interrupt,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
+            StopSignal::Interrupt
         }
     }
 }
