@@ -35,16 +35,58 @@ use crate::propagation;
 
 /// An rmcp HTTP client that repeats each request's `_meta` trace context in the W3C
 /// `traceparent` / `tracestate` headers of its POST.
-#[derive(Debug, Clone)]
-pub struct TraceHeaders<C> {
+pub struct TraceHeaders<C: StreamableHttpClient> {
     inner: C,
+    redact: fn(C::Error) -> C::Error,
 }
 
-impl<C> TraceHeaders<C> {
+impl<C: StreamableHttpClient + Clone> Clone for TraceHeaders<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            redact: self.redact,
+        }
+    }
+}
+
+impl<C: StreamableHttpClient + std::fmt::Debug> std::fmt::Debug for TraceHeaders<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceHeaders")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: StreamableHttpClient> TraceHeaders<C> {
     /// Wraps `inner` (for example a `reqwest::Client`).
     pub fn new(inner: C) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            redact: |error| error,
+        }
     }
+
+    /// Rewrites the client's own errors before rmcp sees (and logs) them, e.g.
+    /// `reqwest::Error::without_url`, so that a URL whose query holds a key never reaches
+    /// a log or a message.
+    pub fn with_error_redaction(mut self, redact: fn(C::Error) -> C::Error) -> Self {
+        self.redact = redact;
+        self
+    }
+}
+
+/// `result` with the client's error passed through `redact`.
+fn redacted<T, E>(
+    redact: fn(E) -> E,
+    result: Result<T, StreamableHttpError<E>>,
+) -> Result<T, StreamableHttpError<E>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    result.map_err(|error| match error {
+        StreamableHttpError::Client(error) => StreamableHttpError::Client(redact(error)),
+        other => other,
+    })
 }
 
 /// `headers` plus the trace context of `message`, when it is a request with one in `_meta`.
@@ -79,8 +121,11 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
     + Send
     + '_ {
         let headers = with_trace_headers(&message, custom_headers);
-        self.inner
-            .post_message(uri, message, session_id, auth_header, headers)
+        let future = self
+            .inner
+            .post_message(uri, message, session_id, auth_header, headers);
+        let redact = self.redact;
+        async move { redacted(redact, future.await) }
     }
 
     fn post_message_with_max_sse_event_size(
@@ -95,14 +140,16 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
     + Send
     + '_ {
         let headers = with_trace_headers(&message, custom_headers);
-        self.inner.post_message_with_max_sse_event_size(
+        let future = self.inner.post_message_with_max_sse_event_size(
             uri,
             message,
             session_id,
             auth_header,
             headers,
             max_sse_event_size,
-        )
+        );
+        let redact = self.redact;
+        async move { redacted(redact, future.await) }
     }
 
     fn post_message_with_response_limits(
@@ -117,14 +164,16 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
     + Send
     + '_ {
         let headers = with_trace_headers(&message, custom_headers);
-        self.inner.post_message_with_response_limits(
+        let future = self.inner.post_message_with_response_limits(
             uri,
             message,
             session_id,
             auth_header,
             headers,
             limits,
-        )
+        );
+        let redact = self.redact;
+        async move { redacted(redact, future.await) }
     }
 
     fn delete_session(
@@ -134,8 +183,11 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> impl Future<Output = Result<(), StreamableHttpError<Self::Error>>> + Send + '_ {
-        self.inner
-            .delete_session(uri, session_id, auth_header, custom_headers)
+        let future = self
+            .inner
+            .delete_session(uri, session_id, auth_header, custom_headers);
+        let redact = self.redact;
+        async move { redacted(redact, future.await) }
     }
 
     fn get_stream(
@@ -152,8 +204,11 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         >,
     > + Send
     + '_ {
-        self.inner
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+        let future =
+            self.inner
+                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers);
+        let redact = self.redact;
+        async move { redacted(redact, future.await) }
     }
 
     fn get_stream_with_max_sse_event_size(
@@ -171,13 +226,15 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         >,
     > + Send
     + '_ {
-        self.inner.get_stream_with_max_sse_event_size(
+        let future = self.inner.get_stream_with_max_sse_event_size(
             uri,
             session_id,
             last_event_id,
             auth_header,
             custom_headers,
             max_sse_event_size,
-        )
+        );
+        let redact = self.redact;
+        async move { redacted(redact, future.await) }
     }
 }

@@ -1,25 +1,16 @@
 //! Remote MCP servers over Streamable HTTP: connect, with the configured headers on every
 //! POST and the trace context in both `_meta` and the W3C headers.
 
-use std::{collections::HashMap, str::FromStr, sync::Arc, time::Duration};
-
-use futures::stream::BoxStream;
-use http::{HeaderName, HeaderValue};
+use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use rmcp::{
     RoleClient,
-    model::ClientJsonRpcMessage,
     model::ProtocolVersion,
     service::{ClientLifecycleMode, ClientServiceExt, RunningService},
     transport::{
-        StreamableHttpClientTransport,
-        streamable_http_client::{
-            SseError, StreamableHttpClient, StreamableHttpClientTransportConfig,
-            StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
-        },
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
-use sse_stream::Sse;
 use trace_meta::http_client::TraceHeaders;
 
 use crate::config::{RemoteSpec, redacted_url};
@@ -71,8 +62,11 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
         .map_err(|error| RemoteError::Client(error.to_string()))?;
     let mut config = StreamableHttpClientTransportConfig::with_uri(remote.url.as_str());
     config.custom_headers = headers;
-    let transport =
-        StreamableHttpClientTransport::with_client(TraceHeaders::new(UrlFree(client)), config);
+    let transport = StreamableHttpClientTransport::with_client(
+        // rmcp logs transport errors, and a URL's query may hold a key.
+        TraceHeaders::new(client).with_error_redaction(reqwest::Error::without_url),
+        config,
+    );
     let lifecycle = ClientLifecycleMode::Auto {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::V_2025_11_25),
@@ -112,135 +106,4 @@ pub fn server_of(url: &str) -> Option<(String, u16)> {
     let url = reqwest::Url::parse(url).ok()?;
     let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
     Some((host, url.port_or_known_default()?))
-}
-
-/// A reqwest client whose errors do not carry the request URL: rmcp logs transport errors,
-/// and a URL's query may hold a key.
-#[derive(Clone)]
-struct UrlFree(reqwest::Client);
-
-type HttpResult<T> = Result<T, StreamableHttpError<reqwest::Error>>;
-
-fn without_url<T>(result: HttpResult<T>) -> HttpResult<T> {
-    result.map_err(|error| match error {
-        StreamableHttpError::Client(error) => StreamableHttpError::Client(error.without_url()),
-        other => other,
-    })
-}
-
-impl StreamableHttpClient for UrlFree {
-    type Error = reqwest::Error;
-
-    async fn post_message(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> HttpResult<StreamableHttpPostResponse> {
-        without_url(
-            self.0
-                .post_message(uri, message, session_id, auth_header, custom_headers)
-                .await,
-        )
-    }
-
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> HttpResult<StreamableHttpPostResponse> {
-        without_url(
-            self.0
-                .post_message_with_max_sse_event_size(
-                    uri,
-                    message,
-                    session_id,
-                    auth_header,
-                    custom_headers,
-                    max_sse_event_size,
-                )
-                .await,
-        )
-    }
-
-    async fn post_message_with_response_limits(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        limits: StreamableHttpResponseLimits,
-    ) -> HttpResult<StreamableHttpPostResponse> {
-        without_url(
-            self.0
-                .post_message_with_response_limits(
-                    uri,
-                    message,
-                    session_id,
-                    auth_header,
-                    custom_headers,
-                    limits,
-                )
-                .await,
-        )
-    }
-
-    async fn delete_session(
-        &self,
-        uri: Arc<str>,
-        session_id: Arc<str>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> HttpResult<()> {
-        without_url(
-            self.0
-                .delete_session(uri, session_id, auth_header, custom_headers)
-                .await,
-        )
-    }
-
-    async fn get_stream(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
-        without_url(
-            self.0
-                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-                .await,
-        )
-    }
-
-    async fn get_stream_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
-        without_url(
-            self.0
-                .get_stream_with_max_sse_event_size(
-                    uri,
-                    session_id,
-                    last_event_id,
-                    auth_header,
-                    custom_headers,
-                    max_sse_event_size,
-                )
-                .await,
-        )
-    }
 }
