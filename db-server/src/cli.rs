@@ -56,21 +56,9 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
 
-    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio. ADDR is
-    /// HOST:PORT, or a port alone for 127.0.0.1 (this machine only). Clients must present
-    /// `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set.
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<String>,
-
-    /// With --http: a host name (or host:port) clients may address besides localhost,
-    /// 127.0.0.1 and ::1, e.g. the public name behind a reverse proxy. Repeatable.
-    #[arg(long = "allowed-host", value_name = "HOST", requires = "http")]
-    pub allowed_hosts: Vec<String>,
-
-    /// With --http: a browser origin allowed to call, e.g. `https://app.example.com:443`. Without
-    /// one, requests that carry an Origin header are refused. Repeatable.
-    #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
-    pub allowed_origins: Vec<String>,
+    /// How the server is reached: stdio, or `--http ADDR`.
+    #[command(flatten)]
+    pub serve: trace_meta::cli::ServeArgs,
 }
 
 /// One `--load TABLE=FILE.csv`.
@@ -80,21 +68,6 @@ pub struct LoadSpec {
     pub table: String,
     /// The CSV file to read.
     pub path: PathBuf,
-}
-
-impl Args {
-    /// The transport the flags ask for: stdio, or Streamable HTTP with the token from
-    /// `MCP_SERVER_TOKEN`.
-    pub fn transport(&self) -> Result<trace_meta::Transport, trace_meta::http::HttpConfigError> {
-        let Some(addr) = &self.http else {
-            return Ok(trace_meta::Transport::Stdio);
-        };
-        let mut config = trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(addr)?)
-            .with_token_from_env()?;
-        config.allowed_hosts = self.allowed_hosts.clone();
-        config.allowed_origins = self.allowed_origins.clone();
-        Ok(trace_meta::Transport::Http(config))
-    }
 }
 
 fn parse_load(spec: &str) -> Result<LoadSpec, String> {
@@ -133,22 +106,10 @@ mod tests {
         assert!(!args.allow_write);
         assert_eq!(args.max_rows, 1000);
         assert_eq!(args.timeout, Duration::from_secs(5));
-        assert!(matches!(args.transport(), Ok(trace_meta::Transport::Stdio)));
-    }
-
-    #[test]
-    fn http_flags() {
-        let args = Args::parse_from([
-            "db-server",
-            "--http",
-            "127.0.0.1:0",
-            "--allowed-origin",
-            "https://a.example",
-        ]);
-        let Ok(trace_meta::Transport::Http(config)) = args.transport() else {
-            panic!("expected HTTP");
-        };
-        assert_eq!(config.allowed_origins, ["https://a.example"]);
+        assert!(matches!(
+            args.serve.transport(),
+            Ok(trace_meta::Transport::Stdio)
+        ));
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub fn open_database(args: &Args) -> anyhow::Result<Database> {
 /// (`db_server::run(db_server::Args::parse_from(...))`).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let database = open_database(&args)?;
-    let transport = args.transport().context("db-server cannot start")?;
+    let transport = args.serve.transport().context("db-server cannot start")?;
     let server = tools::DbServer::new(Arc::new(database));
     trace_meta::run("db-server", server, transport).context("db-server stopped")?;
     Ok(())

@@ -46,7 +46,7 @@ pub use tools::FileServer;
 /// `main`, not from inside a runtime.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let server = args.server().context("file-server cannot start")?;
-    let transport = args.transport().context("file-server cannot start")?;
+    let transport = args.serve.transport().context("file-server cannot start")?;
     tracing::debug!(
         roots = ?server.roots().roots(),
         allow_write = args.allow_write,

@@ -63,6 +63,8 @@
 
 pub mod attributes;
 pub mod carrier;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod http;
 pub mod http_client;

@@ -1,0 +1,94 @@
+//! The transport flags every server built on trace-meta takes (cargo feature `cli`):
+//! `--http ADDR`, `--allowed-host HOST`, `--allowed-origin ORIGIN`. Flatten [`ServeArgs`]
+//! into a server's clap arguments and hand [`ServeArgs::transport`] to [`crate::run`].
+//!
+//! ```
+//! use clap::Parser;
+//! #[derive(Parser)]
+//! struct Args {
+//!     #[command(flatten)]
+//!     serve: trace_meta::cli::ServeArgs,
+//! }
+//! let args = Args::parse_from(["my-server", "--http", "8931"]);
+//! assert!(matches!(args.serve.transport(), Ok(trace_meta::Transport::Http(_))));
+//! ```
+
+use crate::{
+    HttpConfig, Transport,
+    http::{HttpConfigError, parse_listen_address},
+};
+
+/// How a server is reached: stdio by default, Streamable HTTP with `--http`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct ServeArgs {
+    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio. ADDR is
+    /// HOST:PORT, or a port alone for 127.0.0.1 (this machine only). Clients must present
+    /// `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+
+    /// With --http: a host name (or host:port) clients may address besides localhost,
+    /// 127.0.0.1 and ::1, e.g. the public name behind a reverse proxy. Repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST", requires = "http")]
+    pub allowed_hosts: Vec<String>,
+
+    /// With --http: a browser origin allowed to call, e.g. `https://app.example.com:443`. Without
+    /// one, requests that carry an Origin header are refused. Repeatable.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
+    pub allowed_origins: Vec<String>,
+}
+
+impl ServeArgs {
+    /// The transport the flags ask for: stdio, or Streamable HTTP with the token from
+    /// `MCP_SERVER_TOKEN`.
+    pub fn transport(&self) -> Result<Transport, HttpConfigError> {
+        let Some(addr) = &self.http else {
+            return Ok(Transport::Stdio);
+        };
+        let mut config = HttpConfig::new(parse_listen_address(addr)?).with_token_from_env()?;
+        config.allowed_hosts = self.allowed_hosts.clone();
+        config.allowed_origins = self.allowed_origins.clone();
+        Ok(Transport::Http(config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn stdio_unless_told_otherwise() {
+        let args = Args::parse_from(["s"]);
+        assert!(matches!(args.serve.transport(), Ok(Transport::Stdio)));
+    }
+
+    #[test]
+    fn http_flags() {
+        let args = Args::parse_from([
+            "s",
+            "--http",
+            "0",
+            "--allowed-host",
+            "mcp.example.com",
+            "--allowed-origin",
+            "https://a.example",
+        ]);
+        let Ok(Transport::Http(config)) = args.serve.transport() else {
+            panic!("expected HTTP");
+        };
+        assert!(config.addr.ip().is_loopback());
+        assert_eq!(config.allowed_hosts, ["mcp.example.com"]);
+        assert_eq!(config.allowed_origins, ["https://a.example"]);
+        assert!(Args::try_parse_from(["s", "--allowed-host", "x"]).is_err());
+        let args = Args::parse_from(["s", "--http", "nowhere"]);
+        assert!(args.serve.transport().is_err());
+    }
+}
