@@ -190,14 +190,7 @@ fn run(case: Case) {
                 "{shown}: want exactly one answer, got {answers:?}"
             );
             let answer = &answers[0];
-            assert_eq!(
-                answer["error"]["code"], *code,
-                "{shown}: wrong code: {answer}"
-            );
-            assert!(
-                answer.as_object().unwrap().contains_key("id") && answer["id"] == *id,
-                "{shown}: the answer must carry id {id}: {answer}"
-            );
+            assert_error_answer(&shown, answer, *code, id);
             assert!(answer["error"]["message"].is_string(), "{answer}");
             assert!(started.elapsed() < PROMPT + RESPONSE_TIMEOUT);
         }

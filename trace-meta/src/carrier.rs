@@ -80,11 +80,16 @@ impl Extractor for MetaExtractor<'_> {
     }
 
     fn keys(&self) -> Vec<&str> {
-        TRACE_CONTEXT_KEYS
-            .into_iter()
-            .filter(|key| self.0.contains_key(*key))
-            .collect()
+        present_keys(|key| self.0.contains_key(key))
     }
+}
+
+/// The trace-context keys for which `contains` holds.
+fn present_keys(contains: impl Fn(&str) -> bool) -> Vec<&'static str> {
+    TRACE_CONTEXT_KEYS
+        .into_iter()
+        .filter(|key| contains(key))
+        .collect()
 }
 
 /// Reads trace context from the W3C `traceparent` / `tracestate` / `baggage` HTTP headers,
@@ -106,10 +111,7 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn keys(&self) -> Vec<&str> {
-        TRACE_CONTEXT_KEYS
-            .into_iter()
-            .filter(|key| self.0.contains_key(*key))
-            .collect()
+        present_keys(|key| self.0.contains_key(key))
     }
 }
 

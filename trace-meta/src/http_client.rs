@@ -75,18 +75,20 @@ impl<C: StreamableHttpClient> TraceHeaders<C> {
     }
 }
 
-/// `result` with the client's error passed through `redact`.
-fn redacted<T, E>(
-    redact: fn(E) -> E,
-    result: Result<T, StreamableHttpError<E>>,
-) -> Result<T, StreamableHttpError<E>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    result.map_err(|error| match error {
-        StreamableHttpError::Client(error) => StreamableHttpError::Client(redact(error)),
-        other => other,
-    })
+impl<C: StreamableHttpClient> TraceHeaders<C> {
+    /// `future`, with the client's error passed through the redaction.
+    fn redacting<'a, T: 'a>(
+        &self,
+        future: impl Future<Output = Result<T, StreamableHttpError<C::Error>>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, StreamableHttpError<C::Error>>> + Send + 'a {
+        let redact = self.redact;
+        async move {
+            future.await.map_err(|error| match error {
+                StreamableHttpError::Client(error) => StreamableHttpError::Client(redact(error)),
+                other => other,
+            })
+        }
+    }
 }
 
 /// `headers` plus the trace context of `message`, when it is a request with one in `_meta`.
@@ -121,11 +123,10 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
     + Send
     + '_ {
         let headers = with_trace_headers(&message, custom_headers);
-        let future = self
-            .inner
-            .post_message(uri, message, session_id, auth_header, headers);
-        let redact = self.redact;
-        async move { redacted(redact, future.await) }
+        self.redacting(
+            self.inner
+                .post_message(uri, message, session_id, auth_header, headers),
+        )
     }
 
     fn post_message_with_max_sse_event_size(
@@ -140,16 +141,14 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
     + Send
     + '_ {
         let headers = with_trace_headers(&message, custom_headers);
-        let future = self.inner.post_message_with_max_sse_event_size(
+        self.redacting(self.inner.post_message_with_max_sse_event_size(
             uri,
             message,
             session_id,
             auth_header,
             headers,
             max_sse_event_size,
-        );
-        let redact = self.redact;
-        async move { redacted(redact, future.await) }
+        ))
     }
 
     fn post_message_with_response_limits(
@@ -164,16 +163,14 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
     + Send
     + '_ {
         let headers = with_trace_headers(&message, custom_headers);
-        let future = self.inner.post_message_with_response_limits(
+        self.redacting(self.inner.post_message_with_response_limits(
             uri,
             message,
             session_id,
             auth_header,
             headers,
             limits,
-        );
-        let redact = self.redact;
-        async move { redacted(redact, future.await) }
+        ))
     }
 
     fn delete_session(
@@ -183,11 +180,10 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> impl Future<Output = Result<(), StreamableHttpError<Self::Error>>> + Send + '_ {
-        let future = self
-            .inner
-            .delete_session(uri, session_id, auth_header, custom_headers);
-        let redact = self.redact;
-        async move { redacted(redact, future.await) }
+        self.redacting(
+            self.inner
+                .delete_session(uri, session_id, auth_header, custom_headers),
+        )
     }
 
     fn get_stream(
@@ -204,11 +200,13 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         >,
     > + Send
     + '_ {
-        let future =
-            self.inner
-                .get_stream(uri, session_id, last_event_id, auth_header, custom_headers);
-        let redact = self.redact;
-        async move { redacted(redact, future.await) }
+        self.redacting(self.inner.get_stream(
+            uri,
+            session_id,
+            last_event_id,
+            auth_header,
+            custom_headers,
+        ))
     }
 
     fn get_stream_with_max_sse_event_size(
@@ -226,15 +224,13 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         >,
     > + Send
     + '_ {
-        let future = self.inner.get_stream_with_max_sse_event_size(
+        self.redacting(self.inner.get_stream_with_max_sse_event_size(
             uri,
             session_id,
             last_event_id,
             auth_header,
             custom_headers,
             max_sse_event_size,
-        );
-        let redact = self.redact;
-        async move { redacted(redact, future.await) }
+        ))
     }
 }

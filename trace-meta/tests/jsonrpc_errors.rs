@@ -145,14 +145,7 @@ async fn run(case: Case) {
         Expect::Error { code, id } => {
             let answer = message(&body);
             assert_eq!(answer["jsonrpc"], "2.0", "{shown}: {answer}");
-            assert_eq!(
-                answer["error"]["code"], *code,
-                "{shown}: wrong code: {answer}"
-            );
-            assert!(
-                answer.as_object().unwrap().contains_key("id") && answer["id"] == *id,
-                "{shown}: the answer must carry id {id}: {answer}"
-            );
+            assert_error_answer(&shown, &answer, *code, id);
             assert!(answer.get("result").is_none(), "{answer}");
             if id.is_null() {
                 // Not a request the server could read: an HTTP error status, JSON body.

@@ -193,3 +193,16 @@ macro_rules! jsonrpc_cases {
 
 #[allow(unused_imports)]
 pub(crate) use jsonrpc_cases;
+
+/// Asserts that `answer` is the JSON-RPC error `code` for the request `id` (`null` when
+/// the request could not be read).
+pub fn assert_error_answer(shown: &str, answer: &Value, code: i64, id: &Value) {
+    assert_eq!(
+        answer["error"]["code"], code,
+        "{shown}: wrong code: {answer}"
+    );
+    assert!(
+        answer.as_object().unwrap().contains_key("id") && answer["id"] == *id,
+        "{shown}: the answer must carry id {id}: {answer}"
+    );
+}
