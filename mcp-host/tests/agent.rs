@@ -258,8 +258,33 @@ fn the_model_agent_answers_through_the_tools_in_one_trace() {
     assert_eq!(refused.status_code, STATUS_ERROR);
     assert_eq!(refused.attributes["error.type"], "tool_error");
 
-    // The key is nowhere but in the Authorization header.
+    // The 429 is a `retry` event on the second chat span, with the status it answered.
     let trace_text = std::fs::read_to_string(&json).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&trace_text).unwrap();
+    let retries: Vec<(String, serde_json::Value)> = trace["resourceSpans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["scopeSpans"].as_array().unwrap())
+        .flat_map(|s| s["spans"].as_array().unwrap())
+        .flat_map(|span| {
+            span["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|event| event["name"] == "retry")
+                .map(move |event| (span["spanId"].as_str().unwrap().to_owned(), event.clone()))
+        })
+        .collect();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert_eq!(retries[0].0, chats[1].span_id);
+    assert!(
+        retries[0].1.to_string().contains("429"),
+        "{:?}",
+        retries[0].1
+    );
+
+    // The key is nowhere but in the Authorization header.
     for (what, text) in [
         ("stdout", &*stdout),
         ("stderr", &*stderr),
