@@ -92,6 +92,23 @@ impl DbServer {
             Err(join) => error_result(format!("the database task failed: {join}")),
         }
     }
+
+    /// Takes the statement out of `args` (refusing one over [`MAX_SQL_BYTES`]) and runs
+    /// `work` on it, as [`run`](Self::run) does.
+    async fn run_statement<T>(
+        &self,
+        args: SqlArgs,
+        work: fn(&Database, &str, &[SqlParam]) -> Result<T, DbError>,
+        rows_of: impl Fn(&T) -> usize,
+    ) -> CallToolResult
+    where
+        T: Serialize + Send + 'static,
+    {
+        match take_statement(args) {
+            Ok((sql, params)) => self.run(move |db| work(db, &sql, &params), rows_of).await,
+            Err(refusal) => error_result(refusal),
+        }
+    }
 }
 
 /// Longest SQL statement accepted, in bytes. Real queries are far shorter; the limit keeps
@@ -161,12 +178,8 @@ impl DbServer {
         &self,
         Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (sql, params) = match take_statement(args) {
-            Ok(statement) => statement,
-            Err(refusal) => return Ok(error_result(refusal)),
-        };
         Ok(self
-            .run(move |db| db.query(&sql, &params), |r| r.row_count)
+            .run_statement(args, Database::query, |r| r.row_count)
             .await)
     }
 
@@ -227,11 +240,7 @@ impl DbServer {
         &self,
         Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (sql, params) = match take_statement(args) {
-            Ok(statement) => statement,
-            Err(refusal) => return Ok(error_result(refusal)),
-        };
-        Ok(self.run(move |db| db.execute(&sql, &params), |_| 0).await)
+        Ok(self.run_statement(args, Database::execute, |_| 0).await)
     }
 }
 
