@@ -8,7 +8,7 @@ use trace_meta::attributes as attr;
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest,
     common::v1::{AnyValue, KeyValue, any_value},
-    trace::v1::{ResourceSpans, status::StatusCode},
+    trace::v1::{ResourceSpans, span::SpanKind, status::StatusCode},
 };
 
 /// One span, flattened out of its resource and scope.
@@ -24,6 +24,8 @@ pub struct SpanRow {
     pub end: u64,
     pub error: Option<String>,
     pub trace_name: Option<String>,
+    /// `gen_ai.tool.name` of a CLIENT span: the host's side of a tool call.
+    pub called_tool: Option<String>,
 }
 
 fn string_value(value: &Option<AnyValue>) -> Option<String> {
@@ -70,6 +72,9 @@ pub fn rows(resource_spans: &[ResourceSpans]) -> Vec<SpanRow> {
                     end: span.end_time_unix_nano,
                     error,
                     trace_name: attribute(&span.attributes, attr::CONFIDENT_TRACE_NAME),
+                    called_tool: (span.kind == SpanKind::Client as i32)
+                        .then(|| attribute(&span.attributes, attr::GEN_AI_TOOL_NAME))
+                        .flatten(),
                 });
             }
         }
@@ -172,7 +177,44 @@ pub fn render(rows: &[SpanRow], root_name: &str) -> String {
         let orphan = !top.parent_span_id.is_empty();
         view.line(&mut out, top, "", i + 1 == count, None, orphan);
     }
+    out.push_str(&tool_latencies(&trace));
     out
+}
+
+/// One line of the tool calls in `trace` by tool, in order of first call: how many, the
+/// median and the slowest, as the caller saw them (its CLIENT spans). Empty without calls.
+fn tool_latencies(trace: &[&SpanRow]) -> String {
+    let mut calls: Vec<(&str, Vec<u64>)> = Vec::new();
+    let mut ordered: Vec<&&SpanRow> = trace.iter().filter(|r| r.called_tool.is_some()).collect();
+    ordered.sort_by_key(|r| r.start);
+    for row in ordered {
+        let tool = row.called_tool.as_deref().unwrap_or_default();
+        let took = row.end.saturating_sub(row.start);
+        match calls.iter_mut().find(|(name, _)| *name == tool) {
+            Some((_, times)) => times.push(took),
+            None => calls.push((tool, vec![took])),
+        }
+    }
+    if calls.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = calls
+        .into_iter()
+        .map(|(tool, mut times)| {
+            times.sort_unstable();
+            let median = times[(times.len() - 1) / 2];
+            let slowest = times[times.len() - 1];
+            match times.len() {
+                1 => format!("{tool} 1× {}", duration(median)),
+                n => format!(
+                    "{tool} {n}× median {} max {}",
+                    duration(median),
+                    duration(slowest)
+                ),
+            }
+        })
+        .collect();
+    format!("Tool calls: {}\n", parts.join(", "))
 }
 
 struct View<'a> {
@@ -253,4 +295,42 @@ pub fn write_otlp_json(path: &Path, resource_spans: Vec<ResourceSpans>) -> anyho
     let request = ExportTraceServiceRequest { resource_spans };
     let json = serde_json::to_vec_pretty(&request).context("encoding spans as OTLP/JSON")?;
     std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(tool: Option<&str>, start: u64, took_micros: u64) -> SpanRow {
+        SpanRow {
+            trace_id: vec![1],
+            span_id: vec![start as u8],
+            parent_span_id: Vec::new(),
+            name: String::new(),
+            service: "mcp-host".into(),
+            span_type: None,
+            start,
+            end: start + took_micros * 1000,
+            error: None,
+            trace_name: None,
+            called_tool: tool.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn tool_calls_are_summarised_per_tool_in_call_order() {
+        let rows = [
+            call(Some("read_file"), 1, 300),
+            call(Some("query_database"), 2, 1500),
+            call(None, 3, 9000),
+            call(Some("read_file"), 4, 100),
+            call(Some("read_file"), 5, 200),
+        ];
+        let trace: Vec<&SpanRow> = rows.iter().collect();
+        assert_eq!(
+            tool_latencies(&trace),
+            "Tool calls: read_file 3× median 200µs max 300µs, query_database 1× 1.5ms\n"
+        );
+        assert_eq!(tool_latencies(&trace[2..3]), "");
+    }
 }
