@@ -62,6 +62,9 @@ pub enum DbError {
     /// The statement ran past the time limit and was interrupted.
     #[error("query interrupted after {}s timeout", .0.as_secs_f64())]
     Timeout(Duration),
+    /// The work was stopped by [`Database::stop`] (the client cancelled its request).
+    #[error("the statement was stopped: its request was cancelled")]
+    Stopped,
     /// SQLite reported an error; its message is shown as is (and is the whole message, so
     /// it is not also this error's `source()`).
     #[error("{0}")]
@@ -188,6 +191,10 @@ pub struct Database {
     /// The deadline of the running statement in nanoseconds after `epoch`, 0 for none;
     /// shared with the progress handler, which interrupts the statement once it passes.
     deadline: Arc<AtomicU64>,
+    /// Which work is stopped and which is running, shared with the progress handler.
+    stops: Arc<Stops>,
+    /// Source of [`Ticket`]s.
+    tickets: AtomicU64,
     epoch: Instant,
     authorizer: Authorizer,
 }
@@ -244,6 +251,36 @@ impl Database {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// A new ticket, for [`stoppable`](Self::stoppable) work.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.tickets.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Runs `work` on this thread as the work of `ticket`, so that [`stop`](Self::stop)
+    /// can interrupt the statements it runs.
+    ///
+    /// One stop is remembered at a time: a later [`stop`](Self::stop) replaces it, so work
+    /// that was stopped before its statement began and then lost that race runs to its time
+    /// limit as before.
+    pub fn stoppable<T>(&self, ticket: Ticket, work: impl FnOnce(&Self) -> T) -> T {
+        struct Reset(u64);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                TICKET.set(self.0);
+            }
+        }
+        let _reset = Reset(TICKET.replace(ticket.0));
+        work(self)
+    }
+
+    /// Stops the work of `ticket`, from any thread: its running statement is interrupted
+    /// within a thousand SQLite instructions and fails with
+    /// [`DbError::Stopped`], as does any statement it starts afterwards. Work of other
+    /// tickets is untouched; stopping finished work does nothing.
+    pub fn stop(&self, ticket: Ticket) {
+        self.stops.stopped.store(ticket.0, Ordering::Release);
     }
 
     /// Runs one read-only statement and returns its rows, at most `max_rows` of them.
@@ -384,7 +421,7 @@ impl Database {
     ) -> Result<T, DbError> {
         self.policy.check_text(sql)?;
         let conn = self.lock();
-        let _deadline = DeadlineGuard::arm(self);
+        let _running = StatementGuard::arm(self)?;
         self.authorizer.begin(sql);
         let mut stmt = conn.prepare(sql).map_err(|e| {
             // rusqlite compiles the rest of the text to detect a second statement, so an
@@ -423,7 +460,11 @@ impl Database {
         }
         match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::OperationInterrupted) => {
-                DbError::Timeout(self.config.timeout)
+                if self.stops.running_is_stopped() {
+                    DbError::Stopped
+                } else {
+                    DbError::Timeout(self.config.timeout)
+                }
             }
             Some(rusqlite::ErrorCode::AuthorizationForStatementDenied) => {
                 match self.authorizer.take_denial() {
@@ -436,24 +477,58 @@ impl Database {
     }
 }
 
-/// Arms the deadline of the running statement and disarms it when dropped.
-struct DeadlineGuard<'a>(&'a Database);
+/// Names the work of one caller (a tool call), so that another thread can stop it with
+/// [`Database::stop`]: the statement it is running is interrupted, and it starts no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
 
-impl<'a> DeadlineGuard<'a> {
-    fn arm(db: &'a Database) -> Self {
+/// Which ticket's statements run now and which ticket was stopped (0: none).
+#[derive(Debug, Default)]
+struct Stops {
+    running: AtomicU64,
+    stopped: AtomicU64,
+}
+
+impl Stops {
+    /// Whether the running statement belongs to stopped work: read by the progress handler.
+    fn running_is_stopped(&self) -> bool {
+        let running = self.running.load(Ordering::Acquire);
+        running != 0 && self.stopped.load(Ordering::Acquire) == running
+    }
+}
+
+thread_local! {
+    /// The ticket of the work this thread runs inside [`Database::stoppable`], 0 outside.
+    static TICKET: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Arms the deadline and the stop check of the running statement (the caller holds the
+/// connection), and disarms both when dropped.
+struct StatementGuard<'a>(&'a Database);
+
+impl<'a> StatementGuard<'a> {
+    /// Fails with [`DbError::Stopped`] when this thread's work was stopped before this
+    /// statement began.
+    fn arm(db: &'a Database) -> Result<Self, DbError> {
+        let ticket = TICKET.get();
+        if ticket != 0 && db.stops.stopped.load(Ordering::Acquire) == ticket {
+            return Err(DbError::Stopped);
+        }
+        db.stops.running.store(ticket, Ordering::Release);
         let deadline = db.epoch.elapsed() + db.config.timeout;
         // Never store 0, which means "no deadline".
         let nanos = u64::try_from(deadline.as_nanos())
             .unwrap_or(u64::MAX)
             .max(1);
         db.deadline.store(nanos, Ordering::Relaxed);
-        Self(db)
+        Ok(Self(db))
     }
 }
 
-impl Drop for DeadlineGuard<'_> {
+impl Drop for StatementGuard<'_> {
     fn drop(&mut self) {
         self.0.deadline.store(0, Ordering::Relaxed);
+        self.0.stops.running.store(0, Ordering::Release);
     }
 }
 
@@ -477,13 +552,16 @@ impl DatabaseBuilder {
         let authorizer =
             Authorizer::install(&mut conn, policy).map_err(|e| DbError::setup("authorizer", &e))?;
         let deadline = Arc::new(AtomicU64::new(0));
+        let stops = Arc::new(Stops::default());
         let epoch = Instant::now();
         let watched = Arc::clone(&deadline);
+        let watched_stops = Arc::clone(&stops);
         conn.progress_handler(
             PROGRESS_INTERVAL,
             Some(move || {
                 let deadline = watched.load(Ordering::Relaxed);
-                deadline != 0 && epoch.elapsed().as_nanos() >= u128::from(deadline)
+                (deadline != 0 && epoch.elapsed().as_nanos() >= u128::from(deadline))
+                    || watched_stops.running_is_stopped()
             }),
         )
         .map_err(|e| DbError::setup("progress handler", &e))?;
@@ -492,6 +570,8 @@ impl DatabaseBuilder {
             config,
             policy,
             deadline,
+            stops,
+            tickets: AtomicU64::new(1),
             epoch,
             authorizer,
         })

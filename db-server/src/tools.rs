@@ -16,7 +16,7 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::database::{Database, DbError};
+use crate::database::{Database, DbError, Ticket};
 pub use crate::value::SqlParam;
 use trace_meta::attributes::{self as attr, truncate};
 
@@ -75,7 +75,13 @@ impl DbServer {
         F: FnOnce(&Database) -> Result<T, DbError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
-        let outcome = tokio::task::spawn_blocking(move || work(&db)).await;
+        let ticket = db.ticket();
+        // Dropped with this future when the request is cancelled (trace-meta's `Traced`
+        // drops the handler): the statement is interrupted rather than left to its limit.
+        let stop = StopOnDrop(Some((Arc::clone(&db), ticket)));
+        let outcome =
+            tokio::task::spawn_blocking(move || db.stoppable(ticket, |db| work(db))).await;
+        stop.disarm();
         match outcome {
             Ok(Ok(value)) => {
                 let rows = i64::try_from(rows_of(&value)).unwrap_or(i64::MAX);
@@ -107,6 +113,24 @@ impl DbServer {
         match take_statement(args) {
             Ok((sql, params)) => self.run(move |db| work(db, &sql, &params), rows_of).await,
             Err(refusal) => error_result(refusal),
+        }
+    }
+}
+
+/// Stops the work of a ticket when dropped before [`disarm`](Self::disarm).
+struct StopOnDrop(Option<(Arc<Database>, Ticket)>);
+
+impl StopOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some((db, ticket)) = self.0.take() {
+            tracing::debug!("request cancelled: stopping its statement");
+            db.stop(ticket);
         }
     }
 }

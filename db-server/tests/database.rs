@@ -364,3 +364,36 @@ fn the_default_timeout_reads_as_whole_seconds() {
         "query interrupted after 5s timeout"
     );
 }
+
+const RUNAWAY: &str =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+
+#[test]
+fn stop_interrupts_the_statement_of_its_ticket_only() {
+    let db = std::sync::Arc::new(sales(Config {
+        timeout: Duration::from_secs(30),
+        ..Config::default()
+    }));
+    let ticket = db.ticket();
+    let running = {
+        let db = std::sync::Arc::clone(&db);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let outcome = db.stoppable(ticket, |db| db.query(RUNAWAY, &[]));
+            (outcome, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    // Another caller's stop leaves it running.
+    db.stop(db.ticket());
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!running.is_finished());
+    db.stop(ticket);
+    let (outcome, took) = running.join().unwrap();
+    assert!(matches!(outcome, Err(DbError::Stopped)), "{outcome:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Stopped work starts nothing more; other work runs.
+    let again = db.stoppable(ticket, |db| db.query("SELECT 1", &[]));
+    assert!(matches!(again, Err(DbError::Stopped)), "{again:?}");
+    assert_eq!(db.query("SELECT 1", &[]).unwrap().row_count, 1);
+}

@@ -7,7 +7,10 @@
 use std::{
     fmt::Display,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -310,7 +313,15 @@ impl FileServer {
             Err(error) => return failure(format!("refused: invalid glob pattern: {error}")),
         };
         let by_name = !args.pattern.contains('/');
-        let found = search(&dir, &matcher, by_name);
+        // The walk blocks, so it runs off the async workers; if the request is cancelled
+        // (trace-meta's `Traced` drops this future), `stop` tells it to give up.
+        let stop = StopOnDrop::default();
+        let (walked, flag) = (dir.clone(), Arc::clone(&stop.0));
+        let walk = tokio::task::spawn_blocking(move || search(&walked, &matcher, by_name, &flag));
+        let found = match walk.await {
+            Ok(found) => found,
+            Err(error) => return failure(format!("the search failed: {error}")),
+        };
         let mut lines: Vec<String> = found
             .matches
             .iter()
@@ -520,5 +531,15 @@ mod tests {
             let annotations = tool.annotations.expect("annotations");
             assert!(annotations.read_only_hint.is_some(), "{}", tool.name);
         }
+    }
+}
+
+/// Sets its flag when dropped: tells a blocking walk that nobody waits for it any more.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }

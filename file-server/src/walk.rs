@@ -4,6 +4,7 @@
 use std::{
     fs,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 use globset::GlobMatcher;
@@ -41,14 +42,24 @@ pub(crate) struct SearchOutcome {
     pub truncated: Option<String>,
 }
 
-/// Depth-first search below `dir` (sorted, links not followed), within the bounds above.
-pub(crate) fn search(dir: &Path, matcher: &GlobMatcher, by_name: bool) -> SearchOutcome {
+/// Depth-first search below `dir` (sorted, links not followed), within the bounds above;
+/// it gives up, with what it found so far, as soon as `stop` is set.
+pub(crate) fn search(
+    dir: &Path,
+    matcher: &GlobMatcher,
+    by_name: bool,
+    stop: &AtomicBool,
+) -> SearchOutcome {
     let mut matches = Vec::new();
     let mut truncated = None;
     let mut visits = 0usize;
     let mut deeper_skipped = false;
     let mut stack: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), 0)];
     'walk: while let Some((current, depth)) = stack.pop() {
+        if stop.load(Ordering::Relaxed) {
+            truncated = Some("stopped: the request was cancelled".to_owned());
+            break;
+        }
         let Ok(entries) = read_dir_sorted(&current) else {
             // An unreadable directory is skipped; the rest of the tree is still searched.
             continue;
@@ -89,4 +100,41 @@ pub(crate) fn search(dir: &Path, matcher: &GlobMatcher, by_name: bool) -> Search
         ));
     }
     SearchOutcome { matches, truncated }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["a", "b", "c"] {
+            fs::create_dir(dir.path().join(sub)).unwrap();
+            fs::write(dir.path().join(sub).join("x.csv"), "1").unwrap();
+        }
+        dir
+    }
+
+    fn csv() -> GlobMatcher {
+        globset::Glob::new("*.csv").unwrap().compile_matcher()
+    }
+
+    #[test]
+    fn a_search_finds_every_match_when_not_stopped() {
+        let dir = tree();
+        let found = search(dir.path(), &csv(), true, &AtomicBool::new(false));
+        assert_eq!(found.matches.len(), 3);
+        assert_eq!(found.truncated, None);
+    }
+
+    #[test]
+    fn a_stopped_search_gives_up_and_says_why() {
+        let dir = tree();
+        let found = search(dir.path(), &csv(), true, &AtomicBool::new(true));
+        assert!(found.matches.is_empty());
+        assert_eq!(
+            found.truncated.as_deref(),
+            Some("stopped: the request was cancelled")
+        );
+    }
 }

@@ -95,6 +95,24 @@ pub struct Common {
     /// for the spans of the calls it made to them.
     #[arg(long, value_name = "ADDR", global = true)]
     pub receiver: Option<std::net::SocketAddr>,
+
+    /// Seconds a tool call may wait for its answer. Past it the host gives the call up and
+    /// tells the server (notifications/cancelled), which stops the work.
+    #[arg(long, value_name = "SECONDS", default_value = "300", global = true,
+          value_parser = parse_seconds)]
+    pub call_timeout: std::time::Duration,
+}
+
+/// A positive number of seconds, at most a day.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        _ => Err(format!(
+            "expected a number of seconds above 0 and at most 86400, got {text:?}"
+        )),
+    }
 }
 
 /// What to do instead of running a query.

@@ -27,8 +27,8 @@ use crate::config::{RemoteSpec, ServerSpec};
 
 /// How long a server may take to answer `initialize` and `tools/list`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a request may wait for its response before it fails as timed out.
-const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long shutdown waits for the cancellations of abandoned calls to be written.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
 /// How long a server gets to exit after its stdin closes, and again after SIGTERM.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// Lines of a server's stderr kept for error messages.
@@ -91,7 +91,16 @@ pub enum Failure {
         /// The error it answered with.
         error: rmcp::model::ErrorData,
     },
-    /// The session failed during a call: the server died, timed out or broke the protocol.
+    /// The call got no answer in time (`--call-timeout`). The server was told to stop it
+    /// and is still serving.
+    #[error("gave no answer to tools/call {tool} within {}s; the call was cancelled", .limit.as_secs_f64())]
+    TimedOut {
+        /// The tool.
+        tool: String,
+        /// The time allowed.
+        limit: Duration,
+    },
+    /// The session failed during a call: the server died or broke the protocol.
     #[error("failed during tools/call {tool}: {error}")]
     Call {
         /// The tool.
@@ -217,12 +226,16 @@ impl Server {
     ///
     /// A remote server (a `url` entry) is not started but connected to over Streamable HTTP;
     /// its spans reach whatever backend it exports to, not `local_endpoint`.
+    ///
+    /// A call that gets no answer within `call_timeout` fails as timed out, and the server
+    /// is told to stop it.
     pub async fn start(
         spec: &ServerSpec,
         local_endpoint: Option<&str>,
+        call_timeout: Duration,
     ) -> Result<Self, ServerError> {
         if let Some(remote) = &spec.remote {
-            return Self::connect(&spec.name, remote).await;
+            return Self::connect(&spec.name, remote, call_timeout).await;
         }
         let mut command = Command::new(&spec.command);
         command
@@ -269,7 +282,7 @@ impl Server {
                 legacy_version: Some(ProtocolVersion::V_2025_11_25),
             };
             let session = ().serve_with_lifecycle((stdout, stdin), lifecycle).await?;
-            let client = TracedClient::new(session.peer().clone()).with_timeout(CALL_TIMEOUT);
+            let client = TracedClient::new(session.peer().clone()).with_timeout(call_timeout);
             let tools = client.list_all_tools().await?;
             Ok::<_, BoxError>((session, client, tools))
         };
@@ -310,12 +323,16 @@ impl Server {
     }
 
     /// Connects to a running server over Streamable HTTP and lists its tools.
-    async fn connect(name: &str, remote: &RemoteSpec) -> Result<Self, ServerError> {
+    async fn connect(
+        name: &str,
+        remote: &RemoteSpec,
+        call_timeout: Duration,
+    ) -> Result<Self, ServerError> {
         let setup = async {
             let session = remote::connect(remote).await?;
             let mut client = TracedClient::new(session.peer().clone())
                 .with_transport(NetworkTransport::Tcp)
-                .with_timeout(CALL_TIMEOUT);
+                .with_timeout(call_timeout);
             if let Some((address, port)) = remote::server_of(&remote.url) {
                 client = client.with_http_server(address, port);
             }
@@ -366,6 +383,13 @@ impl Server {
                     error,
                 },
             )),
+            Err(ServiceError::Timeout { timeout }) => Err(ServerError::new(
+                &self.name,
+                Failure::TimedOut {
+                    tool: tool.to_owned(),
+                    limit: timeout,
+                },
+            )),
             Err(other) => {
                 let (status, stderr_tail) = match &self.process {
                     Some(process) => {
@@ -393,7 +417,11 @@ impl Server {
     /// Ends the session and the process: close stdin and wait, then SIGTERM and wait, then
     /// SIGKILL. Returns how the process ended; `None` for a remote server, whose session is
     /// closed (a 2025-11-25 session is deleted) and which keeps running.
+    ///
+    /// Calls abandoned on the way here (Ctrl-C) are cancelled on the server first, so it
+    /// stops their work and its spans say `cancelled`.
     pub async fn shutdown(self) -> Option<ExitStatus> {
+        self.client.flush_cancellations(CANCEL_GRACE).await;
         let _ = tokio::time::timeout(EXIT_GRACE, self.session.cancel()).await;
         let process = self.process?;
         let mut child = process.child.into_inner();

@@ -31,6 +31,7 @@ pub struct Session {
     // still listens.
     telemetry: TelemetryGuard,
     receiver: Receiver,
+    call_timeout: Duration,
 }
 
 impl Session {
@@ -52,6 +53,7 @@ impl Session {
         Ok(Self {
             receiver,
             telemetry,
+            call_timeout: common.call_timeout,
         })
     }
 
@@ -70,12 +72,18 @@ impl Session {
     /// others are shut down and the first failure is returned.
     pub async fn start_servers(&self, specs: &[ServerSpec]) -> Result<Vec<Server>, ServerError> {
         let endpoint = self.receiver.traces_endpoint();
+        let call_timeout = self.call_timeout;
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in specs.iter().cloned().enumerate() {
             let endpoint = endpoint.clone();
             tasks.spawn(
-                async move { (index, Server::start(&spec, Some(&endpoint)).await) }
-                    .in_current_span(),
+                async move {
+                    (
+                        index,
+                        Server::start(&spec, Some(&endpoint), call_timeout).await,
+                    )
+                }
+                .in_current_span(),
             );
         }
         let mut started = Vec::new();
@@ -109,6 +117,7 @@ impl Session {
         let Session {
             mut telemetry,
             receiver,
+            ..
         } = self;
         // The exporter posts to our own receiver, which needs the runtime: flush off it.
         // A destination that failed is logged inside; the local tree is shown regardless.

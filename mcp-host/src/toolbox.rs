@@ -75,6 +75,14 @@ impl Toolbox for ServerSet {
                 tool: tool.to_owned(),
                 error,
             }),
+            Err(ServerError {
+                failure: Failure::TimedOut { limit, .. },
+                ..
+            }) => Err(ToolboxError::TimedOut {
+                server: server.to_owned(),
+                tool: tool.to_owned(),
+                limit,
+            }),
             Err(error) => Err(ToolboxError::Server(error)),
         }
     }

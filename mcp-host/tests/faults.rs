@@ -318,11 +318,69 @@ fn sigint_stops_the_children_flushes_and_exits_130() {
         "the server is gone"
     );
     let spans = spans(&json);
-    one(&spans, "mcp-tool-query_database");
+    let client_span = one(&spans, "mcp-tool-query_database");
     let server_span = one(&spans, "tool-query_database");
+    for span in [client_span, server_span] {
+        assert_eq!(span.status_code, STATUS_ERROR, "{span:?}");
+        assert_eq!(span.attributes["error.type"], "cancelled", "{span:?}");
+    }
+    // The host told the server, which stopped the statement before it could reach its 5 s
+    // limit, and said so in the trace.
+    let notification = one(&spans, "notifications/cancelled");
+    assert_eq!(notification.parent_span_id, client_span.span_id);
+    assert_eq!(notification.service, "db-server");
     assert_eq!(
-        server_span.status_code, STATUS_ERROR,
-        "the abandoned request says so"
+        notification.attributes["mcp.cancelled.reason"],
+        "the client abandoned the request"
+    );
+    assert!(
+        server_span.end < notification.end + 1_000_000_000,
+        "the statement stopped within a second of the cancellation"
+    );
+}
+
+#[test]
+fn a_call_past_the_call_timeout_is_cancelled_in_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let started = Instant::now();
+    let output = run(host()
+        .args([
+            "call",
+            "db-server",
+            "query_database",
+            RUNAWAY_QUERY,
+            "--call-timeout",
+            "0.5",
+            "--trace-json",
+        ])
+        .arg(&json));
+    let took = started.elapsed();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("gave no answer to tools/call query_database within 0.5s"),
+        "{stderr}"
+    );
+    // The server's own limit is 5 s: only the cancellation ends the statement sooner.
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+
+    let spans = spans(&json);
+    let client_span = one(&spans, "mcp-tool-query_database");
+    assert_eq!(client_span.attributes["error.type"], "timeout");
+    let server_span = one(&spans, "tool-query_database");
+    assert_eq!(server_span.attributes["error.type"], "cancelled");
+    assert_eq!(server_span.parent_span_id, client_span.span_id);
+    let notification = one(&spans, "notifications/cancelled");
+    assert_eq!(notification.parent_span_id, client_span.span_id);
+    assert_eq!(
+        notification.attributes["mcp.cancelled.reason"],
+        "request timeout"
+    );
+    assert!(
+        server_span.end - server_span.start < 2_000_000_000,
+        "the server span lasted {} ms",
+        (server_span.end - server_span.start) / 1_000_000
     );
 }
 

@@ -5,16 +5,22 @@
 //! through [`TracedClient::request`], which opens the span, injects its context into the
 //! request's `_meta` and records the outcome.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
+use opentelemetry::KeyValue;
 use rmcp::{
     RoleClient, ServiceError,
     model::{
-        CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, GetMeta,
-        ListToolsRequest, PaginatedRequestParams, ServerResult, Tool,
+        CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
+        CancelledNotificationParam, ClientRequest, GetMeta, ListToolsRequest,
+        NotificationMetaObject, PaginatedRequestParams, RequestId, ServerResult, Tool,
     },
     service::{Peer, PeerRequestOptions},
 };
+use tokio::task::JoinSet;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -46,6 +52,8 @@ pub struct TracedClient {
     transport: NetworkTransport,
     timeout: Option<Duration>,
     server: Option<(String, u16)>,
+    /// Cancellations of dropped requests still on their way to the transport.
+    cancellations: Arc<Mutex<JoinSet<()>>>,
 }
 
 /// Most `tools/list` pages [`TracedClient::list_all_tools`] follows before it gives up on a
@@ -60,11 +68,13 @@ impl TracedClient {
             transport: NetworkTransport::Pipe,
             timeout: None,
             server: None,
+            cancellations: Arc::default(),
         }
     }
 
     /// Fails a request that has no response after `timeout` (default: wait as long as it
-    /// takes). The span records `error.type=timeout`.
+    /// takes). The span records `error.type=timeout`, and the server is told with
+    /// `notifications/cancelled` (see [`TracedClient::request`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -129,7 +139,30 @@ impl TracedClient {
         Err(ServiceError::UnexpectedResponse)
     }
 
+    /// Waits, at most `limit`, until the cancellations of requests that were dropped in
+    /// flight have been handed to the transport.
+    ///
+    /// Dropping a request's future (Ctrl-C, a sibling failing in a `select!`) sends its
+    /// `notifications/cancelled` from a background task, since `Drop` cannot wait. Call this
+    /// before closing the session, or the notification may never leave.
+    pub async fn flush_cancellations(&self, limit: Duration) {
+        let mut pending = std::mem::take(
+            &mut *self
+                .cancellations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let drained = async { while pending.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(limit, drained).await;
+    }
+
     /// Sends any request inside a CLIENT span and injects that span's context.
+    ///
+    /// A request abandoned before its response (the timeout of
+    /// [`with_timeout`](Self::with_timeout), or the caller dropping this future) is cancelled
+    /// on the server with `notifications/cancelled`, whose `_meta` carries this span's trace
+    /// context so the server's record of the cancellation joins the trace. The span records
+    /// `error.type=timeout` or `cancelled`.
     pub async fn request(&self, mut request: ClientRequest) -> Result<ServerResult, ServiceError> {
         let described = RequestSpan::describe(&request, Side::Client);
         let span = tracing::info_span!(
@@ -153,16 +186,33 @@ impl TracedClient {
         }
         propagation::inject(&span.context(), &mut request.get_meta_mut().0);
 
-        let options = match self.timeout {
-            Some(timeout) => PeerRequestOptions::with_timeout(timeout),
-            None => PeerRequestOptions::no_options(),
-        };
         let unfinished = UnfinishedGuard::arm(&span);
         let outcome = async {
-            let handle = self.peer.send_request_with_option(request, options).await?;
-            tracing::Span::current()
-                .set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&handle.id));
-            handle.await_response().await
+            // No rmcp timeout: rmcp's own cancellation on timeout carries no `_meta`, so the
+            // server could not tie it to this trace. [`Abandon`] sends ours instead.
+            let handle = self
+                .peer
+                .send_request_with_option(request, PeerRequestOptions::no_options())
+                .await?;
+            let current = tracing::Span::current();
+            current.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&handle.id));
+            let abandon = Abandon::arm(self, handle.id.clone(), &current.context());
+            let response = match self.timeout {
+                None => handle.await_response().await,
+                Some(limit) => match tokio::time::timeout(limit, handle.await_response()).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        current.add_event(
+                            "notifications/cancelled",
+                            vec![KeyValue::new(attr::MCP_CANCELLED_REASON, TIMEOUT_REASON)],
+                        );
+                        abandon.notify(TIMEOUT_REASON).await;
+                        return Err(ServiceError::Timeout { timeout: limit });
+                    }
+                },
+            };
+            abandon.disarm();
+            response
         }
         .instrument(span.clone())
         .await;
@@ -176,4 +226,74 @@ impl TracedClient {
         span.set_status(recorded.status);
         outcome
     }
+}
+
+/// `reason` of the cancellation sent when a request times out (rmcp's wording).
+const TIMEOUT_REASON: &str = "request timeout";
+
+/// `reason` of the cancellation sent when the caller drops a request in flight.
+const DROPPED_REASON: &str = "the client abandoned the request";
+
+/// Longest a cancellation may wait for the transport before it is given up.
+const CANCEL_SEND_LIMIT: Duration = Duration::from_secs(2);
+
+/// Cancels a request in flight unless disarmed: awaited on a timeout, or from a background
+/// task when the request's future is dropped.
+struct Abandon {
+    armed: Option<(Peer<RoleClient>, CancelledNotificationParam)>,
+    pending: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Abandon {
+    fn arm(client: &TracedClient, id: RequestId, cx: &opentelemetry::Context) -> Self {
+        let mut meta = NotificationMetaObject::new();
+        propagation::inject(cx, &mut meta.0);
+        let mut param = CancelledNotificationParam::new(Some(id), None);
+        param.meta = Some(meta);
+        Self {
+            armed: Some((client.peer.clone(), param)),
+            pending: Arc::clone(&client.cancellations),
+        }
+    }
+
+    fn disarm(mut self) {
+        self.armed = None;
+    }
+
+    /// Sends the cancellation now, giving up after [`CANCEL_SEND_LIMIT`].
+    async fn notify(mut self, reason: &str) {
+        if let Some((peer, param)) = self.armed.take() {
+            send_cancellation(peer, param, reason).await;
+        }
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let Some((peer, param)) = self.armed.take() else {
+            return;
+        };
+        // Outside a runtime there is nothing left to send with.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .spawn_on(send_cancellation(peer, param, DROPPED_REASON), &runtime);
+        }
+    }
+}
+
+async fn send_cancellation(
+    peer: Peer<RoleClient>,
+    mut param: CancelledNotificationParam,
+    reason: &str,
+) {
+    param.reason = Some(reason.to_owned());
+    let notification = CancelledNotification::new(param);
+    // The server may be gone already; the span says what happened on this side either way.
+    let _ = tokio::time::timeout(
+        CANCEL_SEND_LIMIT,
+        peer.send_notification(notification.into()),
+    )
+    .await;
 }

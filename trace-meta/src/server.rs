@@ -3,7 +3,8 @@
 //! [`Traced`] is itself a [`ServerHandler`], so it serves over stdio and, unchanged, behind
 //! rmcp's Streamable HTTP service (which takes handlers, not bare services). Each request
 //! method opens the span, runs the wrapped handler's method inside it and records the outcome;
-//! lifecycle methods and notifications pass straight through.
+//! a request the client cancels is dropped; lifecycle methods pass straight through, and
+//! notifications get a span only when they carry trace context.
 //!
 //! # Where the parent comes from
 //! 1. `params._meta` of the request (SEP-414), when it holds a valid `traceparent`.
@@ -15,17 +16,18 @@
 
 use std::{borrow::Cow, future::Future, net::SocketAddr};
 
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{KeyValue, trace::TraceContextExt};
 #[allow(deprecated)]
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CancelTaskParams, CancelledNotificationParam,
         CompleteRequestParams, CompleteResult, CustomNotification, CustomRequest, CustomResult,
-        DiscoverResult, GetPromptRequestParams, GetPromptResponse, GetSkillRequestParams,
-        GetSkillResult, GetTaskParams, GetTaskResult, InitializeRequestParams, InitializeResult,
-        ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListSkillsResult,
-        ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
+        DiscoverResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+        GetSkillRequestParams, GetSkillResult, GetTaskParams, GetTaskResult,
+        InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListSkillsResult, ListToolsResult, NotificationMetaObject,
+        PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion,
         ReadResourceDirectoryRequestParams, ReadResourceDirectoryResult, ReadResourceRequestParams,
         ReadResourceResponse, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
         SubscriptionFilter, Tool, UnsubscribeRequestParams, UpdateTaskParams,
@@ -36,7 +38,9 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    NetworkTransport, attributes as attr, propagation,
+    NetworkTransport,
+    attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate},
+    propagation,
     request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
 
@@ -55,9 +59,18 @@ use crate::{
 /// so whatever the tool logs or traces nests under it. A request without a valid
 /// `traceparent` starts a new trace; an unsampled parent records nothing.
 ///
-/// Lifecycle plumbing (`initialize`, `server/discover`, `ping`), `subscriptions/listen` and
-/// notifications are passed through without a span: they carry no user work, and a client
-/// library sends them before its caller has any trace to join.
+/// Lifecycle plumbing (`initialize`, `server/discover`, `ping`) and `subscriptions/listen`
+/// are passed through without a span: they carry no user work, and a client library sends
+/// them before its caller has any trace to join. A notification gets a short SERVER span
+/// named after its method only when its `_meta` carries trace context, as a child of the
+/// span that sent it.
+///
+/// # Cancellation
+/// When the client sends `notifications/cancelled` for a request in flight, the handler's
+/// future is dropped, so the work stops at its next `.await` (blocking work should watch a
+/// drop guard, as db-server's statements and file-server's searches do). The request's span
+/// ends with `error.type=cancelled`; the notification's span (a child of the client's span,
+/// through its `_meta`) records `mcp.cancelled.reason`; rmcp sends no answer for the id.
 ///
 /// ```no_run
 /// # #[derive(Clone)] struct MyServer;
@@ -157,8 +170,23 @@ impl<H: ServerHandler> Traced<H> {
             span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
         }
 
+        // rmcp cancels `ct` when the client sends `notifications/cancelled` for this request
+        // (or the session ends) but lets the handler run on; dropping its future here stops
+        // the work at its next await, and rmcp drops whatever answer would have followed.
+        let cancelled = context.ct.clone();
         let unfinished = UnfinishedGuard::arm(&span);
-        let result = call(context).instrument(span.clone()).await;
+        let result = tokio::select! {
+            biased;
+            result = call(context).instrument(span.clone()) => result,
+            () = cancelled.cancelled() => {
+                // `unfinished` marks the span `error.type=cancelled` as it drops.
+                return Err(ErrorData::new(
+                    REQUEST_CANCELLED,
+                    "the request was cancelled",
+                    None,
+                ));
+            }
+        };
         unfinished.disarm();
 
         let recorded = match &result {
@@ -206,6 +234,56 @@ fn parent_and_link(
             link: None,
         },
     }
+}
+
+/// The `_meta` of a notification, wherever this rmcp version left it.
+///
+/// rmcp 3.11 moves a notification's extensions into the context before its `_meta`, so
+/// `context.meta` is always empty and the `_meta` sits in `context.extensions` (its request
+/// path swaps them the other way round). The typed `meta` field of the params is read too.
+fn notification_meta<'a>(
+    params: Option<&'a NotificationMetaObject>,
+    context: &'a NotificationContext<RoleServer>,
+) -> &'a NotificationMetaObject {
+    [
+        params,
+        Some(&context.meta),
+        context.extensions.get::<NotificationMetaObject>(),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|meta| !meta.0.is_empty())
+    .unwrap_or(&context.meta)
+}
+
+/// JSON-RPC code of the answer a cancelled request would get (LSP's `RequestCancelled`).
+///
+/// It never reaches the wire: rmcp drops the response of a request its client cancelled.
+const REQUEST_CANCELLED: ErrorCode = ErrorCode(-32800);
+
+/// A SERVER span for a notification that carries trace context in its `_meta`, a child of
+/// the span that sent it; a disabled span when it carries none, so plumbing such as
+/// `notifications/initialized` never starts a trace of its own.
+fn notification_span(
+    method: &str,
+    meta: &rmcp::model::MetaObject,
+    attributes: Vec<KeyValue>,
+) -> tracing::Span {
+    let parent = propagation::extract(meta);
+    if !parent.span().span_context().is_valid() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        target: "trace_meta",
+        parent: None,
+        "mcp.server.notification",
+        otel.name = %method,
+        otel.kind = "server",
+    );
+    let _ = span.set_parent(parent);
+    span.set_attribute(attr::MCP_METHOD_NAME, method.to_owned());
+    record(&span, attributes);
+    span
 }
 
 fn same_span(a: &opentelemetry::trace::SpanContext, b: &opentelemetry::trace::SpanContext) -> bool {
@@ -546,7 +624,25 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         notification: CancelledNotificationParam,
         context: NotificationContext<RoleServer>,
     ) {
-        self.inner.on_cancelled(notification, context).await
+        let mut attributes = Vec::new();
+        if let Some(id) = &notification.request_id {
+            attributes.push(KeyValue::new(
+                attr::JSONRPC_REQUEST_ID,
+                request_id_string(id),
+            ));
+        }
+        if let Some(reason) = &notification.reason {
+            attributes.push(KeyValue::new(
+                attr::MCP_CANCELLED_REASON,
+                truncate(reason, MAX_PAYLOAD_CHARS).to_owned(),
+            ));
+        }
+        let carrier = notification_meta(notification.meta.as_ref(), &context);
+        let span = notification_span("notifications/cancelled", carrier, attributes);
+        self.inner
+            .on_cancelled(notification, context)
+            .instrument(span)
+            .await
     }
 
     async fn on_progress(
@@ -554,15 +650,49 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         notification: ProgressNotificationParam,
         context: NotificationContext<RoleServer>,
     ) {
-        self.inner.on_progress(notification, context).await
+        let mut attributes = vec![KeyValue::new(
+            attr::MCP_PROGRESS_PROGRESS,
+            notification.progress,
+        )];
+        if let Some(total) = notification.total {
+            attributes.push(KeyValue::new(attr::MCP_PROGRESS_TOTAL, total));
+        }
+        if let Some(message) = &notification.message {
+            attributes.push(KeyValue::new(
+                attr::MCP_PROGRESS_MESSAGE,
+                truncate(message, MAX_PAYLOAD_CHARS).to_owned(),
+            ));
+        }
+        let span = notification_span(
+            "notifications/progress",
+            notification_meta(None, &context),
+            attributes,
+        );
+        self.inner
+            .on_progress(notification, context)
+            .instrument(span)
+            .await
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        self.inner.on_initialized(context).await
+        let span = notification_span(
+            "notifications/initialized",
+            notification_meta(None, &context),
+            Vec::new(),
+        );
+        self.inner.on_initialized(context).instrument(span).await
     }
 
     async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
-        self.inner.on_roots_list_changed(context).await
+        let span = notification_span(
+            "notifications/roots/list_changed",
+            notification_meta(None, &context),
+            Vec::new(),
+        );
+        self.inner
+            .on_roots_list_changed(context)
+            .instrument(span)
+            .await
     }
 
     async fn on_custom_notification(
@@ -570,8 +700,14 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         notification: CustomNotification,
         context: NotificationContext<RoleServer>,
     ) {
+        let span = notification_span(
+            &notification.method,
+            notification_meta(None, &context),
+            Vec::new(),
+        );
         self.inner
             .on_custom_notification(notification, context)
+            .instrument(span)
             .await
     }
 }

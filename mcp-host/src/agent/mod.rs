@@ -60,7 +60,17 @@ pub enum ToolboxError {
         /// The error it answered with.
         error: ErrorData,
     },
-    /// The server failed: it died, timed out or broke the protocol.
+    /// The call got no answer within the call timeout and was cancelled; the server goes on.
+    #[error("server {server:?} gave no answer to tools/call {tool} within {}s; the call was cancelled", .limit.as_secs_f64())]
+    TimedOut {
+        /// The server.
+        server: String,
+        /// The tool.
+        tool: String,
+        /// The time allowed.
+        limit: std::time::Duration,
+    },
+    /// The server failed: it died or broke the protocol.
     #[error(transparent)]
     Server(#[from] ServerError),
 }

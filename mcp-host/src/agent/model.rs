@@ -173,6 +173,10 @@ async fn answer_call(
             "Error: the server rejected the call: {} (JSON-RPC error {})",
             error.message, error.code.0
         )),
+        Err(ToolboxError::TimedOut { limit, .. }) => Ok(format!(
+            "Error: the tool gave no answer within {}s and the call was cancelled",
+            limit.as_secs_f64()
+        )),
         Err(other) => Err(other),
     }
 }
