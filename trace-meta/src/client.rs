@@ -19,7 +19,9 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    NetworkTransport, attributes as attr, propagation,
+    NetworkTransport, attributes as attr,
+    metrics::OperationMetric,
+    propagation,
     request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
 
@@ -132,6 +134,11 @@ impl TracedClient {
     /// Sends any request inside a CLIENT span and injects that span's context.
     pub async fn request(&self, mut request: ClientRequest) -> Result<ServerResult, ServiceError> {
         let described = RequestSpan::describe(&request, Side::Client);
+        let version = self
+            .peer
+            .peer_info()
+            .map(|i| i.protocol_version.to_string());
+        let metric = OperationMetric::start(Side::Client, &described, self.transport, version);
         let span = tracing::info_span!(
             target: "trace_meta",
             "mcp.client.request",
@@ -172,6 +179,7 @@ impl TracedClient {
             Ok(result) => Outcome::of_result(result),
             Err(error) => Outcome::of_service_error(error),
         };
+        metric.finish(&recorded);
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
         outcome

@@ -36,7 +36,9 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    NetworkTransport, attributes as attr, propagation,
+    NetworkTransport, attributes as attr,
+    metrics::OperationMetric,
+    propagation,
     request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
 
@@ -134,13 +136,15 @@ impl<H: ServerHandler> Traced<H> {
         if let Some(link) = parent.link {
             span.add_link(link);
         }
-        record(&span, described.attributes);
-        span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
+        let version = context.protocol_version().map(|v| v.to_string());
         let transport = if parts.is_some() {
             NetworkTransport::Tcp
         } else {
             self.transport
         };
+        let metric = OperationMetric::start(Side::Server, &described, transport, version);
+        record(&span, described.attributes);
+        span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
         span.set_attribute(attr::NETWORK_TRANSPORT, transport.as_str());
         if let Some(parts) = parts {
             record_http(&span, parts);
@@ -165,6 +169,7 @@ impl<H: ServerHandler> Traced<H> {
             Ok(result) => outcome(result),
             Err(error) => Outcome::of_error_data(error),
         };
+        metric.finish(&recorded);
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
         result
