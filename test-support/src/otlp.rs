@@ -87,6 +87,7 @@ pub struct Backend {
     pub endpoint: String,
     spans: Arc<Mutex<Vec<Received>>>,
     metrics: Arc<Mutex<Vec<ReceivedMetric>>>,
+    metrics_requests: Arc<AtomicUsize>,
     headers: Arc<Mutex<Vec<Headers>>>,
 }
 
@@ -98,15 +99,21 @@ impl Backend {
         let metrics = Arc::new(Mutex::new(Vec::new()));
         let (spans_sink, headers_sink) = (spans.clone(), headers.clone());
         let metrics_sink = metrics.clone();
+        let metrics_requests = Arc::new(AtomicUsize::new(0));
+        let metrics_counter = metrics_requests.clone();
         let served = Arc::new(AtomicUsize::new(0));
         let addr = loopback::serve(move |request: hyper::Request<hyper::body::Incoming>| {
             let (spans, headers, served) =
                 (spans_sink.clone(), headers_sink.clone(), served.clone());
             let metrics = metrics_sink.clone();
+            let metrics_counter = metrics_counter.clone();
             async move {
                 let number = served.fetch_add(1, Ordering::SeqCst);
                 headers.lock().unwrap().push(loopback::headers(&request));
                 let is_metrics = request.uri().path().ends_with("/v1/metrics");
+                if is_metrics {
+                    metrics_counter.fetch_add(1, Ordering::SeqCst);
+                }
                 let body = request.into_body().collect().await.unwrap().to_bytes();
                 match mode {
                     Mode::Status(code) => {
@@ -134,8 +141,14 @@ impl Backend {
             endpoint: format!("http://{addr}"),
             spans,
             metrics,
+            metrics_requests,
             headers,
         }
+    }
+
+    /// How many requests arrived on `/v1/metrics`, decodable or not.
+    pub fn metrics_requests(&self) -> usize {
+        self.metrics_requests.load(Ordering::SeqCst)
     }
 
     /// Every metric received so far (`/v1/metrics`), one entry per metric per request.

@@ -97,8 +97,8 @@ async fn operations_are_recorded_on_both_sides_with_their_outcome() {
     let traced = TracedClient::new(client.peer().clone());
     // `echo` and `fail` are the echo server's tools; any other name is a protocol error.
     let arguments = serde_json::json!({"text": "hi"});
-    let echo = CallToolRequestParams::new("echo")
-        .with_arguments(arguments.as_object().unwrap().clone());
+    let echo =
+        CallToolRequestParams::new("echo").with_arguments(arguments.as_object().unwrap().clone());
     let ok = traced.call_tool(echo).await.expect("echo");
     assert_ne!(ok.is_error, Some(true));
     let failed = traced
