@@ -13,8 +13,7 @@
 //!   host can collect its children's spans while they also reach the user's backend;
 //! - the global propagator from `OTEL_PROPAGATORS` ([`propagation::install_propagator`]);
 //! - a `tracing` subscriber: human logs on **stderr** filtered by `RUST_LOG`, plus the
-//!   OpenTelemetry layer that turns `tracing` spans into OpenTelemetry spans.
-//!
+//!   OpenTelemetry layer that turns `tracing` spans into OpenTelemetry spans;
 //! - a meter provider for the [`metrics`](crate::metrics) of MCP requests and sessions,
 //!   exported over OTLP/HTTP every `OTEL_METRIC_EXPORT_INTERVAL` ms when
 //!   `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or
@@ -181,8 +180,10 @@ impl Telemetry {
         let (provider, destinations, (metrics, metrics_warning)) = if disabled {
             (None, Vec::new(), (None, None))
         } else {
-            let metrics = metrics::setup(self.resource())?;
+            let resource = self.resource();
             let (provider, destinations) = self.build_provider()?;
+            // After the spans' setup, so that a failure there leaves no metrics thread behind.
+            let metrics = metrics::setup(resource)?;
             (Some(provider), destinations, metrics)
         };
 
@@ -331,9 +332,10 @@ impl TelemetryGuard {
 
     /// Flushes the last spans and metrics and stops the exporters, within
     /// [`SHUTDOWN_TIMEOUT`] per span destination; the metrics' last export runs alongside,
-    /// within [`SHUTDOWN_TIMEOUT`] too. Returns what failed: the destinations that lost spans over the life of
-    /// the process (failed exports, a full queue, a flush that timed out), or the SDK's
-    /// own shutdown error. Each is also logged once on stderr. Later calls do nothing and
+    /// on its own thread, within [`SHUTDOWN_TIMEOUT`] too, so it adds no time. Returns what
+    /// failed: the destinations that lost spans over the life of the process (failed
+    /// exports, a full queue, a flush that timed out), the SDK's own shutdown error, or
+    /// the metrics' last export. Each is also logged once on stderr. Later calls do nothing and
     /// return `Ok`.
     pub fn shutdown(&mut self) -> Result<(), TelemetryError> {
         if std::mem::replace(&mut self.shut_down, true) {
