@@ -3,10 +3,15 @@
 //! The host points its own exporter and its servers' second destination
 //! (`TRACE_META_LOCAL_ENDPOINT`) here, so the spans of all processes meet in one place.
 //! It speaks OTLP/HTTP with protobuf bodies (what trace-meta sends) and JSON bodies.
+//! `POST /v1/metrics` is accepted and counted, not kept: the trace view shows spans only,
+//! and a user who points every signal at this receiver should see no export errors.
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -30,12 +35,18 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Default, Clone)]
 pub struct Collected {
     inner: Arc<Mutex<Vec<ResourceSpans>>>,
+    metrics_requests: Arc<AtomicU64>,
 }
 
 impl Collected {
     /// Everything received so far.
     pub fn snapshot(&self) -> Vec<ResourceSpans> {
         self.inner.lock().expect("collector lock").clone()
+    }
+
+    /// How many OTLP metrics requests (`POST /v1/metrics`) arrived; their content is not kept.
+    pub fn metrics_requests(&self) -> u64 {
+        self.metrics_requests.load(Ordering::Relaxed)
     }
 
     /// Whether every CLIENT span with `network.transport=tcp` has a child among the spans
@@ -148,10 +159,23 @@ async fn handle(
     request: Request<Incoming>,
     sink: Collected,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    if request.method() != Method::POST || request.uri().path() != "/v1/traces" {
+    let path = request.uri().path();
+    if request.method() == Method::POST && path == "/v1/metrics" {
+        // Read to the end (within the limit) so the connection stays usable, then drop.
+        if let Err(error) = Limited::new(request.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
+            return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE, &error.to_string()));
+        }
+        sink.metrics_requests.fetch_add(1, Ordering::Relaxed);
+        // An empty protobuf body is an ExportMetricsServiceResponse with nothing rejected.
+        return Ok(protobuf_ok(Vec::new()));
+    }
+    if request.method() != Method::POST || path != "/v1/traces" {
         return Ok(reply(
             StatusCode::NOT_FOUND,
-            "only POST /v1/traces is served",
+            "only POST /v1/traces and /v1/metrics are served",
         ));
     }
     let json = request
@@ -174,17 +198,22 @@ async fn handle(
     match decoded {
         Ok(export) => {
             sink.add(export);
-            let mut response = Response::new(Full::new(Bytes::from(
+            Ok(protobuf_ok(
                 ExportTraceServiceResponse::default().encode_to_vec(),
-            )));
-            response.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("application/x-protobuf"),
-            );
-            Ok(response)
+            ))
         }
         Err(error) => Ok(reply(StatusCode::BAD_REQUEST, &error)),
     }
+}
+
+/// A 200 with a protobuf body.
+fn protobuf_ok(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/x-protobuf"),
+    );
+    response
 }
 
 fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {

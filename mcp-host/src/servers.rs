@@ -21,7 +21,9 @@ use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
 };
-use trace_meta::{NetworkTransport, TracedClient, telemetry::LOCAL_ENDPOINT_ENV};
+use trace_meta::{
+    NetworkTransport, TracedClient, metrics::SessionTimer, telemetry::LOCAL_ENDPOINT_ENV,
+};
 
 use crate::config::{RemoteSpec, ServerSpec};
 
@@ -156,6 +158,8 @@ pub struct Server {
     /// What `tools/list` reported.
     pub tools: Vec<Tool>,
     session: RunningService<RoleClient, ()>,
+    /// Records `mcp.client.session.duration` when the session ends.
+    session_timer: SessionTimer,
     process: Option<Process>,
 }
 
@@ -292,6 +296,7 @@ impl Server {
                 name: spec.name.clone(),
                 client,
                 tools,
+                session_timer: session_timer(&session, NetworkTransport::Pipe),
                 session,
                 process: Some(Process {
                     child: tokio::sync::Mutex::new(child),
@@ -344,6 +349,7 @@ impl Server {
                 name: name.to_owned(),
                 client,
                 tools,
+                session_timer: session_timer(&session, NetworkTransport::Tcp),
                 session,
                 process: None,
             }),
@@ -423,6 +429,7 @@ impl Server {
     pub async fn shutdown(self) -> Option<ExitStatus> {
         self.client.flush_cancellations(CANCEL_GRACE).await;
         let _ = tokio::time::timeout(EXIT_GRACE, self.session.cancel()).await;
+        drop(self.session_timer);
         let process = self.process?;
         let mut child = process.child.into_inner();
         if let Some(status) = exit_status(&mut child, EXIT_GRACE).await {
@@ -440,6 +447,18 @@ impl Server {
         signal_group(&child, libc::SIGKILL);
         let _ = child.kill().await;
         child.try_wait().ok().flatten()
+    }
+}
+
+/// The timer of a session just established, with the protocol version it negotiated.
+fn session_timer(
+    session: &RunningService<RoleClient, ()>,
+    transport: NetworkTransport,
+) -> SessionTimer {
+    let timer = SessionTimer::client(transport);
+    match session.peer().peer_info() {
+        Some(info) => timer.with_protocol_version(&info.protocol_version),
+        None => timer,
     }
 }
 

@@ -75,3 +75,34 @@ fn a_server_started_by_hand_joins_the_printed_trace_through_the_receiver() {
     assert_eq!(served.service, "file-server");
     assert_eq!(served.pid, i64::from(server.id()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_sent_to_the_receiver_are_accepted_and_counted() {
+    use std::io::{Read, Write};
+    let receiver = mcp_host::receiver::Receiver::start().await.unwrap();
+    let addr = receiver
+        .traces_endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1/traces")
+        .to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        // An empty protobuf body is a valid ExportMetricsServiceRequest.
+        write!(
+            stream,
+            "POST /v1/metrics HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(receiver.collected().metrics_requests(), 1);
+    assert!(
+        receiver.collected().snapshot().is_empty(),
+        "no spans from it"
+    );
+}

@@ -1,6 +1,6 @@
-//! A test OTLP/HTTP trace backend on `127.0.0.1` that records what it receives and can
-//! misbehave: answer with an error status, answer late, or accept connections and never
-//! answer.
+//! A test OTLP/HTTP backend on `127.0.0.1` that records what it receives (spans on any path,
+//! metrics on `/v1/metrics`) and can misbehave: answer with an error status, answer late, or
+//! accept connections and never answer.
 
 use std::{
     net::TcpListener,
@@ -14,8 +14,13 @@ use std::{
 use http_body_util::{BodyExt, Full};
 use hyper::{Response, body::Bytes};
 use opentelemetry_proto::tonic::{
-    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
-    common::v1::any_value,
+    collector::{
+        metrics::v1::ExportMetricsServiceRequest,
+        trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    },
+    common::v1::{KeyValue, any_value},
+    metrics::v1::Metric,
+    resource::v1::Resource,
     trace::v1::Span,
 };
 use prost::Message;
@@ -59,6 +64,15 @@ pub struct Received {
     pub span: Span,
 }
 
+/// One received metric.
+#[derive(Debug, Clone)]
+pub struct ReceivedMetric {
+    /// `service.name` of the metric's resource.
+    pub service: String,
+    /// The metric as it arrived: name, unit and data points.
+    pub metric: Metric,
+}
+
 /// Lower-case hex of an id's bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -72,6 +86,8 @@ pub struct Backend {
     /// Its base URL, `http://127.0.0.1:PORT`; every path is accepted.
     pub endpoint: String,
     spans: Arc<Mutex<Vec<Received>>>,
+    metrics: Arc<Mutex<Vec<ReceivedMetric>>>,
+    metrics_requests: Arc<AtomicUsize>,
     headers: Arc<Mutex<Vec<Headers>>>,
 }
 
@@ -80,14 +96,24 @@ impl Backend {
     pub fn start(mode: Mode) -> Self {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let headers = Arc::new(Mutex::new(Vec::new()));
+        let metrics = Arc::new(Mutex::new(Vec::new()));
         let (spans_sink, headers_sink) = (spans.clone(), headers.clone());
+        let metrics_sink = metrics.clone();
+        let metrics_requests = Arc::new(AtomicUsize::new(0));
+        let metrics_counter = metrics_requests.clone();
         let served = Arc::new(AtomicUsize::new(0));
         let addr = loopback::serve(move |request: hyper::Request<hyper::body::Incoming>| {
             let (spans, headers, served) =
                 (spans_sink.clone(), headers_sink.clone(), served.clone());
+            let metrics = metrics_sink.clone();
+            let metrics_counter = metrics_counter.clone();
             async move {
                 let number = served.fetch_add(1, Ordering::SeqCst);
                 headers.lock().unwrap().push(loopback::headers(&request));
+                let is_metrics = request.uri().path().ends_with("/v1/metrics");
+                if is_metrics {
+                    metrics_counter.fetch_add(1, Ordering::SeqCst);
+                }
                 let body = request.into_body().collect().await.unwrap().to_bytes();
                 match mode {
                     Mode::Status(code) => {
@@ -100,6 +126,11 @@ impl Backend {
                     }
                     _ => {}
                 }
+                if is_metrics {
+                    record_metrics(&metrics, &body);
+                    // An empty body is an ExportMetricsServiceResponse with nothing rejected.
+                    return Response::new(Full::new(Bytes::new()));
+                }
                 record(&spans, &body);
                 Response::new(Full::new(Bytes::from(
                     ExportTraceServiceResponse::default().encode_to_vec(),
@@ -109,8 +140,20 @@ impl Backend {
         Self {
             endpoint: format!("http://{addr}"),
             spans,
+            metrics,
+            metrics_requests,
             headers,
         }
+    }
+
+    /// How many requests arrived on `/v1/metrics`, decodable or not.
+    pub fn metrics_requests(&self) -> usize {
+        self.metrics_requests.load(Ordering::SeqCst)
+    }
+
+    /// Every metric received so far (`/v1/metrics`), one entry per metric per request.
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.metrics.lock().unwrap().clone()
     }
 
     /// Every span received so far.
@@ -136,21 +179,42 @@ impl Backend {
     }
 }
 
+/// `service.name` of a resource, or the empty string.
+fn service_of(resource: Option<&Resource>) -> String {
+    resource
+        .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+        .and_then(|kv: &KeyValue| match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn record_metrics(metrics: &Mutex<Vec<ReceivedMetric>>, body: &[u8]) {
+    let Ok(request) = ExportMetricsServiceRequest::decode(body) else {
+        return;
+    };
+    let mut metrics = metrics.lock().unwrap();
+    for resource in request.resource_metrics {
+        let service = service_of(resource.resource.as_ref());
+        for scope in resource.scope_metrics {
+            for metric in scope.metrics {
+                metrics.push(ReceivedMetric {
+                    service: service.clone(),
+                    metric,
+                });
+            }
+        }
+    }
+}
+
 fn record(spans: &Mutex<Vec<Received>>, body: &[u8]) {
     let Ok(request) = ExportTraceServiceRequest::decode(body) else {
         return;
     };
     let mut spans = spans.lock().unwrap();
     for resource in request.resource_spans {
-        let service = resource
-            .resource
-            .as_ref()
-            .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(s) => Some(s.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let service = service_of(resource.resource.as_ref());
         for scope in resource.scope_spans {
             for span in scope.spans {
                 spans.push(Received {

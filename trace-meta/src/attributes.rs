@@ -120,6 +120,17 @@ pub const RETRY_WAIT_MS: &str = "retry.wait_ms";
 /// Retry event of a model request: which retry this is (1-based).
 pub const RETRY_ATTEMPT: &str = "retry.attempt";
 
+/// Metric: duration of one MCP request as the client sees it (histogram, seconds).
+pub const MCP_CLIENT_OPERATION_DURATION: &str = "mcp.client.operation.duration";
+/// Metric: duration of one MCP request as the server sees it (histogram, seconds).
+pub const MCP_SERVER_OPERATION_DURATION: &str = "mcp.server.operation.duration";
+/// Metric: how long a client's session with a server lasted (histogram, seconds).
+pub const MCP_CLIENT_SESSION_DURATION: &str = "mcp.client.session.duration";
+/// Metric: how long a server's session with a client lasted (histogram, seconds).
+pub const MCP_SERVER_SESSION_DURATION: &str = "mcp.server.session.duration";
+/// `error.type` of a request abandoned before it finished.
+pub const CANCELLED: &str = "cancelled";
+
 /// Most characters kept of an input or output attribute.
 pub const MAX_PAYLOAD_CHARS: usize = 1000;
 

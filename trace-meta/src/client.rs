@@ -25,7 +25,9 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    NetworkTransport, attributes as attr, propagation,
+    NetworkTransport, attributes as attr,
+    metrics::OperationMetric,
+    propagation,
     request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
 
@@ -165,6 +167,11 @@ impl TracedClient {
     /// `error.type=timeout` or `cancelled`.
     pub async fn request(&self, mut request: ClientRequest) -> Result<ServerResult, ServiceError> {
         let described = RequestSpan::describe(&request, Side::Client);
+        let version = self
+            .peer
+            .peer_info()
+            .map(|i| i.protocol_version.to_string());
+        let metric = OperationMetric::start(Side::Client, &described, self.transport, version);
         let span = tracing::info_span!(
             target: "trace_meta",
             "mcp.client.request",
@@ -222,6 +229,7 @@ impl TracedClient {
             Ok(result) => Outcome::of_result(result),
             Err(error) => Outcome::of_service_error(error),
         };
+        metric.finish(&recorded);
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
         outcome

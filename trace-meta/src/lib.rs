@@ -50,6 +50,8 @@
 //! - [`server`]: [`Traced`], SERVER spans around any `ServerHandler`.
 //! - [`telemetry`]: one call per process for export (`OTEL_*`, Confident AI) and logs on stderr.
 //! - [`attributes`]: the attribute names of the trace conventions.
+//! - [`metrics`]: `mcp.{client,server}.operation.duration` and the session durations,
+//!   recorded where the spans end.
 //! - [`run`] and [`serve`]: the server process for both transports: telemetry, signals (or a
 //!   shutdown future), serving, flushing.
 //! - [`http`]: Streamable HTTP on a TCP listener, with its guards (token, `Origin`/`Host`,
@@ -69,6 +71,7 @@ pub mod client;
 pub mod http;
 pub mod http_client;
 pub mod jsonrpc;
+pub mod metrics;
 pub mod propagation;
 mod request;
 mod serve;

@@ -179,6 +179,8 @@ pub async fn serve_stdio_until<S: Service<RoleServer>>(
             return Ok(());
         }
     };
+    // One stdio connection is one session: timed from the handshake to the end of serving.
+    let _session = session_timer(running.peer().peer_info().as_deref());
     let cancel = running.cancellation_token();
     let watcher = async {
         (&mut shutdown).await;
@@ -207,6 +209,17 @@ pub async fn serve_stdio_until<S: Service<RoleServer>>(
     let reason = reason?;
     tracing::debug!(?reason, "session ended");
     Ok(())
+}
+
+/// The timer of a stdio session, with the protocol version the client asked for.
+fn session_timer(
+    client: Option<&rmcp::model::InitializeRequestParams>,
+) -> crate::metrics::SessionTimer {
+    let timer = crate::metrics::SessionTimer::server(crate::NetworkTransport::Pipe);
+    match client {
+        Some(client) => timer.with_protocol_version(&client.protocol_version),
+        None => timer,
+    }
 }
 
 /// How long requests in flight may run on after the session closes.

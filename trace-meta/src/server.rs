@@ -40,6 +40,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::{
     NetworkTransport,
     attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate},
+    metrics::OperationMetric,
     propagation,
     request::{Outcome, RequestSpan, Side, UnfinishedGuard, record, request_id_string},
 };
@@ -147,13 +148,15 @@ impl<H: ServerHandler> Traced<H> {
         if let Some(link) = parent.link {
             span.add_link(link);
         }
-        record(&span, described.attributes);
-        span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
+        let version = context.protocol_version().map(|v| v.to_string());
         let transport = if parts.is_some() {
             NetworkTransport::Tcp
         } else {
             self.transport
         };
+        let metric = OperationMetric::start(Side::Server, &described, transport, version);
+        record(&span, described.attributes);
+        span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
         span.set_attribute(attr::NETWORK_TRANSPORT, transport.as_str());
         if let Some(parts) = parts {
             record_http(&span, parts);
@@ -193,6 +196,7 @@ impl<H: ServerHandler> Traced<H> {
             Ok(result) => outcome(result),
             Err(error) => Outcome::of_error_data(error),
         };
+        metric.finish(&recorded);
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
         result

@@ -6,6 +6,8 @@
 
 pub mod model;
 
+// Not every suite reads the sample data.
+#[allow(unused_imports)]
 pub use test_support::{data::data_dir, env::clean_env};
 
 use std::{

@@ -116,7 +116,7 @@ pub(super) fn user_endpoint_label() -> String {
 }
 
 /// Drops any `user:password@` part and query string of a URL.
-fn redact_url(raw: &str) -> String {
+pub(super) fn redact_url(raw: &str) -> String {
     let raw = raw.trim();
     let without_query = raw.split(['?', '#']).next().unwrap_or_default();
     match without_query.split_once("://") {

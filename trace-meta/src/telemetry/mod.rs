@@ -13,7 +13,12 @@
 //!   host can collect its children's spans while they also reach the user's backend;
 //! - the global propagator from `OTEL_PROPAGATORS` ([`propagation::install_propagator`]);
 //! - a `tracing` subscriber: human logs on **stderr** filtered by `RUST_LOG`, plus the
-//!   OpenTelemetry layer that turns `tracing` spans into OpenTelemetry spans.
+//!   OpenTelemetry layer that turns `tracing` spans into OpenTelemetry spans;
+//! - a meter provider for the [`metrics`](crate::metrics) of MCP requests and sessions,
+//!   exported over OTLP/HTTP every `OTEL_METRIC_EXPORT_INTERVAL` ms when
+//!   `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or
+//!   `OTEL_METRICS_EXPORTER=otlp` asks for it (`OTEL_METRICS_EXPORTER=none` turns it off);
+//!   never to Confident AI, which takes traces only (the rules are in `metrics.rs`).
 //!
 //! Nothing configured means no exporter, no network and no noise. `OTEL_SDK_DISABLED=true`
 //! turns tracing off and keeps the logs. Export runs on the batch processor's own thread, so
@@ -21,11 +26,12 @@
 //!
 //! This file is the builder ([`Telemetry`]) and the guard ([`TelemetryGuard`]); the
 //! exporter choice and the second destination are in `export.rs`, OTLP/gRPC in `grpc.rs`,
-//! and loss reporting in `report.rs`.
+//! loss reporting in `report.rs`, and metrics export in `metrics.rs`.
 
 mod export;
 #[cfg(feature = "grpc")]
 mod grpc;
+mod metrics;
 mod report;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -86,6 +92,9 @@ pub enum TelemetryError {
     /// The SDK could not shut the exporters down (e.g. it timed out).
     #[error("shutting down trace export failed")]
     Shutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
+    /// The last metrics did not leave (the backend failed or did not answer in time).
+    #[error("shutting down metrics export failed")]
+    MetricsShutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
     /// Some destinations lost spans.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     SpansLost(Vec<SpanLoss>),
@@ -168,11 +177,14 @@ impl Telemetry {
         ensure_crypto_provider();
         let disabled = env_flag("OTEL_SDK_DISABLED");
         let default_log_filter = self.default_log_filter.clone();
-        let (provider, destinations) = if disabled {
-            (None, Vec::new())
+        let (provider, destinations, (metrics, metrics_warning)) = if disabled {
+            (None, Vec::new(), (None, None))
         } else {
+            let resource = self.resource();
             let (provider, destinations) = self.build_provider()?;
-            (Some(provider), destinations)
+            // After the spans' setup, so that a failure there leaves no metrics thread behind.
+            let metrics = metrics::setup(resource)?;
+            (Some(provider), destinations, metrics)
         };
 
         let filter = EnvFilter::try_from_default_env()
@@ -200,17 +212,20 @@ impl Telemetry {
             .try_init()?;
         // After the subscriber, so that a warning about OTEL_PROPAGATORS reaches stderr.
         propagation::install_propagator();
+        if let Some(warning) = metrics_warning {
+            tracing::warn!(target: "trace_meta::export", "{warning}");
+        }
 
         Ok(TelemetryGuard {
             provider,
             destinations,
+            metrics,
             shut_down: false,
         })
     }
 
-    /// The provider, and the accounts of the destinations that report their losses.
-    fn build_provider(self) -> Result<(SdkTracerProvider, Vec<Arc<ExportState>>), TelemetryError> {
-        let mut destinations = Vec::new();
+    /// The process's resource, for spans and metrics alike.
+    fn resource(&self) -> Resource {
         let mut resource = Resource::builder().with_attribute(KeyValue::new(
             crate::attributes::PROCESS_PID,
             i64::from(std::process::id()),
@@ -218,7 +233,13 @@ impl Telemetry {
         if std::env::var("OTEL_SERVICE_NAME").map_or(true, |name| name.trim().is_empty()) {
             resource = resource.with_service_name(self.service_name.clone());
         }
-        let mut builder = SdkTracerProvider::builder().with_resource(resource.build());
+        resource.build()
+    }
+
+    /// The provider, and the accounts of the destinations that report their losses.
+    fn build_provider(self) -> Result<(SdkTracerProvider, Vec<Arc<ExportState>>), TelemetryError> {
+        let mut destinations = Vec::new();
+        let mut builder = SdkTracerProvider::builder().with_resource(self.resource());
 
         // The local destination first: processors shut down in order, each within
         // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's view.
@@ -283,6 +304,7 @@ fn ensure_crypto_provider() {
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
     destinations: Vec<Arc<ExportState>>,
+    metrics: Option<metrics::MetricsExport>,
     shut_down: bool,
 }
 
@@ -292,22 +314,34 @@ impl TelemetryGuard {
         self.provider.as_ref()
     }
 
-    /// Exports every finished span now, waiting for the exporters.
+    /// Exports every finished span (and the metrics, when they are exported) now, waiting
+    /// for the exporters.
     pub fn force_flush(&self) {
         if let Some(Err(error)) = self.provider.as_ref().map(|p| p.force_flush()) {
             tracing::warn!(target: "trace_meta::export", "flushing spans failed: {error}");
         }
+        if let Some(Err(error)) = self.metrics.as_ref().map(|m| m.force_flush()) {
+            tracing::warn!(target: "trace_meta::export", "flushing metrics failed: {error}");
+        }
     }
 
-    /// Flushes the last spans and stops the exporters, within [`SHUTDOWN_TIMEOUT`] per
-    /// destination. Returns what failed: the destinations that lost spans over the life of
-    /// the process (failed exports, a full queue, a flush that timed out), or the SDK's
-    /// own shutdown error. Each is also logged once on stderr. Later calls do nothing and
+    /// Whether metrics are exported (a meter provider is installed).
+    pub fn exports_metrics(&self) -> bool {
+        self.metrics.is_some()
+    }
+
+    /// Flushes the last spans and metrics and stops the exporters, within
+    /// [`SHUTDOWN_TIMEOUT`] per span destination; the metrics' last export runs alongside,
+    /// on its own thread, within [`SHUTDOWN_TIMEOUT`] too, so it adds no time. Returns what
+    /// failed: the destinations that lost spans over the life of the process (failed
+    /// exports, a full queue, a flush that timed out), the SDK's own shutdown error, or
+    /// the metrics' last export. Each is also logged once on stderr. Later calls do nothing and
     /// return `Ok`.
     pub fn shutdown(&mut self) -> Result<(), TelemetryError> {
         if std::mem::replace(&mut self.shut_down, true) {
             return Ok(());
         }
+        let metrics = self.metrics.as_ref().map(|m| m.start_shutdown());
         let result = self
             .provider
             .as_ref()
@@ -320,10 +354,15 @@ impl TelemetryGuard {
             .iter()
             .filter_map(|state| state.loss())
             .collect();
+        let metrics = metrics.map_or(Ok(()), |pending| pending.wait());
+        if let Err(error) = &metrics {
+            tracing::warn!(target: "trace_meta::export", "shutting down metrics export: {error}");
+        }
         if !losses.is_empty() {
             return Err(TelemetryError::SpansLost(losses));
         }
-        result.map_err(TelemetryError::Shutdown)
+        result.map_err(TelemetryError::Shutdown)?;
+        metrics.map_err(TelemetryError::MetricsShutdown)
     }
 }
 

@@ -1,0 +1,98 @@
+//! End to end: the metrics of all three processes reach a loopback OTLP backend at
+//! shutdown, and a Confident AI setup sends none.
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
+
+use common::*;
+use test_support::otlp::{self, Backend};
+
+/// Metric names per `service.name`, as the backend received them.
+fn names_by_service(backend: &Backend) -> BTreeMap<String, BTreeSet<String>> {
+    let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for received in backend.metrics() {
+        names
+            .entry(received.service)
+            .or_default()
+            .insert(received.metric.name);
+    }
+    names
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[test]
+fn every_process_exports_its_metrics_at_shutdown() {
+    let backend = Backend::start(otlp::Mode::Ok);
+    let output = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &backend.endpoint)
+        // Far longer than the run: only the export at shutdown can deliver them.
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "600000"));
+    assert!(output.status.success());
+
+    let names = names_by_service(&backend);
+    let client = set(&[
+        "mcp.client.operation.duration",
+        "mcp.client.session.duration",
+    ]);
+    let server = set(&[
+        "mcp.server.operation.duration",
+        "mcp.server.session.duration",
+    ]);
+    assert_eq!(names.get("mcp-host"), Some(&client), "{names:?}");
+    assert_eq!(names.get("file-server"), Some(&server), "{names:?}");
+    assert_eq!(names.get("db-server"), Some(&server), "{names:?}");
+
+    // The host's tool calls, with the conventions' attributes.
+    use opentelemetry_proto::tonic::{common::v1::any_value::Value, metrics::v1::metric::Data};
+    let tools: BTreeSet<String> = backend
+        .metrics()
+        .into_iter()
+        .filter(|m| m.metric.name == "mcp.client.operation.duration")
+        .flat_map(|m| match m.metric.data {
+            Some(Data::Histogram(histogram)) => histogram.data_points,
+            _ => Vec::new(),
+        })
+        .filter_map(|point| {
+            assert_eq!(point.explicit_bounds, trace_meta::metrics::BUCKETS.to_vec());
+            point
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "gen_ai.tool.name")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    Value::StringValue(tool) => Some(tool.clone()),
+                    _ => None,
+                })
+        })
+        .collect();
+    assert_eq!(tools, set(&["query_database", "read_file"]));
+}
+
+#[test]
+fn a_confident_ai_setup_sends_no_metrics() {
+    // A key and a collector that relays to Confident AI: traces go, metrics stay home.
+    let backend = Backend::start(otlp::Mode::Ok);
+    let output = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &backend.endpoint)
+        .env("CONFIDENT_API_KEY", "test-key-not-secret"));
+    assert!(output.status.success());
+    let spans = backend.wait_for(10, Duration::from_secs(5));
+    let services: BTreeSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(
+        services.len(),
+        3,
+        "every process exported spans: {services:?}"
+    );
+    assert!(
+        backend.metrics().is_empty(),
+        "metrics were sent: {:?}",
+        names_by_service(&backend)
+    );
+    assert_eq!(backend.metrics_requests(), 0, "no POST /v1/metrics at all");
+}
