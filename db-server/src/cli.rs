@@ -24,7 +24,7 @@ use clap::Parser;
         Traces are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or \
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; OTEL_EXPORTER_OTLP_PROTOCOL, \
         OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, \
-        OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED and CONFIDENT_API_KEY are honoured.\n\n\
+        OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED and CONFIDENT_API_KEY are honoured. The same         endpoint gets the mcp.server.operation.duration and mcp.server.session.duration metrics         (OTEL_METRICS_EXPORTER=none turns them off; OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,         OTEL_METRIC_EXPORT_INTERVAL; never sent to Confident AI). A request the client cancels         (notifications/cancelled) has its running statement interrupted.\n\n\
         Example: db-server --load sales=examples/data/sales.csv"
 )]
 pub struct Args {

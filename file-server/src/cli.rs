@@ -27,7 +27,7 @@ Each request is traced (OpenTelemetry, W3C trace context from the request's _met
 off unless configured with the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT, \
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS, \
 OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED; \
-CONFIDENT_API_KEY adds the x-confident-api-key header.";
+CONFIDENT_API_KEY adds the x-confident-api-key header. The same endpoint gets the mcp.server.operation.duration and mcp.server.session.duration metrics (OTEL_METRICS_EXPORTER=none turns them off; OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_METRIC_EXPORT_INTERVAL; never sent to Confident AI). A request the client cancels (notifications/cancelled) stops its search.";
 
 /// Command-line arguments of `file-server`.
 #[derive(clap::Parser, Debug, Clone, PartialEq, Eq)]
