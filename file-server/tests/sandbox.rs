@@ -525,3 +525,61 @@ fn symlinked_root_is_canonicalised() {
     );
     assert!(Path::new(&roots.roots()[0]).is_absolute());
 }
+
+// --- a directory swapped for a symbolic link while reading (check-then-use races) ------
+
+/// A thread keeps exchanging `root/swap` (a real directory holding `x.txt`) with a symbolic
+/// link to the directory outside, atomically (`renameat2(RENAME_EXCHANGE)`), while reads of
+/// `swap/x.txt` run: each read gets the inside file or a refusal, never the secret.
+#[cfg(target_os = "linux")]
+#[test]
+fn directory_swapped_for_a_symlink_never_leaks_the_outside() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let tree = Tree::new();
+    let swap = tree.root.join("swap");
+    let parked = tree.root.join("parked");
+    fs::create_dir(&swap).unwrap();
+    fs::write(swap.join("secret.txt"), "inside\n").unwrap();
+    symlink(tree.base.join("outside"), &parked).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = Arc::clone(&stop);
+        let a = CString::new(swap.as_os_str().as_bytes()).unwrap();
+        let b = CString::new(parked.as_os_str().as_bytes()).unwrap();
+        std::thread::spawn(move || {
+            let mut swaps = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+                let done = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(done, 0, "{}", std::io::Error::last_os_error());
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let (mut read, mut refused) = (0, 0);
+    for _ in 0..5000 {
+        match tree.read("swap/secret.txt") {
+            Ok(text) => {
+                assert_eq!(text, "inside\n", "the outside file leaked");
+                read += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 0);
+    eprintln!("{read} reads, {refused} refusals, {swaps} swaps");
+}

@@ -136,6 +136,16 @@ pub const MAX_PAYLOAD_CHARS: usize = 1000;
 
 /// Returns `text` cut to at most `max` characters, on a character boundary.
 pub fn truncate(text: &str, max: usize) -> &str {
+    // A character takes at least one byte: text no longer than `max` bytes fits whole,
+    // without walking its characters.
+    if text.len() <= max {
+        return text;
+    }
+    // Where the first `max` bytes are ASCII they are the first `max` characters, and the
+    // next byte starts a character (the usual case for JSON and text files).
+    if text.as_bytes()[..max].is_ascii() {
+        return &text[..max];
+    }
     match text.char_indices().nth(max) {
         Some((index, _)) => &text[..index],
         None => text,
@@ -151,5 +161,11 @@ mod tests {
         assert_eq!(truncate("héllo", 2), "hé");
         assert_eq!(truncate("abc", 10), "abc");
         assert_eq!(truncate("", 0), "");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("ééé", 3), "ééé");
+        assert_eq!(truncate("abcd", 3), "abc");
+        assert_eq!(truncate("abcé", 3), "abc");
+        assert_eq!(truncate("abé", 3), "abé");
+        assert_eq!(truncate("abéd", 3), "abé");
     }
 }

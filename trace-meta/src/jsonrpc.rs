@@ -326,6 +326,22 @@ fn detail(text: &str) -> String {
     }
 }
 
+/// [`check`] for one line as read, its `\n` (and a `\r` before it) included; an empty line
+/// is ignored.
+fn check_line(line: &[u8]) -> Inbound {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        Inbound::Ignore
+    } else {
+        check(line)
+    }
+}
+
+/// Room reserved for an outgoing line before it is serialised: most messages fit, so the
+/// buffer is not regrown (and copied) several times while serde_json writes it.
+const OUTGOING_LINE_CAPACITY: usize = 4096;
+
 /// Lines to stdout, with an acknowledgement once written (or the write error).
 type OutgoingLine = (Vec<u8>, Option<oneshot::Sender<std::io::Result<()>>>);
 
@@ -370,12 +386,16 @@ impl<R: AsyncRead + Unpin + Send> StdioTransport<R> {
         }
     }
 
-    /// Reads one line into `self.line`: `Some(true)` for a whole line, `Some(false)` for a
-    /// line over the cap (dropped), `None` at the end of input.
+    /// Reads the next line and checks it ([`check`]), or `None` at the end of input. A line
+    /// over the cap is dropped unread and logged ([`Inbound::Ignore`]).
     ///
-    /// Cancellation safe: bytes are moved from the buffer to `self.line` with no await in
-    /// between, so a cancelled read resumes where it stopped.
-    async fn read_line(&mut self) -> Option<bool> {
+    /// A line that lies whole in the read buffer (the usual case: messages are far shorter
+    /// than the buffer) is checked where it lies; only a line split across reads is
+    /// gathered in `self.line` first.
+    ///
+    /// Cancellation safe: bytes are checked or moved to `self.line`, and consumed, with no
+    /// await in between, so a cancelled read resumes where it stopped.
+    async fn next_line(&mut self) -> Option<Inbound> {
         loop {
             let available = match self.read.fill_buf().await {
                 Ok(available) => available,
@@ -389,22 +409,32 @@ impl<R: AsyncRead + Unpin + Send> StdioTransport<R> {
             }
             let newline = available.iter().position(|b| *b == b'\n');
             let take = newline.map_or(available.len(), |at| at + 1);
-            let mut oversized = false;
             if self.discarding {
                 self.discarding = newline.is_none();
-            } else if self.line.len().saturating_add(take) > MAX_LINE_BYTES {
+                self.read.consume(take);
+                continue;
+            }
+            if newline.is_some() && self.line.is_empty() {
+                let verdict = check_line(&available[..take]);
+                self.read.consume(take);
+                return Some(verdict);
+            }
+            if self.line.len().saturating_add(take) > MAX_LINE_BYTES {
                 self.line.clear();
                 self.discarding = newline.is_none();
-                oversized = true;
-            } else {
-                self.line.extend_from_slice(&available[..take]);
+                self.read.consume(take);
+                tracing::error!(
+                    max_line_bytes = MAX_LINE_BYTES,
+                    "an incoming line over the cap was dropped unread"
+                );
+                return Some(Inbound::Ignore);
             }
+            self.line.extend_from_slice(&available[..take]);
             self.read.consume(take);
-            if oversized {
-                return Some(false);
-            }
-            if newline.is_some() && !self.line.is_empty() {
-                return Some(true);
+            if newline.is_some() {
+                let verdict = check_line(&self.line);
+                self.line.clear();
+                return Some(verdict);
             }
         }
     }
@@ -437,7 +467,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Transport<RoleServer> for StdioTrans
         async move {
             let closed = || std::io::Error::new(std::io::ErrorKind::NotConnected, "stdout closed");
             let outgoing = outgoing.ok_or_else(closed)?;
-            let mut line = serde_json::to_vec(&item)?;
+            let mut line = Vec::with_capacity(OUTGOING_LINE_CAPACITY);
+            serde_json::to_writer(&mut line, &item)?;
             line.push(b'\n');
             let (written, done) = oneshot::channel();
             outgoing
@@ -453,25 +484,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Transport<RoleServer> for StdioTrans
             if !self.flush_pending().await {
                 return None;
             }
-            match self.read_line().await? {
-                true => {}
-                false => {
-                    tracing::error!(
-                        max_line_bytes = MAX_LINE_BYTES,
-                        "an incoming line over the cap was dropped unread"
-                    );
-                    continue;
-                }
-            }
-            let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let verdict = if line.is_empty() {
-                Inbound::Ignore
-            } else {
-                check(line)
-            };
-            self.line.clear();
-            match verdict {
+            match self.next_line().await? {
                 Inbound::Message(message) => return Some(*message),
                 Inbound::Reply(rejection) => {
                     let mut body = rejection.body;
@@ -494,18 +507,33 @@ impl<R: AsyncRead + Unpin + Send + 'static> Transport<RoleServer> for StdioTrans
     }
 }
 
+/// Most bytes gathered from queued lines into one write.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
 /// The writer task: writes queued lines in order, flushing whenever the queue is empty.
+///
+/// Lines already queued behind the first are appended to it and written together, up to
+/// [`MAX_BATCH_BYTES`]: with many calls in flight, one write (and one wake-up of the
+/// reader) carries several answers. A line alone is written as it is, without a copy.
 async fn write_lines<W: AsyncWrite + Unpin>(mut write: W, mut queue: mpsc::Receiver<OutgoingLine>) {
     let mut acks = Vec::new();
-    while let Some(first) = queue.recv().await {
-        let mut next = Some(first);
+    while let Some((mut batch, ack)) = queue.recv().await {
+        acks.extend(ack);
         let mut result = Ok(());
-        while let Some((line, ack)) = next.take() {
-            if result.is_ok() {
-                result = write.write_all(&line).await;
-            }
+        while let Ok((line, ack)) = queue.try_recv() {
             acks.extend(ack);
-            next = queue.try_recv().ok();
+            if result.is_err() {
+                continue;
+            }
+            if batch.len().saturating_add(line.len()) > MAX_BATCH_BYTES {
+                result = write.write_all(&batch).await;
+                batch = line;
+            } else {
+                batch.extend_from_slice(&line);
+            }
+        }
+        if result.is_ok() {
+            result = write.write_all(&batch).await;
         }
         if result.is_ok() {
             result = write.flush().await;

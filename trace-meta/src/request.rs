@@ -56,20 +56,19 @@ impl RequestSpan {
     /// `tools/call {tool}` under `TRACE_META_SPAN_NAMES=semconv`.
     pub fn tool_call(params: &CallToolRequestParams, side: Side) -> Self {
         let name = params.name.to_string();
-        let input = match &params.arguments {
+        let mut input = match &params.arguments {
             Some(arguments) => serde_json::to_string(arguments).unwrap_or_default(),
             None => "{}".to_owned(),
         };
+        let kept = truncate(&input, MAX_PAYLOAD_CHARS).len();
+        input.truncate(kept);
         let attributes = vec![
             KeyValue::new(attr::MCP_METHOD_NAME, "tools/call"),
             KeyValue::new(attr::GEN_AI_TOOL_NAME, name.clone()),
             KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
             KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
             KeyValue::new(attr::CONFIDENT_TOOL_NAME, name.clone()),
-            KeyValue::new(
-                attr::CONFIDENT_SPAN_INPUT,
-                truncate(&input, MAX_PAYLOAD_CHARS).to_owned(),
-            ),
+            KeyValue::new(attr::CONFIDENT_SPAN_INPUT, input),
         ];
         let span_name = match (SpanNames::get(), side) {
             (SpanNames::Semconv, _) => format!("tools/call {name}"),
@@ -222,15 +221,22 @@ impl Outcome {
 
     /// A tool result: its text is the span output; `isError: true` makes the span an error.
     pub fn of_tool_result(result: &CallToolResult) -> Self {
-        let text = tool_result_text(result);
-        let output = truncate(&text, MAX_PAYLOAD_CHARS).to_owned();
-        let mut attributes = vec![KeyValue::new(attr::CONFIDENT_SPAN_OUTPUT, output.clone())];
-        let status = if result.is_error == Some(true) {
-            attributes.push(KeyValue::new(attr::ERROR_TYPE, attr::TOOL_ERROR));
-            Status::error(output)
+        // One copy of the text, cut in place: the attribute owns it; only an error result
+        // needs a second copy, for its status.
+        let mut output = tool_result_text(result);
+        let kept = truncate(&output, MAX_PAYLOAD_CHARS).len();
+        output.truncate(kept);
+        let is_error = result.is_error == Some(true);
+        let status = if is_error {
+            Status::error(output.clone())
         } else {
             Status::Unset
         };
+        let mut attributes = Vec::with_capacity(2);
+        attributes.push(KeyValue::new(attr::CONFIDENT_SPAN_OUTPUT, output));
+        if is_error {
+            attributes.push(KeyValue::new(attr::ERROR_TYPE, attr::TOOL_ERROR));
+        }
         Self { attributes, status }
     }
 
@@ -267,6 +273,12 @@ impl Outcome {
 /// The text content of a tool result, text items joined by newlines; structured content
 /// (JSON) when there is no text.
 pub fn tool_result_text(result: &CallToolResult) -> String {
+    // The common case, one text item: copied once, with no list of pieces to join.
+    if let [only] = result.content.as_slice()
+        && let Some(text) = only.as_text()
+    {
+        return text.text.clone();
+    }
     let texts: Vec<&str> = result
         .content
         .iter()
