@@ -30,7 +30,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::{
     Resource,
     error::{OTelSdkError, OTelSdkResult},
@@ -40,7 +40,10 @@ use opentelemetry_sdk::{
     },
 };
 
-use super::{SHUTDOWN_TIMEOUT, TelemetryError, export::redact_url};
+use super::{
+    SHUTDOWN_TIMEOUT, TelemetryError,
+    export::{blocking_client, redact_url},
+};
 
 /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for metrics.
 const METRICS_PATH: &str = "/v1/metrics";
@@ -131,17 +134,19 @@ pub(super) fn setup(
         Decision::Otlp(endpoint) => endpoint,
     };
     let label = redact_url(&endpoint);
-    let exporter = opentelemetry_otlp::MetricExporter::builder()
+    let mut builder = opentelemetry_otlp::MetricExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         // Within the shutdown budget: the last export happens at shutdown.
         .with_timeout(SHUTDOWN_TIMEOUT)
-        .with_endpoint(endpoint)
-        .build()
-        .map_err(|source| TelemetryError::Exporter {
-            endpoint: label.clone(),
-            source,
-        })?;
+        .with_endpoint(endpoint);
+    if label.starts_with("http://") {
+        builder = builder.with_http_client(blocking_client(SHUTDOWN_TIMEOUT, true)?);
+    }
+    let exporter = builder.build().map_err(|source| TelemetryError::Exporter {
+        endpoint: label.clone(),
+        source,
+    })?;
     let exporter = ReportingMetricExporter {
         inner: exporter,
         endpoint: label,
