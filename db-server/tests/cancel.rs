@@ -14,12 +14,13 @@ use db_server::{
 };
 use opentelemetry::trace::Status;
 use opentelemetry_sdk::trace::SpanData;
-use rmcp::{ServiceError, ServiceExt, model::CallToolRequestParams};
+use rmcp::{ServiceError, model::CallToolRequestParams};
+use test_support::in_process::connect;
 use test_support::{
     data::sales_csv,
     telemetry::{InMemoryTelemetry, attr_text},
 };
-use trace_meta::{Traced, TracedClient};
+use trace_meta::TracedClient;
 use tracing::Instrument;
 
 /// A statement that runs until something interrupts it.
@@ -66,12 +67,7 @@ fn find<'a>(spans: &'a [SpanData], name: &str, pick: impl Fn(&SpanData) -> bool)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_query_is_stopped_in_the_server_which_keeps_serving() {
     let telemetry = InMemoryTelemetry::install("db-server");
-    let (client_io, server_io) = tokio::io::duplex(1 << 20);
-    let served = tokio::spawn(async move {
-        let running = Traced::new(server()).serve(server_io).await.unwrap();
-        let _ = running.waiting().await;
-    });
-    let session = ().serve(client_io).await.unwrap();
+    let (session, served) = connect(server()).await;
     let client = TracedClient::new(session.peer().clone()).with_timeout(CLIENT_TIMEOUT);
 
     let root = tracing::info_span!("test-root");

@@ -8,12 +8,12 @@ use db_server::{
     tools::DbServer,
 };
 use opentelemetry_sdk::trace::SpanData;
-use rmcp::{ServiceExt, model::CallToolRequestParams};
+use rmcp::model::CallToolRequestParams;
+use test_support::in_process::connect;
 use test_support::{
     data::sales_csv,
     telemetry::{InMemoryTelemetry, attr},
 };
-use trace_meta::Traced;
 
 fn server() -> DbServer {
     let mut builder = Database::builder(Config::default()).unwrap();
@@ -25,15 +25,7 @@ fn server() -> DbServer {
 async fn tool_spans_record_the_query_and_the_row_count() {
     let telemetry = InMemoryTelemetry::install("db-server");
 
-    let (client_io, server_io) = tokio::io::duplex(1 << 20);
-    let served = tokio::spawn(async move {
-        let running = Traced::new(server())
-            .serve(server_io)
-            .await
-            .expect("server");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.expect("client");
+    let (client, served) = connect(server()).await;
     let sql = "SELECT * FROM sales WHERE year = 2024";
     let arguments = serde_json::json!({ "sql": sql })
         .as_object()

@@ -3,12 +3,12 @@
 
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
-use rmcp::{ServiceExt, model::CallToolRequestParams};
+use rmcp::model::CallToolRequestParams;
+use test_support::in_process::connect;
 use test_support::{
     data::SAMPLE_DATA,
     telemetry::{InMemoryTelemetry, attr_text as attr},
 };
-use trace_meta::Traced;
 
 use file_server::{FileServer, sandbox::AllowedRoots, tools::Options};
 
@@ -17,15 +17,7 @@ async fn tool_calls_get_server_spans_with_path_and_errors() {
     let telemetry = InMemoryTelemetry::install("file-server");
     let roots = AllowedRoots::new([SAMPLE_DATA]).unwrap();
     let data = roots.roots()[0].clone();
-    let (client_io, server_io) = tokio::io::duplex(1 << 20);
-    let server = tokio::spawn(async move {
-        let running = Traced::new(FileServer::new(roots, Options::default()))
-            .serve(server_io)
-            .await
-            .expect("server");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.expect("client");
+    let (client, server) = connect(FileServer::new(roots, Options::default())).await;
     let arguments = |path: &str| {
         serde_json::json!({ "path": path })
             .as_object()

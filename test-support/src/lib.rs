@@ -6,6 +6,7 @@
 //!
 //! - [`data`]: where the sample data (`examples/data`) is.
 //! - [`echo`]: a minimal MCP server whose tools answer what a test expects.
+//! - [`in_process`]: a client and a traced server in one process.
 //! - [`env`](mod@env): child-process commands without the variables that would send their spans or
 //!   logs somewhere the test does not expect.
 //! - [`loopback`]: a small HTTP/1 server on `127.0.0.1` for fakes (a model endpoint, a trace
@@ -24,6 +25,7 @@
 pub mod data;
 pub mod echo;
 pub mod env;
+pub mod in_process;
 pub mod loopback;
 pub mod otlp;
 pub mod process;

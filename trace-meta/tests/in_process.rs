@@ -3,15 +3,12 @@
 
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
-use rmcp::{
-    ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, RequestMetaObject},
-};
+use rmcp::model::{CallToolRequestParams, CallToolResult, RequestMetaObject};
 use test_support::{
     echo::EchoServer,
     telemetry::{InMemoryTelemetry, attr},
 };
-use trace_meta::{Traced, TracedClient};
+use trace_meta::TracedClient;
 use tracing::Instrument;
 
 fn exporter() -> &'static InMemoryTelemetry {
@@ -40,15 +37,7 @@ async fn connect() -> (
     rmcp::service::RunningService<rmcp::RoleClient, ()>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-    let server = tokio::spawn(async move {
-        let running = Traced::new(EchoServer)
-            .serve(server_io)
-            .await
-            .expect("server");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.expect("client");
+    let (client, server) = test_support::in_process::connect(EchoServer).await;
     (client, server)
 }
 

@@ -8,10 +8,11 @@ use opentelemetry_sdk::metrics::{
     InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
     data::{AggregatedMetrics, HistogramDataPoint, MetricData},
 };
-use rmcp::{ServiceExt, model::CallToolRequestParams};
+use rmcp::model::CallToolRequestParams;
 use test_support::echo::EchoServer;
+use test_support::in_process::connect;
 use trace_meta::{
-    NetworkTransport, Traced, TracedClient,
+    NetworkTransport, TracedClient,
     metrics::{BUCKETS, SessionTimer},
 };
 
@@ -85,15 +86,7 @@ fn point_with(points: &[HistogramDataPoint<f64>], expected: &[(&str, &str)]) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_are_recorded_on_both_sides_with_their_outcome() {
     meters();
-    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-    let server = tokio::spawn(async move {
-        let running = Traced::new(EchoServer)
-            .serve(server_io)
-            .await
-            .expect("server");
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.expect("client");
+    let (client, server) = connect(EchoServer).await;
     let traced = TracedClient::new(client.peer().clone());
     // `echo` and `fail` are the echo server's tools; any other name is a protocol error.
     let arguments = serde_json::json!({"text": "hi"});

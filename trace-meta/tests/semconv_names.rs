@@ -7,13 +7,13 @@
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use rmcp::{
-    ServiceExt,
     handler::server::wrapper::Parameters,
     model::{CallToolRequestParams, CallToolResult, ContentBlock},
     schemars, tool, tool_router,
 };
 use serde::Deserialize;
-use trace_meta::{SPAN_NAMES_ENV, SpanNames, Traced, TracedClient, telemetry::Telemetry};
+use test_support::in_process::connect;
+use trace_meta::{SPAN_NAMES_ENV, SpanNames, TracedClient, telemetry::Telemetry};
 use tracing::Instrument;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -44,12 +44,7 @@ async fn semconv_names_tool_calls_by_method_and_tool_on_both_sides() {
         .init()
         .expect("telemetry init");
 
-    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
-    let server = tokio::spawn(async move {
-        let running = Traced::new(TestServer).serve(server_io).await.unwrap();
-        let _ = running.waiting().await;
-    });
-    let client = ().serve(client_io).await.expect("client");
+    let (client, server) = connect(TestServer).await;
     let params = CallToolRequestParams::new("echo").with_arguments(
         serde_json::json!({"text": "hi"})
             .as_object()
