@@ -15,9 +15,17 @@ pub struct EchoArgs {
     pub text: String,
 }
 
-/// A server with two tools: `echo` answers `echo: {text}` after a little work in an
+/// The arguments of [`EchoServer`]'s `wait` tool.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct WaitArgs {
+    /// How long to wait, in milliseconds.
+    pub ms: u64,
+}
+
+/// A server with three tools: `echo` answers `echo: {text}` after a little work in an
 /// `inner-work` span (work done with `tracing` must nest under the server span, across
-/// awaits), and `fail` always answers with a tool error, `the tool refused`.
+/// awaits), `fail` always answers with a tool error, `the tool refused`, and `wait` answers
+/// `waited` after `ms` milliseconds (a call for a client to abandon).
 #[derive(Debug, Clone)]
 pub struct EchoServer;
 
@@ -37,5 +45,11 @@ impl EchoServer {
     #[tool(description = "Always fails")]
     async fn fail(&self) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text("the tool refused")])
+    }
+
+    #[tool(description = "Waits ms milliseconds, then answers")]
+    async fn wait(&self, Parameters(WaitArgs { ms }): Parameters<WaitArgs>) -> CallToolResult {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        CallToolResult::success(vec![ContentBlock::text("waited")])
     }
 }

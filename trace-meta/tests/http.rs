@@ -301,6 +301,64 @@ async fn a_2025_11_25_session_records_its_session_id() {
     server.stop().await;
 }
 
+/// A call its client gives up on (a timeout) while the session stays open: the server's
+/// span ends `cancelled` long before the tool would have answered, over a stateless
+/// 2026-07-28 exchange and in a 2025-11-25 session alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_its_client_gives_up_is_cancelled_in_the_server() {
+    let server = Running::start(|_| {}).await;
+    for (name, lifecycle) in [
+        ("stateless", stateless()),
+        ("session", ClientLifecycleMode::Initialize),
+    ] {
+        let session = client(&server.url, &[], true, lifecycle).await;
+        let client =
+            TracedClient::new(session.peer().clone()).with_timeout(Duration::from_millis(200));
+        let root = tracing::info_span!("test-root");
+        let wait = CallToolRequestParams::new("wait").with_arguments(
+            serde_json::json!({ "ms": 30_000 })
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let given_up = {
+            use tracing::Instrument;
+            client.call_tool(wait).instrument(root.clone()).await
+        };
+        assert!(
+            matches!(given_up, Err(rmcp::ServiceError::Timeout { .. })),
+            "{name}: {given_up:?}"
+        );
+        let trace = root.context().span().span_context().trace_id();
+        drop(root);
+        // The session is still open: only the cancellation can end the server's work.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let span = loop {
+            let found = spans()
+                .into_iter()
+                .find(|s| s.name == "tool-wait" && s.span_context.trace_id() == trace);
+            if let Some(span) = found {
+                break span;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the server span of the abandoned call never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            attr(&span, "error.type")
+                .map(|v| v.as_str().into_owned())
+                .as_deref(),
+            Some("cancelled"),
+            "{name}"
+        );
+        still_serves(&server.url, name).await;
+        let _ = session.cancel().await;
+    }
+    server.stop().await;
+}
+
 /// Sends raw bytes and returns the status code of the answer (0: the connection closed
 /// without one).
 fn raw_status(addr: SocketAddr, request: &[u8]) -> u16 {
