@@ -23,7 +23,7 @@
 //!
 //! On Linux, opening a file to read first tries a faster way to the same answer: steps 4
 //! and 5 done by the kernel in one `openat2` lookup beneath the root's directory
-//! descriptor, following no link at all (see [`beneath`]). It only ever accepts (a regular
+//! descriptor, following no link at all (see `sandbox/beneath.rs`). It only ever accepts (a regular
 //! file within the limit, at a path the steps above accept too, named the same); everything
 //! else (a symbolic link on the path, a missing file, a special file, a kernel without
 //! `openat2`) takes the steps above unchanged, refusals and their messages included.

@@ -1,5 +1,8 @@
 //! Command line of `mcp-host`.
 
+// The doc comments below are also the `--help` text, where URLs stay plain.
+#![allow(rustdoc::bare_urls)]
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

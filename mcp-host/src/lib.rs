@@ -23,7 +23,7 @@
 //! - [`bundled`]: the bundled file and database servers, run by this same executable.
 //! - [`proxy`]: `mcp-host proxy`, a tracing stdio relay in front of any MCP server;
 //!   [`wrap_config`] puts it into a client's config.
-//! - [`app`]: the commands; [`cli`]: their arguments; [`bench`]: the benchmark command.
+//! - [`app`]: the commands; [`cli`]: their arguments; [`bench`](mod@bench): the benchmark command.
 
 pub mod agent;
 pub mod app;

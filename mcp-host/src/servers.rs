@@ -1,6 +1,6 @@
 //! MCP servers: child processes over stdio (start, discover, call, and shut down as the stdio
 //! transport prescribes: close stdin, wait, SIGTERM, wait, SIGKILL), or servers already
-//! running elsewhere over Streamable HTTP ([`remote`]). Both are a [`Server`] to the rest of
+//! running elsewhere over Streamable HTTP (`servers/remote.rs`). Both are a [`Server`] to the rest of
 //! the host, and both sessions are traced the same way.
 
 mod remote;
