@@ -96,3 +96,45 @@ fn a_confident_ai_setup_sends_no_metrics() {
     );
     assert_eq!(backend.metrics_requests(), 0, "no POST /v1/metrics at all");
 }
+
+/// A traces-only backend (Jaeger, Tempo, Phoenix answer `/v1/metrics` with 404 or 405):
+/// the run stays quiet and clean, and the traces still arrive.
+#[test]
+fn a_backend_that_takes_no_metrics_turns_them_off_quietly() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let (traces, metrics) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counts = (Arc::clone(&traces), Arc::clone(&metrics));
+    let addr = test_support::loopback::serve(move |request| {
+        let (traces, metrics) = counts.clone();
+        async move {
+            let status = if request.uri().path() == "/v1/metrics" {
+                metrics.fetch_add(1, Ordering::Relaxed);
+                405
+            } else {
+                traces.fetch_add(1, Ordering::Relaxed);
+                200
+            };
+            hyper::Response::builder()
+                .status(status)
+                .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+                .unwrap()
+        }
+    });
+    let output = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "600000"));
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("metrics"),
+        "no warning about metrics: {stderr}"
+    );
+    assert!(
+        metrics.load(Ordering::Relaxed) >= 1,
+        "the metrics were offered once"
+    );
+    assert!(traces.load(Ordering::Relaxed) >= 1, "the traces arrived");
+}

@@ -16,6 +16,9 @@
 //! 5. The protocol (`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`)
 //!    must be `http/protobuf` (the default): metrics are exported over OTLP/HTTP only. With
 //!    `grpc` they stay off, with a warning that says how to send them over HTTP.
+//! 6. A backend that answers an export with 404, 405, 415 or 501 takes no metrics (a
+//!    traces-only Jaeger, Tempo or Phoenix): export stops for the process, said once at
+//!    `info` level, and nothing is reported as lost.
 //!
 //! The reader exports every `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60000) from its own
 //! thread and once more at shutdown. `OTEL_EXPORTER_OTLP_HEADERS` (and
@@ -24,7 +27,8 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+        atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
         mpsc,
     },
     time::{Duration, Instant},
@@ -140,9 +144,12 @@ pub(super) fn setup(
         // Within the shutdown budget: the last export happens at shutdown.
         .with_timeout(SHUTDOWN_TIMEOUT)
         .with_endpoint(endpoint);
-    if label.starts_with("http://") {
-        builder = builder.with_http_client(blocking_client(SHUTDOWN_TIMEOUT, true)?);
-    }
+    let status = Arc::new(AtomicU16::new(0));
+    let client = blocking_client(SHUTDOWN_TIMEOUT, label.starts_with("http://"))?;
+    builder = builder.with_http_client(StatusRecordingClient {
+        client,
+        status: Arc::clone(&status),
+    });
     let exporter = builder.build().map_err(|source| TelemetryError::Exporter {
         endpoint: label.clone(),
         source,
@@ -150,6 +157,8 @@ pub(super) fn setup(
     let exporter = ReportingMetricExporter {
         inner: exporter,
         endpoint: label,
+        status,
+        refused: AtomicBool::new(false),
         failing: AtomicBool::new(false),
         failed: AtomicU64::new(0),
     };
@@ -210,18 +219,65 @@ impl PendingShutdown {
     }
 }
 
-/// Wraps the OTLP exporter so a failing backend is reported once, not once per export.
+/// The exporter's HTTP client, keeping the status of the last answer, so that a backend
+/// that takes no metrics can be told from one that fails.
+#[derive(Debug)]
+struct StatusRecordingClient {
+    client: reqwest::blocking::Client,
+    status: Arc<AtomicU16>,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for StatusRecordingClient {
+    async fn send_bytes(
+        &self,
+        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<
+        opentelemetry_http::Response<opentelemetry_http::Bytes>,
+        opentelemetry_http::HttpError,
+    > {
+        let response = self.client.send_bytes(request).await;
+        let status = response.as_ref().map_or(0, |r| r.status().as_u16());
+        self.status.store(status, Ordering::Relaxed);
+        response
+    }
+}
+
+/// Statuses that say "no metrics here": a traces-only backend (Jaeger, Tempo, Phoenix)
+/// answers `/v1/metrics` with one of them.
+const NO_METRICS_HERE: [u16; 4] = [404, 405, 415, 501];
+
+/// Wraps the OTLP exporter so a failing backend is reported once, not once per export, and
+/// a backend that takes no metrics turns metrics export off quietly.
 #[derive(Debug)]
 struct ReportingMetricExporter {
     inner: opentelemetry_otlp::MetricExporter,
     endpoint: String,
+    /// The HTTP status of the last export's answer (0: none).
+    status: Arc<AtomicU16>,
+    /// The backend answered that it takes no metrics: nothing more is sent.
+    refused: AtomicBool,
     failing: AtomicBool,
     failed: AtomicU64,
 }
 
 impl PushMetricExporter for ReportingMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        if self.refused.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let result = self.inner.export(metrics).await;
+        let status = self.status.load(Ordering::Relaxed);
+        if result.is_err() && NO_METRICS_HERE.contains(&status) {
+            self.refused.store(true, Ordering::Relaxed);
+            tracing::info!(
+                target: "trace_meta::export",
+                "{} takes no OTLP metrics (HTTP {status}); metrics export is off for this \
+                 process (OTEL_METRICS_EXPORTER=none skips the attempt)",
+                self.endpoint
+            );
+            return Ok(());
+        }
         match &result {
             Ok(()) => {
                 if self.failing.swap(false, Ordering::Relaxed) {
