@@ -103,6 +103,20 @@ pub enum TelemetryError {
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
 }
 
+/// Whether `metadata` is rmcp's `WARN response error` event, logged for every error answer
+/// a handler returns: an invalid call, and every request its client cancelled (whose
+/// answer rmcp then drops). The span already records each of them, so under the default
+/// filter it is left out of the logs; an explicit `RUST_LOG` shows it. Recognised by its
+/// target, level and field names (`id`, `error`, `message`), the only such event in rmcp.
+fn is_rmcp_response_error(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target() == "rmcp::service"
+        && *metadata.level() == tracing::Level::WARN
+        && metadata.fields().len() == 3
+        && ["id", "error", "message"]
+            .iter()
+            .all(|name| metadata.fields().field(name).is_some())
+}
+
 /// Sets up telemetry for the process `service_name` with the defaults; see the module doc.
 pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
     Telemetry::new(service_name).init()
@@ -187,13 +201,17 @@ impl Telemetry {
             (Some(provider), destinations, metrics)
         };
 
-        let filter = EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new(&default_log_filter));
+        let explicit = EnvFilter::try_from_default_env().ok();
+        let quiet_by_default = explicit.is_none();
+        let filter = explicit.unwrap_or_else(|| EnvFilter::new(&default_log_filter));
         let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .with_target(true)
-            .with_filter(filter);
+            .with_filter(filter)
+            .with_filter(filter_fn(move |metadata| {
+                !(quiet_by_default && is_rmcp_response_error(metadata))
+            }));
         let otel = provider.as_ref().map(|provider| {
             opentelemetry::global::set_tracer_provider(provider.clone());
             // Code locations, thread ids and busy/idle times are not part of the trace
