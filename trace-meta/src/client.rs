@@ -171,7 +171,8 @@ impl TracedClient {
             .peer
             .peer_info()
             .map(|i| i.protocol_version.to_string());
-        let metric = OperationMetric::start(Side::Client, &described, self.transport, version);
+        let metric =
+            OperationMetric::start(Side::Client, &described, self.transport, version.clone());
         let span = tracing::info_span!(
             target: "trace_meta",
             "mcp.client.request",
@@ -185,11 +186,8 @@ impl TracedClient {
             span.set_attribute(attr::SERVER_ADDRESS, address.clone());
             span.set_attribute(attr::SERVER_PORT, i64::from(*port));
         }
-        if let Some(info) = self.peer.peer_info() {
-            span.set_attribute(
-                attr::MCP_PROTOCOL_VERSION,
-                info.protocol_version.to_string(),
-            );
+        if let Some(version) = version {
+            span.set_attribute(attr::MCP_PROTOCOL_VERSION, version);
         }
         propagation::inject(&span.context(), &mut request.get_meta_mut().0);
 
@@ -203,7 +201,7 @@ impl TracedClient {
                 .await?;
             let current = tracing::Span::current();
             current.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&handle.id));
-            let abandon = Abandon::arm(self, handle.id.clone(), &current.context());
+            let abandon = Abandon::arm(self, handle.id.clone(), current.context());
             let response = match self.timeout {
                 None => handle.await_response().await,
                 Some(limit) => match tokio::time::timeout(limit, handle.await_response()).await {
@@ -246,20 +244,28 @@ const DROPPED_REASON: &str = "the client abandoned the request";
 const CANCEL_SEND_LIMIT: Duration = Duration::from_secs(2);
 
 /// Cancels a request in flight unless disarmed: awaited on a timeout, or from a background
-/// task when the request's future is dropped.
+/// task when the request's future is dropped. The notification is only built when it is
+/// sent, so a request that gets its answer pays for two `Arc` clones.
 struct Abandon {
-    armed: Option<(Peer<RoleClient>, CancelledNotificationParam)>,
+    armed: Option<Cancellation>,
     pending: Arc<Mutex<JoinSet<()>>>,
 }
 
+/// What a cancellation needs: where to send it, the request's id and its span's context.
+struct Cancellation {
+    peer: Peer<RoleClient>,
+    id: RequestId,
+    cx: opentelemetry::Context,
+}
+
 impl Abandon {
-    fn arm(client: &TracedClient, id: RequestId, cx: &opentelemetry::Context) -> Self {
-        let mut meta = NotificationMetaObject::new();
-        propagation::inject(cx, &mut meta.0);
-        let mut param = CancelledNotificationParam::new(Some(id), None);
-        param.meta = Some(meta);
+    fn arm(client: &TracedClient, id: RequestId, cx: opentelemetry::Context) -> Self {
         Self {
-            armed: Some((client.peer.clone(), param)),
+            armed: Some(Cancellation {
+                peer: client.peer.clone(),
+                id,
+                cx,
+            }),
             pending: Arc::clone(&client.cancellations),
         }
     }
@@ -269,16 +275,16 @@ impl Abandon {
     }
 
     /// Sends the cancellation now, giving up after [`CANCEL_SEND_LIMIT`].
-    async fn notify(mut self, reason: &str) {
-        if let Some((peer, param)) = self.armed.take() {
-            send_cancellation(peer, param, reason).await;
+    async fn notify(mut self, reason: &'static str) {
+        if let Some(cancellation) = self.armed.take() {
+            cancellation.send(reason).await;
         }
     }
 }
 
 impl Drop for Abandon {
     fn drop(&mut self) {
-        let Some((peer, param)) = self.armed.take() else {
+        let Some(cancellation) = self.armed.take() else {
             return;
         };
         // Outside a runtime there is nothing left to send with.
@@ -286,22 +292,22 @@ impl Drop for Abandon {
             self.pending
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .spawn_on(send_cancellation(peer, param, DROPPED_REASON), &runtime);
+                .spawn_on(cancellation.send(DROPPED_REASON), &runtime);
         }
     }
 }
 
-async fn send_cancellation(
-    peer: Peer<RoleClient>,
-    mut param: CancelledNotificationParam,
-    reason: &str,
-) {
-    param.reason = Some(reason.to_owned());
-    let notification = CancelledNotification::new(param);
-    // The server may be gone already; the span says what happened on this side either way.
-    let _ = tokio::time::timeout(
-        CANCEL_SEND_LIMIT,
-        peer.send_notification(notification.into()),
-    )
-    .await;
+impl Cancellation {
+    /// Sends `notifications/cancelled` with the span's context in `_meta`, giving up after
+    /// [`CANCEL_SEND_LIMIT`].
+    async fn send(self, reason: &'static str) {
+        let mut meta = NotificationMetaObject::new();
+        propagation::inject(&self.cx, &mut meta.0);
+        let mut param = CancelledNotificationParam::new(Some(self.id), Some(reason.to_owned()));
+        param.meta = Some(meta);
+        let notification = CancelledNotification::new(param);
+        // The server may be gone already; the span says what happened on this side either way.
+        let send = self.peer.send_notification(notification.into());
+        let _ = tokio::time::timeout(CANCEL_SEND_LIMIT, send).await;
+    }
 }

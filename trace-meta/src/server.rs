@@ -154,15 +154,15 @@ impl<H: ServerHandler> Traced<H> {
         } else {
             self.transport
         };
-        let metric = OperationMetric::start(Side::Server, &described, transport, version);
+        let metric = OperationMetric::start(Side::Server, &described, transport, version.clone());
+        if let Some(version) = version {
+            span.set_attribute(attr::MCP_PROTOCOL_VERSION, version);
+        }
         record(&span, described.attributes);
         span.set_attribute(attr::JSONRPC_REQUEST_ID, request_id_string(&context.id));
         span.set_attribute(attr::NETWORK_TRANSPORT, transport.as_str());
         if let Some(parts) = parts {
             record_http(&span, parts);
-        }
-        if let Some(version) = context.protocol_version() {
-            span.set_attribute(attr::MCP_PROTOCOL_VERSION, version.to_string());
         }
         let description = described
             .tool
