@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(args.timeout, Duration::from_secs(5));
         assert!(matches!(
             args.serve.transport(),
-            Ok(trace_meta::Transport::Stdio)
+            Ok(trace_meta::ServerTransport::Stdio)
         ));
     }
 

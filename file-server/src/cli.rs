@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(args.max_read_bytes, DEFAULT_MAX_READ_BYTES);
         assert!(matches!(
             args.serve.transport(),
-            Ok(trace_meta::Transport::Stdio)
+            Ok(trace_meta::ServerTransport::Stdio)
         ));
     }
 

@@ -10,11 +10,11 @@
 //!     serve: trace_meta::cli::ServeArgs,
 //! }
 //! let args = Args::parse_from(["my-server", "--http", "8931"]);
-//! assert!(matches!(args.serve.transport(), Ok(trace_meta::Transport::Http(_))));
+//! assert!(matches!(args.serve.transport(), Ok(trace_meta::ServerTransport::Http(_))));
 //! ```
 
 use crate::{
-    HttpConfig, Transport,
+    HttpConfig, ServerTransport,
     http::{HttpConfigError, parse_listen_address},
 };
 
@@ -41,14 +41,15 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The transport the flags ask for: stdio, or Streamable HTTP with the token from
     /// `MCP_SERVER_TOKEN`.
-    pub fn transport(&self) -> Result<Transport, HttpConfigError> {
+    pub fn transport(&self) -> Result<ServerTransport, HttpConfigError> {
         let Some(addr) = &self.http else {
-            return Ok(Transport::Stdio);
+            return Ok(ServerTransport::Stdio);
         };
-        let mut config = HttpConfig::new(parse_listen_address(addr)?).with_token_from_env()?;
-        config.allowed_hosts = self.allowed_hosts.clone();
-        config.allowed_origins = self.allowed_origins.clone();
-        Ok(Transport::Http(config))
+        let config = HttpConfig::new(parse_listen_address(addr)?)
+            .with_token_from_env()?
+            .with_allowed_hosts(self.allowed_hosts.iter().cloned())
+            .with_allowed_origins(self.allowed_origins.iter().cloned());
+        Ok(ServerTransport::Http(config))
     }
 }
 
@@ -67,7 +68,7 @@ mod tests {
     #[test]
     fn stdio_unless_told_otherwise() {
         let args = Args::parse_from(["s"]);
-        assert!(matches!(args.serve.transport(), Ok(Transport::Stdio)));
+        assert!(matches!(args.serve.transport(), Ok(ServerTransport::Stdio)));
     }
 
     #[test]
@@ -81,12 +82,12 @@ mod tests {
             "--allowed-origin",
             "https://a.example",
         ]);
-        let Ok(Transport::Http(config)) = args.serve.transport() else {
+        let Ok(ServerTransport::Http(config)) = args.serve.transport() else {
             panic!("expected HTTP");
         };
-        assert!(config.addr.ip().is_loopback());
-        assert_eq!(config.allowed_hosts, ["mcp.example.com"]);
-        assert_eq!(config.allowed_origins, ["https://a.example"]);
+        assert!(config.addr().ip().is_loopback());
+        assert_eq!(config.allowed_hosts(), ["mcp.example.com"]);
+        assert_eq!(config.allowed_origins(), ["https://a.example"]);
         assert!(Args::try_parse_from(["s", "--allowed-host", "x"]).is_err());
         let args = Args::parse_from(["s", "--http", "nowhere"]);
         assert!(args.serve.transport().is_err());

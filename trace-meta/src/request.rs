@@ -1,11 +1,10 @@
 //! What a span says about an MCP request: its name and the attributes known before it runs.
 
 use opentelemetry::{KeyValue, trace::Status};
-use rmcp::{
-    ServiceError,
-    model::{
-        CallToolRequestParams, CallToolResult, ClientRequest, ErrorData, RequestId, ServerResult,
-    },
+#[cfg(feature = "client")]
+use rmcp::ServiceError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, ErrorData, RequestId, ServerResult,
 };
 
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -253,6 +252,7 @@ impl Outcome {
     }
 
     /// A failure on the client side: an error response, or no response at all.
+    #[cfg(feature = "client")]
     pub fn of_service_error(error: &ServiceError) -> Self {
         let kind = match error {
             ServiceError::McpError(data) => return Self::of_error_data(data),

@@ -67,14 +67,13 @@ struct Running {
     addr: SocketAddr,
     url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), trace_meta::http::HttpServeError>>,
 }
 
 impl Running {
-    async fn start(configure: impl FnOnce(&mut HttpConfig)) -> Self {
+    async fn start(configure: impl FnOnce(HttpConfig) -> HttpConfig) -> Self {
         exporter();
-        let mut config = HttpConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-        configure(&mut config);
+        let config = configure(HttpConfig::new(SocketAddr::from(([127, 0, 0, 1], 0))));
         let server = HttpServer::bind(config).await.expect("bind");
         let (addr, url) = (server.local_addr(), server.url());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -94,7 +93,8 @@ impl Running {
         tokio::time::timeout(Duration::from_secs(3), &mut self.task)
             .await
             .expect("the server stops within 3 s of its shutdown future")
-            .unwrap();
+            .unwrap()
+            .expect("serving ends without an accept error");
     }
 }
 
@@ -177,7 +177,7 @@ async fn traced_call(session: &RunningService<RoleClient, ()>, text: &str) -> (T
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meta_only_context_parents_the_server_span() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let session = client(&server.url, &[], false, stateless()).await;
     let (trace, client_span) = traced_call(&session, "meta-only").await;
     let span = server_span("meta-only");
@@ -209,7 +209,7 @@ async fn meta_only_context_parents_the_server_span() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_only_context_parents_the_server_span() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let session = client(
         &server.url,
         &[("traceparent", remote_traceparent())],
@@ -232,7 +232,7 @@ async fn header_only_context_parents_the_server_span() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meta_wins_over_a_different_header_context_which_becomes_a_link() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let session = client(
         &server.url,
         &[("traceparent", remote_traceparent())],
@@ -257,7 +257,7 @@ async fn meta_wins_over_a_different_header_context_which_becomes_a_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn neither_context_starts_a_new_root() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let session = client(&server.url, &[], false, stateless()).await;
     session.peer().call_tool(echo("neither")).await.unwrap();
     let span = server_span("neither");
@@ -272,7 +272,7 @@ async fn neither_context_starts_a_new_root() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_headers_repeat_the_meta_context_so_there_is_no_link() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let session = client(&server.url, &[], true, stateless()).await;
     let (trace, client_span) = traced_call(&session, "both-same").await;
     let span = server_span("both-same");
@@ -285,7 +285,7 @@ async fn trace_headers_repeat_the_meta_context_so_there_is_no_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2025_11_25_session_records_its_session_id() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let session = client(&server.url, &[], true, ClientLifecycleMode::Initialize).await;
     let (trace, client_span) = traced_call(&session, "in-session").await;
     let span = server_span("in-session");
@@ -306,7 +306,7 @@ async fn a_2025_11_25_session_records_its_session_id() {
 /// 2026-07-28 exchange and in a 2025-11-25 session alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_its_client_gives_up_is_cancelled_in_the_server() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     for (name, lifecycle) in [
         ("stateless", stateless()),
         ("session", ClientLifecycleMode::Initialize),
@@ -412,10 +412,8 @@ async fn still_serves(url: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_origin_or_host_is_refused_with_403() {
-    let server = Running::start(|config| {
-        config.allowed_origins = vec!["https://app.example.com".into()];
-    })
-    .await;
+    let server =
+        Running::start(|config| config.with_allowed_origins(["https://app.example.com"])).await;
     let (status, _) = post(
         server.addr,
         &[("origin", "http://evil.example")],
@@ -448,7 +446,7 @@ async fn a_foreign_origin_or_host_is_refused_with_403() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_wrong_token_is_refused_with_401_and_never_echoed() {
     let server = Running::start(|config| {
-        config.token = BearerToken::new("s3cret-token");
+        config.with_token(BearerToken::new("s3cret-token").expect("a usable token"))
     })
     .await;
     let (status, body) = post(server.addr, &[], INITIALIZE).await;
@@ -490,7 +488,7 @@ async fn a_missing_or_wrong_token_is_refused_with_401_and_never_echoed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_cap_is_refused_with_413() {
-    let server = Running::start(|config| config.max_body_bytes = 4096).await;
+    let server = Running::start(|config| config.with_max_body_bytes(4096)).await;
     let big = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{}"}}}}}}"#,
         "x".repeat(10_000)
@@ -516,8 +514,9 @@ async fn a_body_over_the_cap_is_refused_with_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off_and_do_not_block_others() {
     let server = Running::start(|config| {
-        config.header_timeout = Duration::from_millis(400);
-        config.request_timeout = Duration::from_millis(400);
+        config
+            .with_header_timeout(Duration::from_millis(400))
+            .with_request_timeout(Duration::from_millis(400))
     })
     .await;
     // Slow loris: a request head that never ends.
@@ -564,8 +563,9 @@ async fn slow_clients_are_cut_off_and_do_not_block_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_get_503() {
     let server = Running::start(|config| {
-        config.max_connections = 2;
-        config.header_timeout = Duration::from_secs(5);
+        config
+            .with_max_connections(2)
+            .with_header_timeout(Duration::from_secs(5))
     })
     .await;
     let mut holders: Vec<TcpStream> = (0..2)
@@ -590,7 +590,7 @@ async fn connections_over_the_cap_get_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_paths_are_404() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let (status, _) = {
         let response = reqwest::Client::new()
             .post(format!("http://{}/other", server.addr))
@@ -606,7 +606,7 @@ async fn other_paths_are_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shutdown_future_ends_open_sessions_and_the_listener() {
-    let server = Running::start(|_| {}).await;
+    let server = Running::start(|config| config).await;
     let addr = server.addr;
     let session = client(&server.url, &[], true, ClientLifecycleMode::Initialize).await;
     session.peer().call_tool(echo("before-stop")).await.unwrap();

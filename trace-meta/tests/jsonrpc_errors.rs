@@ -59,6 +59,7 @@ jsonrpc_cases!(http_tests);
 
 /// A POST to /mcp; returns status, content type and body.
 async fn post(addr: SocketAddr, session: Option<&str>, body: Vec<u8>) -> (u16, String, Vec<u8>) {
+    test_support::install_tls();
     let mut request = reqwest::Client::new()
         .post(format!("http://{addr}/mcp"))
         .header("content-type", "application/json")
@@ -186,5 +187,6 @@ async fn run(case: Case) {
     tokio::time::timeout(Duration::from_secs(3), task)
         .await
         .expect("the server stops")
-        .unwrap();
+        .unwrap()
+        .expect("serving ends without an accept error");
 }

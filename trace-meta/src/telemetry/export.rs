@@ -11,6 +11,28 @@ use super::{
     report::{ReportingExporter, ReportingProcessor},
 };
 
+/// How long one export may take: `OTEL_EXPORTER_OTLP_{signal}_TIMEOUT`, else
+/// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds; else `default`. A value that is not a
+/// whole number of milliseconds is ignored.
+pub(super) fn export_timeout(signal: &str, default: Duration) -> Duration {
+    timeout_from(
+        |name| std::env::var(name).ok(),
+        &format!("OTEL_EXPORTER_OTLP_{signal}_TIMEOUT"),
+        default,
+    )
+}
+
+fn timeout_from(
+    var: impl Fn(&str) -> Option<String>,
+    signal_var: &str,
+    default: Duration,
+) -> Duration {
+    [signal_var, "OTEL_EXPORTER_OTLP_TIMEOUT"]
+        .into_iter()
+        .find_map(|name| var(name)?.trim().parse::<u64>().ok())
+        .map_or(default, Duration::from_millis)
+}
+
 /// The exporter to the user's backend, when the standard variables name one.
 pub(super) fn user_processor() -> Result<Option<ReportingProcessor>, TelemetryError> {
     if !env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") && !env_set("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -41,29 +63,29 @@ pub(super) fn http_exporter(
     endpoint: Option<&str>,
     user: bool,
 ) -> Result<ReportingExporter, TelemetryError> {
+    let timeout = export_timeout("TRACES", EXPORT_TIMEOUT);
     let mut builder = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_timeout(EXPORT_TIMEOUT);
+        .with_timeout(timeout);
     if let Some(endpoint) = endpoint {
         builder = builder.with_endpoint(endpoint);
     }
-    let label = endpoint.map_or_else(user_endpoint_label, redact_url);
+    let label = endpoint.map_or_else(user_endpoint_label, crate::redact::url);
     let plain_http = label.starts_with("http://");
+    let client = blocking_client(timeout, plain_http, &label)?;
     if user {
-        builder = builder.with_headers(confident_headers());
-        if plain_http {
-            builder = builder.with_http_client(blocking_client(EXPORT_TIMEOUT, true)?);
-        }
+        builder = builder
+            .with_headers(confident_headers())
+            .with_http_client(client);
     } else {
         // The exporter adds OTEL_EXPORTER_OTLP_HEADERS to every request; the user's
         // credentials are for the user's backend, never for a second destination.
-        let client = blocking_client(EXPORT_TIMEOUT, plain_http)?;
         builder = builder.with_http_client(HeaderFreeClient(client));
     }
-    let exporter = builder.build().map_err(|source| TelemetryError::Exporter {
+    let exporter = builder.build().map_err(|error| TelemetryError::Exporter {
         endpoint: label.clone(),
-        source,
+        error,
     })?;
     Ok(ReportingExporter::new(label, exporter))
 }
@@ -73,22 +95,34 @@ pub(super) fn http_exporter(
 #[derive(Debug)]
 struct HeaderFreeClient(reqwest::blocking::Client);
 
-/// A blocking HTTP client for an exporter. For a plain `http://` endpoint it loads no TLS
-/// roots: the system store (parsed file by file by the platform verifier) would cost every
-/// process about 0.35 MB for a connection that never uses it.
+/// A blocking HTTP client for an exporter to `endpoint` (as logs show it). For a plain
+/// `http://` endpoint it loads no TLS roots: the system store (parsed file by file by the
+/// platform verifier) would cost every process about 0.35 MB for a connection that never
+/// uses it. An `https://` endpoint needs the `tls-ring` feature.
 pub(super) fn blocking_client(
     timeout: Duration,
     plain_http: bool,
+    endpoint: &str,
 ) -> Result<reqwest::blocking::Client, TelemetryError> {
+    if !plain_http && !cfg!(feature = "tls-ring") {
+        return Err(TelemetryError::NoTls {
+            endpoint: endpoint.to_owned(),
+        });
+    }
+    #[cfg(feature = "tls-ring")]
+    super::ensure_crypto_provider();
     // reqwest's blocking client owns a runtime, which must not be created or dropped on an
     // async runtime's thread: build it on a thread of its own.
     std::thread::spawn(move || {
         let builder = reqwest::blocking::Client::builder().timeout(timeout);
+        #[cfg(feature = "tls-ring")]
         let builder = if plain_http {
             builder.tls_certs_only(std::iter::empty())
         } else {
             builder
         };
+        #[cfg(not(feature = "tls-ring"))]
+        let _ = plain_http;
         builder.build()
     })
     .join()
@@ -124,37 +158,45 @@ pub(super) fn user_endpoint_label() -> String {
     let raw = std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT"))
         .unwrap_or_default();
-    redact_url(&raw)
-}
-
-/// Drops any `user:password@` part and query string of a URL.
-pub(super) fn redact_url(raw: &str) -> String {
-    let raw = raw.trim();
-    let without_query = raw.split(['?', '#']).next().unwrap_or_default();
-    match without_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-            let host = authority.rsplit('@').next().unwrap_or_default();
-            if path.is_empty() {
-                format!("{scheme}://{host}")
-            } else {
-                format!("{scheme}://{host}/{path}")
-            }
-        }
-        None => without_query.to_owned(),
-    }
+    crate::redact::url(&raw)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::*;
 
     #[test]
-    fn redact_url_hides_credentials_and_query() {
+    fn export_timeouts_come_from_the_standard_variables() {
+        let default = Duration::from_secs(3);
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        const SIGNAL: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+        assert_eq!(timeout_from(vars(&[]), SIGNAL, default), default);
         assert_eq!(
-            redact_url("https://user:secret@otel.example.com/v1/traces?token=x"),
-            "https://otel.example.com/v1/traces"
+            timeout_from(
+                vars(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "250")]),
+                SIGNAL,
+                default
+            ),
+            Duration::from_millis(250)
         );
-        assert_eq!(redact_url("http://127.0.0.1:4318"), "http://127.0.0.1:4318");
+        assert_eq!(
+            timeout_from(
+                vars(&[(SIGNAL, " 100 "), ("OTEL_EXPORTER_OTLP_TIMEOUT", "250")]),
+                SIGNAL,
+                default
+            ),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            timeout_from(vars(&[(SIGNAL, "soon")]), SIGNAL, default),
+            default
+        );
     }
 }

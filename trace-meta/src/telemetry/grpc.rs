@@ -11,7 +11,7 @@ use opentelemetry_sdk::{
 
 use super::{
     EXPORT_TIMEOUT, TelemetryError,
-    export::{confident_headers, user_endpoint_label},
+    export::{confident_headers, export_timeout, user_endpoint_label},
     report::{ReportingExporter, ReportingProcessor},
 };
 
@@ -42,12 +42,12 @@ pub(super) fn grpc_processor() -> Result<ReportingProcessor, TelemetryError> {
         let _entered = runtime.enter();
         opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
-            .with_timeout(EXPORT_TIMEOUT)
+            .with_timeout(export_timeout("TRACES", EXPORT_TIMEOUT))
             .with_metadata(metadata)
             .build()
-            .map_err(|source| TelemetryError::Exporter {
+            .map_err(|error| TelemetryError::Exporter {
                 endpoint: label.clone(),
-                source,
+                error,
             })?
     };
     let exporter = GrpcExporter {

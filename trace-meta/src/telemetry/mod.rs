@@ -1,53 +1,89 @@
-//! Telemetry setup: one call per process, returning a guard that flushes on the way out.
+//! Telemetry setup: a builder that returns the pieces, and one call that installs them.
 //!
-//! [`init`] (or [`Telemetry`] for more control) installs:
+//! [`Telemetry::build`] builds a [`Pipeline`] and installs nothing global: the tracer
+//! provider, the meter provider (feature `metrics`), the `tracing` layers (the one that
+//! turns `tracing` spans into OpenTelemetry spans, and human logs on stderr), and the guard
+//! that flushes them. An application with a `tracing` pipeline of its own adds the layers
+//! it wants to its subscriber:
+//!
+//! ```no_run
+//! use tracing_subscriber::layer::SubscriberExt as _;
+//! use tracing_subscriber::util::SubscriberInitExt as _;
+//! # fn demo() -> anyhow::Result<()> {
+//! let pipeline = trace_meta::telemetry::Telemetry::new("my-server").build()?;
+//! tracing_subscriber::registry()
+//!     .with(pipeline.otel_layer())
+//!     // .with(your own layers: fmt, a file appender, sentry, ...)
+//!     .init();
+//! // The propagator and the meter provider trace-meta's instrumentation uses.
+//! pipeline.install_globals();
+//! let _guard = pipeline.into_guard(); // flushes when dropped
+//! # Ok(()) }
+//! ```
+//!
+//! [`init`] (and [`Telemetry::init`]) is all of that in one call, with the stderr logs.
+//!
+//! What a pipeline holds:
 //! - a tracer provider whose resource has `service.name` (`OTEL_SERVICE_NAME` wins),
 //!   `process.pid` and whatever `OTEL_RESOURCE_ATTRIBUTES` adds, and whose sampler follows
 //!   `OTEL_TRACES_SAMPLER` (default: parent-based, always on);
-//! - batch export over OTLP to the endpoint named by `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
-//!   (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` appended), over
-//!   `http/protobuf` unless `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (cargo feature `grpc`), with
-//!   `OTEL_EXPORTER_OTLP_HEADERS` and, when `CONFIDENT_API_KEY` is set, the
-//!   `x-confident-api-key` header;
-//! - a second, independent OTLP/HTTP destination when [`LOCAL_ENDPOINT_ENV`] names one, so a
-//!   host can collect its children's spans while they also reach the user's backend;
-//! - the global propagator from `OTEL_PROPAGATORS` ([`propagation::install_propagator`]);
-//! - a `tracing` subscriber: human logs on **stderr** filtered by `RUST_LOG`, plus the
-//!   OpenTelemetry layer that turns `tracing` spans into OpenTelemetry spans;
-//! - a meter provider for the [`metrics`](crate::metrics) of MCP requests and sessions,
-//!   exported over OTLP/HTTP every `OTEL_METRIC_EXPORT_INTERVAL` ms when
-//!   `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or
+//! - with `otlp`: batch export over OTLP to the endpoint named by
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT`
+//!   (`/v1/traces` appended), over `http/protobuf` unless `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`
+//!   (feature `grpc`), with `OTEL_EXPORTER_OTLP_HEADERS`, the timeout of
+//!   `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `OTEL_EXPORTER_OTLP_TIMEOUT` (ms, default
+//!   [`EXPORT_TIMEOUT`]) and, when `CONFIDENT_API_KEY` is set, the `x-confident-api-key`
+//!   header;
+//! - with `otlp`: a second, independent OTLP/HTTP destination when [`LOCAL_ENDPOINT_ENV`]
+//!   names one, so a host can collect its children's spans while they also reach the
+//!   user's backend;
+//! - with `metrics` and `otlp`: a meter provider for the [`metrics`](crate::metrics) of MCP
+//!   requests and sessions, exported over OTLP/HTTP every `OTEL_METRIC_EXPORT_INTERVAL` ms
+//!   when `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or
 //!   `OTEL_METRICS_EXPORTER=otlp` asks for it (`OTEL_METRICS_EXPORTER=none` turns it off);
-//!   never to Confident AI, which takes traces only (the rules are in `metrics.rs`).
+//!   never to Confident AI, which takes traces only (the rules are in `metrics_export.rs`);
+//! - exporters of your own ([`Telemetry::with_span_exporter`]).
 //!
 //! Nothing configured means no exporter, no network and no noise. `OTEL_SDK_DISABLED=true`
 //! turns tracing off and keeps the logs. Export runs on the batch processor's own thread, so
 //! a request never waits on a backend; a failing backend is reported once on stderr.
 //!
-//! This file is the builder ([`Telemetry`]) and the guard ([`TelemetryGuard`]); the
-//! exporter choice and the second destination are in `export.rs`, OTLP/gRPC in `grpc.rs`,
-//! loss reporting in `report.rs`, and metrics export in `metrics.rs`.
+//! **TLS.** An `https://` endpoint needs a rustls crypto provider. With the `tls-ring`
+//! feature (a default), ring is installed as the process's provider when an exporter needs
+//! TLS and none is installed yet; an application that prefers another one installs it
+//! before building the pipeline. Without `tls-ring`, an `https://` endpoint is a
+//! [`TelemetryError::NoTls`].
+//!
+//! This file is the builder ([`Telemetry`]), the pipeline and the guard ([`TelemetryGuard`]);
+//! the exporter choice and the second destination are in `export.rs`, OTLP/gRPC in
+//! `grpc.rs`, loss reporting in `report.rs`, and metrics export in `metrics_export.rs` (what
+//! is recorded is in the crate's `metrics` module).
 
+#[cfg(feature = "otlp")]
 mod export;
 #[cfg(feature = "grpc")]
 mod grpc;
-mod metrics;
+#[cfg(all(feature = "metrics", feature = "otlp"))]
+mod metrics_export;
+#[cfg(feature = "otlp")]
 mod report;
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
 use opentelemetry_sdk::{
     Resource,
     trace::{BatchSpanProcessor, SdkTracerProvider, SpanExporter},
 };
+use tracing::Subscriber;
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
 use crate::propagation;
 
-use report::ExportState;
+#[cfg(feature = "otlp")]
 pub use report::SpanLoss;
 
 /// Environment variable naming a second OTLP/HTTP traces endpoint (a full URL, used as is).
@@ -65,42 +101,61 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Spans per export request unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says otherwise.
 pub const DEFAULT_EXPORT_BATCH_SIZE: usize = 128;
 
-/// Default time one OTLP export may take (`OTEL_EXPORTER_OTLP_TIMEOUT` overrides).
+/// Default time one OTLP export may take (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or
+/// `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds, override it).
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Errors of telemetry setup.
+/// Errors of telemetry setup and shutdown.
+///
+/// Each message includes its cause's text where there is one, so no variant also reports it
+/// as its `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TelemetryError {
     /// An OTLP exporter could not be built from the configuration.
-    #[error("cannot set up the OTLP trace exporter for {endpoint}: {source}")]
+    #[cfg(feature = "otlp")]
+    #[error("cannot set up the OTLP exporter for {endpoint}: {error}")]
     Exporter {
         /// The endpoint, or the variable it was to come from.
         endpoint: String,
         /// What the exporter builder said.
-        #[source]
-        source: opentelemetry_otlp::ExporterBuildError,
+        error: opentelemetry_otlp::ExporterBuildError,
     },
     /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build cannot speak.
+    #[cfg(feature = "otlp")]
     #[error(
         "OTEL_EXPORTER_OTLP_PROTOCOL={0} is not supported by this build (use http/protobuf{grpc})",
         grpc = if cfg!(feature = "grpc") { " or grpc" } else { ", or build with the `grpc` feature" }
     )]
     UnsupportedProtocol(String),
+    /// An `https://` endpoint in a build without TLS.
+    #[cfg(feature = "otlp")]
+    #[error(
+        "{endpoint} needs TLS, which this build of trace-meta lacks: enable its `tls-ring` feature, or export through your own exporter (Telemetry::with_span_exporter)"
+    )]
+    NoTls {
+        /// The endpoint, as logs may show it.
+        endpoint: String,
+    },
     /// The HTTP client or the gRPC runtime of an exporter could not be started.
+    #[cfg(feature = "otlp")]
     #[error("cannot start the OTLP exporter's HTTP client or runtime: {0}")]
     Runtime(String),
     /// The SDK could not shut the exporters down (e.g. it timed out).
-    #[error("shutting down trace export failed")]
-    Shutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
+    #[error("shutting down trace export failed: {0}")]
+    Shutdown(opentelemetry_sdk::error::OTelSdkError),
     /// The last metrics did not leave (the backend failed or did not answer in time).
-    #[error("shutting down metrics export failed")]
-    MetricsShutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
+    #[cfg(all(feature = "metrics", feature = "otlp"))]
+    #[error("shutting down metrics export failed: {0}")]
+    MetricsShutdown(opentelemetry_sdk::error::OTelSdkError),
     /// Some destinations lost spans.
+    #[cfg(feature = "otlp")]
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     SpansLost(Vec<SpanLoss>),
-    /// A global `tracing` subscriber was already installed.
+    /// A global `tracing` subscriber was already installed ([`Telemetry::init`]; use
+    /// [`Telemetry::build`] and add the layers to your own subscriber instead).
     #[error("a global tracing subscriber is already installed: {0}")]
-    Subscriber(#[from] tracing_subscriber::util::TryInitError),
+    Subscriber(tracing_subscriber::util::TryInitError),
 }
 
 /// Whether `metadata` is rmcp's `WARN response error` event, logged for every error answer
@@ -117,25 +172,30 @@ fn is_rmcp_response_error(metadata: &tracing::Metadata<'_>) -> bool {
             .all(|name| metadata.fields().field(name).is_some())
 }
 
-/// Sets up telemetry for the process `service_name` with the defaults; see the module doc.
+/// Sets up telemetry for the process `service_name` with the defaults and installs it as
+/// the process's own; see the module doc.
 pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
     Telemetry::new(service_name).init()
 }
 
-/// Builder for a process's telemetry, for what [`init`] does not cover.
+/// Builder for a process's telemetry.
 pub struct Telemetry {
     service_name: String,
     default_log_filter: String,
+    #[cfg(feature = "otlp")]
     local_endpoint: Option<String>,
     extra_processors: Vec<BatchSpanProcessor>,
 }
 
 impl fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Telemetry")
+        let mut debug = f.debug_struct("Telemetry");
+        debug
             .field("service_name", &self.service_name)
-            .field("default_log_filter", &self.default_log_filter)
-            .field("local_endpoint", &self.local_endpoint)
+            .field("default_log_filter", &self.default_log_filter);
+        #[cfg(feature = "otlp")]
+        debug.field("local_endpoint", &self.local_endpoint);
+        debug
             .field("extra_processors", &self.extra_processors.len())
             .finish()
     }
@@ -147,6 +207,7 @@ impl Telemetry {
         Self {
             service_name: service_name.to_owned(),
             default_log_filter: "warn".to_owned(),
+            #[cfg(feature = "otlp")]
             local_endpoint: std::env::var(LOCAL_ENDPOINT_ENV)
                 .ok()
                 .filter(|s| !s.trim().is_empty()),
@@ -161,6 +222,7 @@ impl Telemetry {
     }
 
     /// Sets the second OTLP/HTTP destination, overriding [`LOCAL_ENDPOINT_ENV`].
+    #[cfg(feature = "otlp")]
     pub fn with_local_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.local_endpoint = Some(endpoint.into());
         self
@@ -179,67 +241,69 @@ impl Telemetry {
     /// destination. A relay that forwards trace context uses it to stay out of the way
     /// when its own spans would go nowhere.
     pub fn exports_anywhere(&self) -> bool {
-        !env_flag("OTEL_SDK_DISABLED")
-            && (self.local_endpoint.is_some()
-                || !self.extra_processors.is_empty()
-                || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                || env_set("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        if env_flag("OTEL_SDK_DISABLED") {
+            return false;
+        }
+        if !self.extra_processors.is_empty() {
+            return true;
+        }
+        #[cfg(feature = "otlp")]
+        if self.local_endpoint.is_some()
+            || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            || env_set("OTEL_EXPORTER_OTLP_ENDPOINT")
+        {
+            return true;
+        }
+        false
     }
 
-    /// Installs everything and returns the guard that flushes on drop.
-    pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
-        ensure_crypto_provider();
-        let disabled = env_flag("OTEL_SDK_DISABLED");
+    /// Builds the providers, exporters and layers without installing anything global
+    /// (but the TLS provider an `https://` exporter may need: see the module doc).
+    pub fn build(self) -> Result<Pipeline, TelemetryError> {
         let default_log_filter = self.default_log_filter.clone();
-        let (provider, destinations, (metrics, metrics_warning)) = if disabled {
-            (None, Vec::new(), (None, None))
-        } else {
-            let resource = self.resource();
-            let (provider, destinations) = self.build_provider()?;
-            // After the spans' setup, so that a failure there leaves no metrics thread behind.
-            let metrics = metrics::setup(resource)?;
-            (Some(provider), destinations, metrics)
-        };
-
-        let explicit = EnvFilter::try_from_default_env().ok();
-        let quiet_by_default = explicit.is_none();
-        let filter = explicit.unwrap_or_else(|| EnvFilter::new(&default_log_filter));
-        let fmt = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .with_target(true)
-            .with_filter(filter)
-            .with_filter(filter_fn(move |metadata| {
-                !(quiet_by_default && is_rmcp_response_error(metadata))
-            }));
-        let otel = provider.as_ref().map(|provider| {
-            opentelemetry::global::set_tracer_provider(provider.clone());
-            // Code locations, thread ids and busy/idle times are not part of the trace
-            // conventions; leaving them out keeps spans small and backends tidy.
-            tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("trace-meta"))
-                .with_location(false)
-                .with_threads(false)
-                .with_target(false)
-                .with_tracked_inactivity(false)
-                .with_filter(filter_fn(exported_to_otel))
-        });
-        tracing_subscriber::registry()
-            .with(fmt)
-            .with(otel)
-            .try_init()?;
-        // After the subscriber, so that a warning about OTEL_PROPAGATORS reaches stderr.
-        propagation::install_propagator();
-        if let Some(warning) = metrics_warning {
-            tracing::warn!(target: "trace_meta::export", "{warning}");
+        if env_flag("OTEL_SDK_DISABLED") {
+            return Ok(Pipeline {
+                default_log_filter,
+                metrics_warning: None,
+                guard: TelemetryGuard::empty(),
+            });
         }
-
-        Ok(TelemetryGuard {
-            provider,
-            destinations,
-            metrics,
-            shut_down: false,
+        let resource = self.resource();
+        let (provider, mut guard) = self.build_provider(resource.clone())?;
+        guard.provider = Some(provider);
+        // After the spans' setup, so that a failure there leaves no metrics thread behind.
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
+        let (metrics, metrics_warning) = metrics_export::setup(resource)?;
+        #[cfg(not(all(feature = "metrics", feature = "otlp")))]
+        let metrics_warning = {
+            let _ = resource;
+            None
+        };
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
+        {
+            guard.metrics = metrics;
+        }
+        Ok(Pipeline {
+            default_log_filter,
+            metrics_warning,
+            guard,
         })
+    }
+
+    /// Builds the pipeline and installs it as the process's: a global `tracing` subscriber
+    /// with logs on **stderr** (filtered by `RUST_LOG`) and the OpenTelemetry layer, the
+    /// global tracer and meter providers, and the propagator from `OTEL_PROPAGATORS`.
+    /// Returns the guard that flushes on drop.
+    pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
+        let pipeline = self.build()?;
+        tracing_subscriber::registry()
+            .with(pipeline.log_layer())
+            .with(pipeline.otel_layer())
+            .try_init()
+            .map_err(TelemetryError::Subscriber)?;
+        // After the subscriber, so that a warning about OTEL_PROPAGATORS reaches stderr.
+        pipeline.install_globals();
+        Ok(pipeline.into_guard())
     }
 
     /// The process's resource, for spans and metrics alike.
@@ -254,26 +318,124 @@ impl Telemetry {
         resource.build()
     }
 
-    /// The provider, and the accounts of the destinations that report their losses.
-    fn build_provider(self) -> Result<(SdkTracerProvider, Vec<Arc<ExportState>>), TelemetryError> {
-        let mut destinations = Vec::new();
-        let mut builder = SdkTracerProvider::builder().with_resource(self.resource());
+    /// The provider, and a guard holding the accounts of the destinations that report
+    /// their losses.
+    fn build_provider(
+        self,
+        resource: Resource,
+    ) -> Result<(SdkTracerProvider, TelemetryGuard), TelemetryError> {
+        #[allow(unused_mut)]
+        let mut guard = TelemetryGuard::empty();
+        let mut builder = SdkTracerProvider::builder().with_resource(resource);
 
-        // The local destination first: processors shut down in order, each within
-        // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's view.
-        if let Some(endpoint) = &self.local_endpoint {
-            let processor = export::http_exporter(Some(endpoint), false)?.into_processor();
-            destinations.push(processor.state());
-            builder = builder.with_span_processor(processor);
-        }
-        if let Some(processor) = export::user_processor()? {
-            destinations.push(processor.state());
-            builder = builder.with_span_processor(processor);
+        #[cfg(feature = "otlp")]
+        {
+            // The local destination first: processors shut down in order, each within
+            // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's
+            // view.
+            if let Some(endpoint) = &self.local_endpoint {
+                let processor = export::http_exporter(Some(endpoint), false)?.into_processor();
+                guard.destinations.push(processor.state());
+                builder = builder.with_span_processor(processor);
+            }
+            if let Some(processor) = export::user_processor()? {
+                guard.destinations.push(processor.state());
+                builder = builder.with_span_processor(processor);
+            }
         }
         for processor in self.extra_processors {
             builder = builder.with_span_processor(processor);
         }
-        Ok((builder.build(), destinations))
+        Ok((builder.build(), guard))
+    }
+}
+
+/// A process's telemetry, built and not yet installed: see the module doc.
+#[derive(Debug)]
+#[must_use = "telemetry shuts down when the pipeline (or its guard) is dropped"]
+pub struct Pipeline {
+    default_log_filter: String,
+    metrics_warning: Option<String>,
+    guard: TelemetryGuard,
+}
+
+impl Pipeline {
+    /// The layer that turns `tracing` spans into OpenTelemetry spans of this pipeline's
+    /// tracer provider; `None` when `OTEL_SDK_DISABLED=true`.
+    ///
+    /// It leaves out what does not belong in a user's trace: rmcp's payload logs and its
+    /// session-long span, the exporter's own HTTP stack, DEBUG and TRACE spans.
+    pub fn otel_layer<S>(&self) -> Option<impl Layer<S> + use<S>>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        let provider = self.guard.provider.as_ref()?;
+        // Code locations, thread ids and busy/idle times are not part of the trace
+        // conventions; leaving them out keeps spans small and backends tidy.
+        Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("trace-meta"))
+                .with_location(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracked_inactivity(false)
+                .with_filter(filter_fn(exported_to_otel)),
+        )
+    }
+
+    /// Human logs on stderr, filtered by `RUST_LOG` (else the default filter, `warn`),
+    /// without rmcp's warning for every error answer (which the spans record) unless
+    /// `RUST_LOG` asks for it.
+    pub fn log_layer<S>(&self) -> impl Layer<S> + use<S>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        let explicit = EnvFilter::try_from_default_env().ok();
+        let quiet_by_default = explicit.is_none();
+        let filter = explicit.unwrap_or_else(|| EnvFilter::new(&self.default_log_filter));
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_target(true)
+            .with_filter(filter)
+            .with_filter(filter_fn(move |metadata| {
+                !(quiet_by_default && is_rmcp_response_error(metadata))
+            }))
+    }
+
+    /// The tracer provider, `None` when `OTEL_SDK_DISABLED=true`.
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.guard.provider()
+    }
+
+    /// The meter provider, when metrics are exported.
+    #[cfg(all(feature = "metrics", feature = "otlp"))]
+    pub fn meter_provider(&self) -> Option<&opentelemetry_sdk::metrics::SdkMeterProvider> {
+        self.guard.metrics.as_ref().map(|m| m.provider())
+    }
+
+    /// Installs what trace-meta's instrumentation reads from OpenTelemetry's globals: the
+    /// tracer provider, the meter provider (when metrics are exported) and the propagator
+    /// from `OTEL_PROPAGATORS`. Call it once your subscriber is in place: a warning about
+    /// the configuration (an unknown propagator, metrics that cannot be exported) is logged
+    /// here.
+    pub fn install_globals(&self) {
+        if let Some(provider) = &self.guard.provider {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
+        if let Some(provider) = self.meter_provider() {
+            opentelemetry::global::set_meter_provider(provider.clone());
+        }
+        propagation::install_propagator();
+        if let Some(warning) = &self.metrics_warning {
+            tracing::warn!(target: "trace_meta::export", "{warning}");
+        }
+    }
+
+    /// The guard that flushes and shuts the pipeline down.
+    pub fn into_guard(self) -> TelemetryGuard {
+        self.guard
     }
 }
 
@@ -303,13 +465,18 @@ fn env_flag(name: &str) -> bool {
 }
 
 /// Whether the variable `name` is set to something other than blanks.
+#[cfg(feature = "otlp")]
 fn env_set(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
 }
 
-/// rustls needs one process-wide crypto provider; reqwest is built without picking one.
+/// Installs ring as the process's rustls provider unless one is installed already.
+#[cfg(feature = "tls-ring")]
 fn ensure_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have won the race; either way a provider is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 /// Flushes and shuts telemetry down on [`shutdown`](TelemetryGuard::shutdown) or drop.
@@ -321,12 +488,25 @@ fn ensure_crypto_provider() {
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
-    destinations: Vec<Arc<ExportState>>,
-    metrics: Option<metrics::MetricsExport>,
+    #[cfg(feature = "otlp")]
+    destinations: Vec<std::sync::Arc<report::ExportState>>,
+    #[cfg(all(feature = "metrics", feature = "otlp"))]
+    metrics: Option<metrics_export::MetricsExport>,
     shut_down: bool,
 }
 
 impl TelemetryGuard {
+    fn empty() -> Self {
+        Self {
+            provider: None,
+            #[cfg(feature = "otlp")]
+            destinations: Vec::new(),
+            #[cfg(all(feature = "metrics", feature = "otlp"))]
+            metrics: None,
+            shut_down: false,
+        }
+    }
+
     /// The tracer provider, `None` when `OTEL_SDK_DISABLED=true`.
     pub fn provider(&self) -> Option<&SdkTracerProvider> {
         self.provider.as_ref()
@@ -338,6 +518,7 @@ impl TelemetryGuard {
         if let Some(Err(error)) = self.provider.as_ref().map(|p| p.force_flush()) {
             tracing::warn!(target: "trace_meta::export", "flushing spans failed: {error}");
         }
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
         if let Some(Err(error)) = self.metrics.as_ref().map(|m| m.force_flush()) {
             tracing::warn!(target: "trace_meta::export", "flushing metrics failed: {error}");
         }
@@ -345,7 +526,10 @@ impl TelemetryGuard {
 
     /// Whether metrics are exported (a meter provider is installed).
     pub fn exports_metrics(&self) -> bool {
-        self.metrics.is_some()
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
+        return self.metrics.is_some();
+        #[cfg(not(all(feature = "metrics", feature = "otlp")))]
+        false
     }
 
     /// Flushes the last spans and metrics and stops the exporters, within
@@ -353,12 +537,13 @@ impl TelemetryGuard {
     /// on its own thread, within [`SHUTDOWN_TIMEOUT`] too, so it adds no time. Returns what
     /// failed: the destinations that lost spans over the life of the process (failed
     /// exports, a full queue, a flush that timed out), the SDK's own shutdown error, or
-    /// the metrics' last export. Each is also logged once on stderr. Later calls do nothing and
-    /// return `Ok`.
+    /// the metrics' last export. Each is also logged once on stderr. Later calls do nothing
+    /// and return `Ok`.
     pub fn shutdown(&mut self) -> Result<(), TelemetryError> {
         if std::mem::replace(&mut self.shut_down, true) {
             return Ok(());
         }
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
         let metrics = self.metrics.as_ref().map(|m| m.start_shutdown());
         let result = self
             .provider
@@ -367,20 +552,26 @@ impl TelemetryGuard {
         if let Err(error) = &result {
             tracing::warn!(target: "trace_meta::export", "shutting down trace export: {error}");
         }
+        #[cfg(feature = "otlp")]
         let losses: Vec<SpanLoss> = self
             .destinations
             .iter()
             .filter_map(|state| state.loss())
             .collect();
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
         let metrics = metrics.map_or(Ok(()), |pending| pending.wait());
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
         if let Err(error) = &metrics {
             tracing::warn!(target: "trace_meta::export", "shutting down metrics export: {error}");
         }
+        #[cfg(feature = "otlp")]
         if !losses.is_empty() {
             return Err(TelemetryError::SpansLost(losses));
         }
         result.map_err(TelemetryError::Shutdown)?;
-        metrics.map_err(TelemetryError::MetricsShutdown)
+        #[cfg(all(feature = "metrics", feature = "otlp"))]
+        metrics.map_err(TelemetryError::MetricsShutdown)?;
+        Ok(())
     }
 }
 

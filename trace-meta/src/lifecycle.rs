@@ -15,42 +15,65 @@ use std::future::Future;
 
 use rmcp::{RoleServer, ServerHandler, Service, ServiceExt};
 
+#[cfg(feature = "http-server")]
 use crate::http::{HttpConfig, HttpServeError, HttpServer};
 
 /// Why serving stopped early.
+///
+/// Each message includes its cause's text, so no variant also reports it as its
+/// `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// The session could not be set up (a broken handshake, not a closed stdin).
     #[error("MCP session setup failed: {0}")]
-    Initialize(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Initialize(Box<dyn std::error::Error + Send + Sync>),
     /// The session's task failed.
     #[error("MCP session ended with an error: {0}")]
-    Session(#[from] tokio::task::JoinError),
-    /// The HTTP listener could not be set up.
+    Session(tokio::task::JoinError),
+    /// The HTTP listener could not be set up, or stopped accepting.
+    #[cfg(feature = "http-server")]
     #[error(transparent)]
     Http(#[from] HttpServeError),
 }
 
+impl From<tokio::task::JoinError> for ServeError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Session(error)
+    }
+}
+
 /// Why [`run`] failed.
+#[cfg(feature = "telemetry")]
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// Telemetry could not be set up.
     #[error("cannot set up telemetry: {0}")]
-    Telemetry(#[from] crate::telemetry::TelemetryError),
+    Telemetry(crate::telemetry::TelemetryError),
     /// The tokio runtime could not be started.
     #[error("cannot start the tokio runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Runtime(std::io::Error),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
 }
 
+#[cfg(feature = "telemetry")]
+impl From<crate::telemetry::TelemetryError> for RunError {
+    fn from(error: crate::telemetry::TelemetryError) -> Self {
+        Self::Telemetry(error)
+    }
+}
+
 /// The transport a server speaks.
 #[derive(Debug, Clone)]
-pub enum Transport {
+#[non_exhaustive]
+pub enum ServerTransport {
     /// JSON-RPC on stdin/stdout, one session, until stdin closes.
     Stdio,
     /// Streamable HTTP on a TCP listener, any number of clients, until shut down.
+    #[cfg(feature = "http-server")]
     Http(HttpConfig),
 }
 
@@ -62,11 +85,12 @@ pub enum Transport {
 /// # #[derive(Clone)] struct MyServer;
 /// # impl rmcp::ServerHandler for MyServer {}
 /// fn main() -> anyhow::Result<()> {
-///     trace_meta::run("my-server", MyServer, trace_meta::Transport::Stdio)?;
+///     trace_meta::run("my-server", MyServer, trace_meta::ServerTransport::Stdio)?;
 ///     Ok(())
 /// }
 /// ```
-pub fn run<H>(service_name: &str, handler: H, transport: Transport) -> Result<(), RunError>
+#[cfg(feature = "telemetry")]
+pub fn run<H>(service_name: &str, handler: H, transport: ServerTransport) -> Result<(), RunError>
 where
     H: ServerHandler,
 {
@@ -97,6 +121,7 @@ where
 }
 
 /// How long the runtime waits for leftover tasks (a blocked stdin read) when it stops.
+#[cfg(feature = "telemetry")]
 const RUNTIME_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Serves `handler`, each request in a SERVER span ([`Traced`](crate::Traced)), over
@@ -106,23 +131,24 @@ const RUNTIME_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// (the actual port, when the address asked for port 0).
 pub async fn serve<H>(
     handler: H,
-    transport: Transport,
+    transport: ServerTransport,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError>
 where
     H: ServerHandler,
 {
     match transport {
-        Transport::Stdio => serve_stdio_until(crate::Traced::new(handler), shutdown).await,
-        Transport::Http(config) => {
+        ServerTransport::Stdio => serve_stdio(crate::Traced::new(handler), shutdown).await,
+        #[cfg(feature = "http-server")]
+        ServerTransport::Http(config) => {
             let server = HttpServer::bind(config).await?;
             announce(&server.url());
-            server.serve(handler, shutdown).await;
-            Ok(())
+            Ok(server.serve(handler, shutdown).await?)
         }
     }
 }
 
+#[cfg(feature = "http-server")]
 /// Tells whoever started the server where it listens (stderr: stdout is not ours to use).
 fn announce(url: &str) {
     use std::io::Write as _;
@@ -130,29 +156,15 @@ fn announce(url: &str) {
     tracing::info!(url, "serving MCP over Streamable HTTP");
 }
 
-/// Serves `service` on this process's stdin/stdout until stdin reaches EOF, or until
-/// SIGTERM or SIGINT arrives; then returns so the caller's telemetry guard can flush.
-///
-/// The handlers are installed when this is first polled; [`run`] installs them before
-/// anything else, which is why servers use it instead.
-pub async fn serve_stdio<S: Service<RoleServer>>(service: S) -> Result<(), ServeError> {
-    let mut signals = ShutdownSignals::install();
-    let shutdown = async move {
-        let signal = signals.recv().await;
-        tracing::info!("{signal}: closing the session");
-    };
-    serve_stdio_until(service, shutdown).await
-}
-
 /// Serves `service` on stdin/stdout until stdin reaches EOF or `shutdown` resolves.
 ///
 /// Every line is checked before rmcp reads it, so malformed input gets the JSON-RPC error
-/// it should (`-32700`, `-32600`, `-32601`, `-32602`; see [`jsonrpc`](crate::jsonrpc)).
+/// it should (`-32700`, `-32600`, `-32601`, `-32602`; see `jsonrpc.rs`).
 /// Stdout carries JSON-RPC only; logs belong on stderr (which
 /// [`telemetry::init`](crate::telemetry::init) arranges). Where stdin and stdout are pipes,
 /// as MCP clients launch servers, they are driven without blocking threads, so a shutdown
 /// never waits on a pending read.
-pub async fn serve_stdio_until<S: Service<RoleServer>>(
+async fn serve_stdio<S: Service<RoleServer>>(
     service: S,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
@@ -164,7 +176,7 @@ pub async fn serve_stdio_until<S: Service<RoleServer>>(
     };
     // Malformed lines are answered at the boundary, as JSON-RPC prescribes; valid ones
     // reach rmcp unchanged (see `crate::jsonrpc`).
-    let transport = crate::jsonrpc::StdioTransport::new(reader, writer);
+    let transport = crate::stdio::StdioTransport::new(reader, writer);
     // Polled on the caller's task, not a spawned one: it need not be Send or 'static.
     tokio::pin!(shutdown);
     let running = tokio::select! {

@@ -46,7 +46,7 @@ use opentelemetry_sdk::{
 
 use super::{
     SHUTDOWN_TIMEOUT, TelemetryError,
-    export::{blocking_client, redact_url},
+    export::{blocking_client, export_timeout},
 };
 
 /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for metrics.
@@ -108,7 +108,7 @@ fn decide(var: impl Fn(&str) -> Option<String>) -> Decision {
 
 /// Whether `endpoint`'s host is Confident AI's (which takes traces only).
 fn is_confident(endpoint: &str) -> bool {
-    let redacted = redact_url(endpoint);
+    let redacted = crate::redact::url(endpoint);
     let rest = redacted
         .split_once("://")
         .map_or(redacted.as_str(), |(_, r)| r);
@@ -127,8 +127,8 @@ pub(super) struct MetricsExport {
     provider: SdkMeterProvider,
 }
 
-/// Sets up metrics export as the module doc says, installs the meter provider as the
-/// global one, and returns it; `None` when no metrics leave the process. The second value
+/// Sets up metrics export as the module doc says and returns the meter provider (the
+/// caller installs it as the global one); `None` when no metrics leave the process. The second value
 /// is a warning for the user, to be logged once logging is set up.
 pub(super) fn setup(
     resource: Resource,
@@ -137,22 +137,23 @@ pub(super) fn setup(
         Decision::Off(warning) => return Ok((None, warning)),
         Decision::Otlp(endpoint) => endpoint,
     };
-    let label = redact_url(&endpoint);
+    let label = crate::redact::url(&endpoint);
+    // Within the shutdown budget unless told otherwise: the last export happens at shutdown.
+    let timeout = export_timeout("METRICS", SHUTDOWN_TIMEOUT);
     let mut builder = opentelemetry_otlp::MetricExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        // Within the shutdown budget: the last export happens at shutdown.
-        .with_timeout(SHUTDOWN_TIMEOUT)
+        .with_timeout(timeout)
         .with_endpoint(endpoint);
     let status = Arc::new(AtomicU16::new(0));
-    let client = blocking_client(SHUTDOWN_TIMEOUT, label.starts_with("http://"))?;
+    let client = blocking_client(timeout, label.starts_with("http://"), &label)?;
     builder = builder.with_http_client(StatusRecordingClient {
         client,
         status: Arc::clone(&status),
     });
-    let exporter = builder.build().map_err(|source| TelemetryError::Exporter {
+    let exporter = builder.build().map_err(|error| TelemetryError::Exporter {
         endpoint: label.clone(),
-        source,
+        error,
     })?;
     let exporter = ReportingMetricExporter {
         inner: exporter,
@@ -168,11 +169,15 @@ pub(super) fn setup(
         .with_resource(resource)
         .with_reader(reader)
         .build();
-    opentelemetry::global::set_meter_provider(provider.clone());
     Ok((Some(MetricsExport { provider }), None))
 }
 
 impl MetricsExport {
+    /// The meter provider.
+    pub(super) fn provider(&self) -> &SdkMeterProvider {
+        &self.provider
+    }
+
     /// Exports what has been measured so far, waiting for the exporter.
     pub(super) fn force_flush(&self) -> OTelSdkResult {
         self.provider.force_flush()
