@@ -143,8 +143,19 @@ struct Proxy {
 impl Proxy {
     /// `mcp-host proxy --name NAME -- server…`, exporting to `collector` when given.
     fn start(name: &str, server: &[&str], collector: Option<&Collector>) -> Self {
+        Self::start_with_env(name, server, collector, &[])
+    }
+
+    /// [`Proxy::start`] with these variables set for the proxy (and the server it starts).
+    fn start_with_env(
+        name: &str,
+        server: &[&str],
+        collector: Option<&Collector>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(HOST);
         clean_env(&mut command);
+        command.envs(env.iter().copied());
         command
             .args(["proxy", "--name", name])
             .args(server)
@@ -383,6 +394,29 @@ fn without_client_context_proxy_spans_are_roots_and_server_spans_their_children(
         has(&spans, "files", "notifications/initialized"),
         "a notification of no request is a short span"
     );
+}
+
+#[test]
+fn the_proxy_names_its_spans_as_trace_meta_does_semconv_included() {
+    let collector = Collector::start();
+    let server = file_server();
+    let mut proxy = Proxy::start_with_env(
+        "files",
+        &strs(&server),
+        Some(&collector),
+        &[("TRACE_META_SPAN_NAMES", "semconv")],
+    );
+    proxy.initialize("2025-11-25");
+    proxy.call(read_file_call(1, None));
+    let (status, _) = proxy.finish();
+    assert!(status.success());
+    let spans = collector.wait(|s| {
+        has(s, "files", "tools/call read_file") && has(s, "file-server", "tools/call read_file")
+    });
+    let proxy_span = one(&spans, "files", "tools/call read_file");
+    let server_span = one(&spans, "file-server", "tools/call read_file");
+    assert_eq!(server_span.parent(), proxy_span.span_id());
+    assert!(!has(&spans, "files", "mcp-tool-read_file"));
 }
 
 #[test]

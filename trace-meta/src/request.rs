@@ -69,10 +69,10 @@ impl RequestSpan {
             KeyValue::new(attr::CONFIDENT_TOOL_NAME, name.clone()),
             KeyValue::new(attr::CONFIDENT_SPAN_INPUT, input),
         ];
-        let span_name = match (SpanNames::get(), side) {
-            (SpanNames::Semconv, _) => format!("tools/call {name}"),
-            (SpanNames::Conventions, Side::Client) => format!("mcp-tool-{name}"),
-            (SpanNames::Conventions, Side::Server) => format!("tool-{name}"),
+        let names = SpanNames::get();
+        let span_name = match side {
+            Side::Client => names.client_span("tools/call", Some(&name)),
+            Side::Server => names.server_span("tools/call", Some(&name)),
         };
         Self {
             name: span_name,
@@ -85,7 +85,8 @@ impl RequestSpan {
     /// under `key`.
     pub fn targeted(method: &str, key: &'static str, target: &str) -> Self {
         Self {
-            name: format!("{method} {target}"),
+            // Only tool calls are named differently by side.
+            name: SpanNames::get().client_span(method, Some(target)),
             tool: None,
             attributes: vec![
                 KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned()),
@@ -129,6 +130,36 @@ impl SpanNames {
         match value {
             Some(value) if value.trim().eq_ignore_ascii_case("semconv") => Self::Semconv,
             _ => Self::Conventions,
+        }
+    }
+
+    /// The name of a CLIENT span for a request `method` about `target` (the tool of a
+    /// `tools/call`, the URI of a `resources/read`, the prompt of a `prompts/get`):
+    /// `mcp-tool-{tool}` (or `tools/call {tool}`) for a tool call, `{method} {target}` for
+    /// other requests with a target, `{method}` for the rest.
+    ///
+    /// ```
+    /// use trace_meta::SpanNames;
+    /// assert_eq!(SpanNames::Conventions.client_span("tools/call", Some("read_file")), "mcp-tool-read_file");
+    /// assert_eq!(SpanNames::Semconv.client_span("tools/call", Some("read_file")), "tools/call read_file");
+    /// assert_eq!(SpanNames::Conventions.client_span("resources/read", Some("file:///a")), "resources/read file:///a");
+    /// assert_eq!(SpanNames::Conventions.client_span("tools/list", None), "tools/list");
+    /// ```
+    pub fn client_span(self, method: &str, target: Option<&str>) -> String {
+        self.name(method, target, "mcp-tool-")
+    }
+
+    /// The name of a SERVER span: as [`client_span`](Self::client_span), but a tool call
+    /// is `tool-{tool}` (or `tools/call {tool}`).
+    pub fn server_span(self, method: &str, target: Option<&str>) -> String {
+        self.name(method, target, "tool-")
+    }
+
+    fn name(self, method: &str, target: Option<&str>, tool_prefix: &str) -> String {
+        match (self, method, target) {
+            (Self::Conventions, "tools/call", Some(tool)) => format!("{tool_prefix}{tool}"),
+            (_, _, Some(target)) => format!("{method} {target}"),
+            (_, _, None) => method.to_owned(),
         }
     }
 

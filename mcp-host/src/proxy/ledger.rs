@@ -358,6 +358,8 @@ fn protocol_version_of(result: &RawValue) -> Option<String> {
 /// The span name and request-time attributes of a request, client side (as trace-meta's
 /// `TracedClient` names its spans).
 fn describe(method: &str, target: &Target) -> (String, Vec<KeyValue>) {
+    // Named as trace-meta names a client's spans, `TRACE_META_SPAN_NAMES` included.
+    let names = trace_meta::SpanNames::get();
     let mut attributes = vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())];
     let name = match (method, target) {
         (
@@ -378,14 +380,14 @@ fn describe(method: &str, target: &Target) -> (String, Vec<KeyValue>) {
                     truncate(arguments.as_deref().unwrap_or("{}"), MAX_PAYLOAD_CHARS).to_owned(),
                 ),
             ]);
-            format!("mcp-tool-{tool}")
+            names.client_span(method, Some(tool))
         }
         (
             "resources/read" | "resources/subscribe" | "resources/unsubscribe",
             Target { uri: Some(uri), .. },
         ) => {
             attributes.push(KeyValue::new(attr::MCP_RESOURCE_URI, uri.clone()));
-            format!("{method} {uri}")
+            names.client_span(method, Some(uri))
         }
         (
             "prompts/get",
@@ -394,9 +396,9 @@ fn describe(method: &str, target: &Target) -> (String, Vec<KeyValue>) {
             },
         ) => {
             attributes.push(KeyValue::new(attr::GEN_AI_PROMPT_NAME, prompt.clone()));
-            format!("{method} {prompt}")
+            names.client_span(method, Some(prompt))
         }
-        _ => method.to_owned(),
+        _ => names.client_span(method, None),
     };
     (name, attributes)
 }
