@@ -10,14 +10,24 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
-    agent::{self, Agent, AgentError, ModelAgent, OfflineAgent, Toolbox as _},
+    agent::{self, Agent, AgentError, History, ModelAgent, OfflineAgent, Toolbox as _, Turn},
     bundled,
     chat::{ChatClient, ModelConfig},
     cli::{Cli, Command, Common, ModelArgs},
     config::{self, ServerSpec},
+    conversation::{self, Grouping, Printer},
     session::{RUNTIME_SHUTDOWN, Session, unless_signalled},
     toolbox::ServerSet,
 };
+
+/// Installs ring as the process's rustls provider unless one is installed: the host's
+/// HTTPS clients (the model endpoint, remote servers, the OTLP exporter) need one, and
+/// reqwest is built without picking it. Called once at start; later calls do nothing.
+pub fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
 
 /// Exit code when the agent cannot answer this kind of question (the offline agent
 /// without a model).
@@ -25,6 +35,7 @@ pub const EXIT_UNSUPPORTED: u8 = 2;
 
 /// Runs a parsed command line to its exit code, printing errors on stderr.
 pub fn run(cli: Cli) -> ExitCode {
+    install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -62,11 +73,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(file) => config::load(file)?,
         None => bundled::specs(cli.common.data_dir.as_deref())?,
     };
+    let grouping = Grouping::from_args(&cli.grouping);
     match cli.command {
         None => {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
             let agent = agent_for(&cli.model)?;
-            run_query(agent.as_ref(), query, specs, &cli.common).await
+            run_query(agent.as_ref(), query, &grouping, specs, &cli.common).await
+        }
+        Some(Command::Chat(args)) => {
+            let agent = agent_for(&cli.model)?;
+            conversation::run_chat(agent.as_ref(), &args, grouping, specs, &cli.common).await
         }
         Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_)) => {
             unreachable!("handled above")
@@ -92,15 +108,18 @@ pub fn agent_for(args: &ModelArgs) -> anyhow::Result<Box<dyn Agent>> {
         model,
         args.base_url.as_deref(),
         Duration::from_secs_f64(args.model_timeout),
-    )?;
+    )?
+    .with_stream(!args.no_stream);
     let client = ChatClient::new(config)?;
     Ok(Box::new(ModelAgent::new(client, args.max_steps)))
 }
 
-/// Answers `query` with `agent` over the servers of `specs`: one `mcp-agent` trace.
+/// Answers `query` with `agent` over the servers of `specs`: one `mcp-agent` trace, the
+/// answer streamed to stdout as it is written.
 pub async fn run_query(
     agent: &dyn Agent,
     query: &str,
+    grouping: &Grouping,
     specs: Vec<ServerSpec>,
     common: &Common,
 ) -> anyhow::Result<ExitCode> {
@@ -109,7 +128,8 @@ pub async fn run_query(
         return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
     let session = Session::start(common).await?;
-    let root = session.root(agent::agent_span(agent, query));
+    let root_name = agent::root_span_name(agent);
+    let root = session.root(agent::agent_span(agent, query, grouping));
 
     let started = unless_signalled(session.start_servers(&specs).instrument(root.clone())).await;
     let servers = match started {
@@ -117,24 +137,32 @@ pub async fn run_query(
         Ok(Err(error)) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, "mcp-agent").await?;
+            session.finish(Vec::new(), common, &root_name).await?;
             return Err(error.into());
         }
         Err(interrupted) => {
             eprintln!("mcp-host: interrupted while starting the servers");
             drop(root);
-            session.finish(Vec::new(), common, "mcp-agent").await?;
+            session.finish(Vec::new(), common, &root_name).await?;
             return Ok(interrupted.exit_code());
         }
     };
     let toolbox = ServerSet::new(servers);
     agent::record_tools(&root, toolbox.tools());
 
-    let outcome = unless_signalled(agent.run(query, &toolbox).instrument(root.clone())).await;
+    let printer = Printer::default();
+    let mut history = History::new(0);
+    let turn = Turn {
+        query,
+        tools: &toolbox,
+        history: &mut history,
+        output: &printer,
+    };
+    let outcome = unless_signalled(agent.run(turn).instrument(root.clone())).await;
+    printer.finish();
     let (code, failure) = match outcome {
         Ok(Ok(answer)) => {
             agent::record_answer(&root, &answer);
-            println!("{answer}");
             (ExitCode::SUCCESS, None)
         }
         Ok(Err(error)) => {
@@ -153,7 +181,7 @@ pub async fn run_query(
     };
     drop(root);
     session
-        .finish(toolbox.into_servers(), common, "mcp-agent")
+        .finish(toolbox.into_servers(), common, &root_name)
         .await?;
     if let Some(failure) = failure {
         eprintln!("mcp-host: error: {failure}");
@@ -241,7 +269,7 @@ pub async fn call_one(
     };
     let outcome = unless_signalled(
         servers[0]
-            .call_tool(tool, arguments)
+            .call_tool(tool, arguments, None)
             .instrument(root.clone()),
     )
     .await;

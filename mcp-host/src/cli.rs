@@ -22,6 +22,9 @@ pub const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
 /// process over stdio. It prints the answer on stdout, then the unified span tree of all
 /// three processes.
 ///
+/// `mcp-host chat` holds a conversation instead: each question is one trace, all of them
+/// with one conversation id, and the model remembers the earlier turns.
+///
 /// Environment: OPENAI_API_KEY (the model's key; optional for local servers),
 /// OPENAI_BASE_URL (instead of --base-url), OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 /// (true: prompts and completions on the chat spans; default off), TRACEPARENT /
@@ -43,6 +46,10 @@ pub struct Cli {
     #[command(flatten)]
     pub model: ModelArgs,
 
+    /// How the traces of a conversation are grouped in the backend.
+    #[command(flatten)]
+    pub grouping: GroupingArgs,
+
     /// Options shared by every mode.
     #[command(flatten)]
     pub common: Common,
@@ -53,23 +60,76 @@ pub struct Cli {
 pub struct ModelArgs {
     /// Let this model answer by calling the servers' tools (e.g. gpt-4o-mini, llama3.1,
     /// qwen2.5). Without it, the offline demo agent answers.
-    #[arg(long, value_name = "MODEL")]
+    #[arg(long, value_name = "MODEL", global = true)]
     pub model: Option<String>,
 
     /// Base URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1 (Ollama),
     /// http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama.cpp)
     /// [default: OPENAI_BASE_URL, else https://api.openai.com/v1].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
 
-    /// Most model requests in one run before the agent gives up.
-    #[arg(long, value_name = "N", default_value_t = crate::agent::DEFAULT_MAX_STEPS,
+    /// Most model requests for one question before the agent gives up.
+    #[arg(long, value_name = "N", default_value_t = crate::agent::DEFAULT_MAX_STEPS, global = true,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub max_steps: usize,
 
-    /// Seconds one model request may take (each retry gets as long again).
-    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    /// Seconds a model request may wait: for the answer to begin, then for each next piece
+    /// of a streamed answer (each retry gets as long again).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0, global = true)]
     pub model_timeout: f64,
+
+    /// Ask for whole answers instead of streamed ones (stream: false). By default answers
+    /// stream and are printed as they are written.
+    #[arg(long, global = true)]
+    pub no_stream: bool,
+}
+
+/// How the traces of a conversation are grouped in a backend: set on every turn's root
+/// span as `gen_ai.conversation.id` and Confident AI's `confident.trace.*`. Nothing given,
+/// nothing recorded (but `mcp-host chat` always has a conversation id).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GroupingArgs {
+    /// The conversation (thread) id: groups the turns of one conversation, and resumes one
+    /// in the backend when given again [chat default: a new random id].
+    #[arg(long, value_name = "ID", env = "MCP_HOST_THREAD_ID", global = true)]
+    pub thread_id: Option<String>,
+
+    /// The user the conversation is for (confident.trace.user_id).
+    #[arg(long, value_name = "ID", env = "MCP_HOST_USER_ID", global = true)]
+    pub user_id: Option<String>,
+
+    /// A tag for the traces (confident.trace.tags). Repeatable; from the environment,
+    /// comma-separated.
+    #[arg(
+        long = "tag",
+        value_name = "TAG",
+        env = "MCP_HOST_TAGS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub tags: Vec<String>,
+
+    /// A KEY=VALUE pair for the traces' metadata (confident.trace.metadata, a JSON object).
+    /// Repeatable; from the environment, comma-separated.
+    #[arg(long = "metadata", value_name = "KEY=VALUE", env = "MCP_HOST_METADATA",
+          value_delimiter = ',', value_parser = parse_key_value, global = true)]
+    pub metadata: Vec<(String, String)>,
+
+    /// The environment the traces come from, e.g. production, staging
+    /// (confident.trace.environment).
+    #[arg(long, value_name = "NAME", env = "MCP_HOST_ENVIRONMENT", global = true)]
+    pub environment: Option<String>,
+}
+
+/// `KEY=VALUE`, the key not empty.
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
 }
 
 /// Options shared by every mode.
@@ -121,6 +181,13 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 /// What to do instead of running a query.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Hold a conversation: ask a question per line, each answered over the same servers
+    /// (one trace per question, one conversation id for all). The model remembers earlier
+    /// turns. With a terminal: line editing and history, Ctrl-C cancels the answer in
+    /// progress, Ctrl-D ends; /help lists the commands. With stdin piped: one question per
+    /// line, answered in turn. Example:
+    /// `mcp-host chat --model llama3.1 --base-url http://localhost:11434/v1`
+    Chat(crate::conversation::ChatArgs),
     /// List every configured server's tools.
     Tools,
     /// Make one traced tool call and print its result.

@@ -5,16 +5,24 @@
 //!
 //! ```no_run
 //! # async fn demo(toolbox: &dyn mcp_host::agent::Toolbox) -> anyhow::Result<()> {
-//! use mcp_host::agent::{Agent, OfflineAgent};
+//! use mcp_host::agent::{Agent, History, OfflineAgent, Silent, Turn};
 //! let agent: Box<dyn Agent> = Box::new(OfflineAgent::default());
-//! let answer = agent.run("Summarize our 2024 sales data", toolbox).await?;
+//! let mut history = History::default();
+//! let turn = Turn {
+//!     query: "Summarize our 2024 sales data",
+//!     tools: toolbox,
+//!     history: &mut history,
+//!     output: &Silent,
+//! };
+//! let answer = agent.run(turn).await?;
 //! # Ok(()) }
 //! ```
 //!
 //! The parts:
 //! - [`agent`]: the [`Agent`](agent::Agent) and [`Toolbox`](agent::Toolbox) seam, the
 //!   model-driven agent, the offline demo agent and its sales logic.
-//! - [`chat`]: a traced client for OpenAI-compatible Chat Completions endpoints.
+//! - [`chat`]: a traced, streaming client for OpenAI-compatible Chat Completions endpoints.
+//! - [`conversation`]: `mcp-host chat`, one trace per turn, grouped by conversation.
 //! - [`config`]: MCP client config formats (Claude Desktop, Cursor, Claude Code, VS Code).
 //! - [`servers`]: MCP servers as child processes: start, discover, call, shut down.
 //! - [`toolbox`]: the running servers as the agent's toolbox.
@@ -32,6 +40,7 @@ pub mod bundled;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod proxy;
 pub mod receiver;
 pub mod servers;
@@ -40,5 +49,5 @@ pub mod toolbox;
 pub mod view;
 pub mod wrap_config;
 
-pub use app::run;
+pub use app::{install_tls_provider, run};
 pub use cli::Cli;

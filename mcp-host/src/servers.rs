@@ -369,18 +369,24 @@ impl Server {
         self.tools.iter().any(|t| t.name == tool)
     }
 
-    /// Calls a tool in a traced `mcp-tool-{tool}` span. A server that dies or breaks the
-    /// protocol yields an error naming it, with its exit status and last stderr lines.
+    /// Calls a tool in a traced `mcp-tool-{tool}` span (with the model's `call_id` as
+    /// `gen_ai.tool.call.id`, when a model asked for the call). A server that dies or breaks
+    /// the protocol yields an error naming it, with its exit status and last stderr lines.
     pub async fn call_tool(
         &self,
         tool: &str,
         arguments: serde_json::Value,
+        call_id: Option<&str>,
     ) -> Result<CallToolResult, ServerError> {
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let serde_json::Value::Object(arguments) = arguments {
             params = params.with_arguments(arguments);
         }
-        match self.client.call_tool(params).await {
+        let called = match call_id {
+            Some(id) => self.client.call_tool_with_id(params, id).await,
+            None => self.client.call_tool(params).await,
+        };
+        match called {
             Ok(result) => Ok(result),
             Err(ServiceError::McpError(error)) => Err(ServerError::new(
                 &self.name,

@@ -32,6 +32,9 @@ pub struct Session {
     telemetry: TelemetryGuard,
     receiver: Receiver,
     call_timeout: Duration,
+    /// Variables set for the servers this session starts, unless their config or the
+    /// host's environment sets them.
+    child_env: Vec<(&'static str, String)>,
 }
 
 impl Session {
@@ -54,7 +57,40 @@ impl Session {
             receiver,
             telemetry,
             call_timeout: common.call_timeout,
+            child_env: Vec::new(),
         })
+    }
+
+    /// Has the servers this session starts export their spans every `delay` instead of
+    /// every 5 s (`OTEL_BSP_SCHEDULE_DELAY`), so that a conversation can show a turn's
+    /// whole trace while they still run. A delay the config or the environment gives wins.
+    pub fn with_child_export_delay(mut self, delay: Duration) -> Self {
+        self.child_env
+            .push(("OTEL_BSP_SCHEDULE_DELAY", delay.as_millis().to_string()));
+        self
+    }
+
+    /// Exports the host's finished spans to the receiver (and the user's backend) now.
+    pub async fn flush_spans(&self) {
+        if let Some(provider) = self.telemetry.provider().cloned() {
+            // The exporter posts to our own receiver, which needs the runtime: flush off it.
+            let _ = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+        }
+    }
+
+    /// The spans received so far, from every process.
+    pub fn collected(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::ResourceSpans> {
+        self.receiver.collected().snapshot()
+    }
+
+    /// The tree of the latest trace whose root is `root_name`, once the host's spans are
+    /// flushed and the servers' spans of its calls have arrived (at most `limit` later).
+    pub async fn latest_tree(&self, root_name: &str, limit: Duration) -> String {
+        self.flush_spans().await;
+        self.receiver
+            .wait_for_children_of_latest(root_name, limit)
+            .await;
+        view::render(&view::rows(&self.collected()), root_name)
     }
 
     /// The root span of a command: `span`, made a child of the outer context in
@@ -74,7 +110,14 @@ impl Session {
         let endpoint = self.receiver.traces_endpoint();
         let call_timeout = self.call_timeout;
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, spec) in specs.iter().cloned().enumerate() {
+        for (index, mut spec) in specs.iter().cloned().enumerate() {
+            for (key, value) in &self.child_env {
+                if std::env::var_os(key).is_none() {
+                    spec.env
+                        .entry((*key).to_owned())
+                        .or_insert_with(|| value.clone());
+                }
+            }
             let endpoint = endpoint.clone();
             tasks.spawn(
                 async move {

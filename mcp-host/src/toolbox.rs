@@ -50,6 +50,7 @@ impl Toolbox for ServerSet {
         server: &str,
         tool: &str,
         arguments: JsonObject,
+        call_id: Option<&str>,
     ) -> Result<CallToolResult, ToolboxError> {
         let Some(target) = self.servers.iter().find(|s| s.name == server) else {
             return Err(ToolboxError::UnknownServer {
@@ -63,7 +64,7 @@ impl Toolbox for ServerSet {
             });
         };
         match target
-            .call_tool(tool, serde_json::Value::Object(arguments))
+            .call_tool(tool, serde_json::Value::Object(arguments), call_id)
             .await
         {
             Ok(result) => Ok(result),

@@ -2,17 +2,23 @@
 
 use std::{convert::Infallible, future::Future, net::SocketAddr};
 
-use http_body_util::Full;
-use hyper::{Request, Response, body::Bytes, body::Incoming, service::service_fn};
+use hyper::{
+    Request, Response,
+    body::{Body, Bytes, Incoming},
+    service::service_fn,
+};
 use hyper_util::rt::TokioIo;
 
 /// Serves `handler` on an ephemeral port of `127.0.0.1` from a thread of its own, every
 /// connection on its own task, and returns the address. The server stops with the test
-/// process.
-pub fn serve<F, Fut>(handler: F) -> SocketAddr
+/// process. A response body may be whole (`Full`) or streamed (a fake that writes
+/// server-sent events over time).
+pub fn serve<F, Fut, B>(handler: F) -> SocketAddr
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -131,6 +131,39 @@ pub const MCP_SERVER_SESSION_DURATION: &str = "mcp.server.session.duration";
 /// `error.type` of a request abandoned before it finished.
 pub const CANCELLED: &str = "cancelled";
 
+// Conversations: the GenAI agent conventions and Confident AI's trace grouping.
+
+/// The conversation (thread) a turn belongs to, on every turn's root span.
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// The model's id for one tool call it asked for.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// The arguments of a tool call, as JSON (content: recorded only when captured).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// The result of a tool call (content: recorded only when captured).
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+/// The kind of a tool the agent calls (`function`).
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// Whether a model request asked for a streamed answer.
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// Seconds from a streamed request to the first chunk of its answer.
+pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+/// Which side of a request a token count is for: `input` or `output`.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// Metric: tokens used by one model request (histogram, `{token}`).
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// Metric: duration of one model request (histogram, seconds).
+pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Confident AI: the thread (conversation) a trace belongs to.
+pub const CONFIDENT_TRACE_THREAD_ID: &str = "confident.trace.thread_id";
+/// Confident AI: the user a trace is for.
+pub const CONFIDENT_TRACE_USER_ID: &str = "confident.trace.user_id";
+/// Confident AI: tags of a trace (string array).
+pub const CONFIDENT_TRACE_TAGS: &str = "confident.trace.tags";
+/// Confident AI: metadata of a trace (a JSON object, as a string).
+pub const CONFIDENT_TRACE_METADATA: &str = "confident.trace.metadata";
+/// Confident AI: the environment a trace comes from (`production`, `staging`, ...).
+pub const CONFIDENT_TRACE_ENVIRONMENT: &str = "confident.trace.environment";
+
 /// Most characters kept of an input or output attribute.
 pub const MAX_PAYLOAD_CHARS: usize = 1000;
 

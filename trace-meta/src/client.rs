@@ -110,8 +110,28 @@ impl TracedClient {
         &self,
         params: CallToolRequestParams,
     ) -> Result<CallToolResult, ServiceError> {
+        self.call_tool_traced(params, Vec::new()).await
+    }
+
+    /// [`call_tool`](Self::call_tool) for a call a model asked for: the span also records
+    /// the model's id for it as `gen_ai.tool.call.id`, so the backend can tie the tool
+    /// call to the model turn that requested it.
+    pub async fn call_tool_with_id(
+        &self,
+        params: CallToolRequestParams,
+        tool_call_id: impl Into<String>,
+    ) -> Result<CallToolResult, ServiceError> {
+        let id = KeyValue::new(attr::GEN_AI_TOOL_CALL_ID, tool_call_id.into());
+        self.call_tool_traced(params, vec![id]).await
+    }
+
+    async fn call_tool_traced(
+        &self,
+        params: CallToolRequestParams,
+        extra: Vec<KeyValue>,
+    ) -> Result<CallToolResult, ServiceError> {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        match self.request(request).await? {
+        match self.request_with(request, extra).await? {
             ServerResult::CallToolResult(result) => Ok(result),
             _ => Err(ServiceError::UnexpectedResponse),
         }
@@ -165,7 +185,16 @@ impl TracedClient {
     /// on the server with `notifications/cancelled`, whose `_meta` carries this span's trace
     /// context so the server's record of the cancellation joins the trace. The span records
     /// `error.type=timeout` or `cancelled`.
-    pub async fn request(&self, mut request: ClientRequest) -> Result<ServerResult, ServiceError> {
+    pub async fn request(&self, request: ClientRequest) -> Result<ServerResult, ServiceError> {
+        self.request_with(request, Vec::new()).await
+    }
+
+    /// [`request`](Self::request), with `extra` attributes on its span.
+    async fn request_with(
+        &self,
+        mut request: ClientRequest,
+        extra: Vec<KeyValue>,
+    ) -> Result<ServerResult, ServiceError> {
         let described = RequestSpan::describe(&request, Side::Client);
         let version = self
             .peer
@@ -180,6 +209,7 @@ impl TracedClient {
             otel.kind = "client",
         );
         record(&span, described.attributes);
+        record(&span, extra);
         span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
         if let Some((address, port)) = &self.server {
             span.set_attribute(attr::NETWORK_PROTOCOL_NAME, "http");

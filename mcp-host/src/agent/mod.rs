@@ -10,6 +10,7 @@
 //! Both are object-safe (`Box<dyn Agent>`), and both reach servers only through
 //! `&dyn Toolbox`, so a test or another program can drive them with any toolbox.
 
+pub mod history;
 mod model;
 mod names;
 mod offline;
@@ -20,11 +21,12 @@ use rmcp::model::{CallToolResult, ErrorData, JsonObject, Tool};
 use trace_meta::attributes as attr;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+pub use history::History;
 pub use model::{DEFAULT_MAX_STEPS, ModelAgent};
 pub use names::exposed_names;
 pub use offline::OfflineAgent;
 
-use crate::{chat::ChatError, servers::ServerError};
+use crate::{chat::ChatError, conversation::Grouping, servers::ServerError};
 
 /// `confident.trace.name` of an agent run.
 pub const TRACE_NAME: &str = "mcp-tool-orchestration";
@@ -82,13 +84,46 @@ pub trait Toolbox: Send + Sync {
     fn tools(&self) -> &[ServerTool];
 
     /// Calls `tool` on `server` in a traced `mcp-tool-{tool}` span, a child of the current
-    /// span. A result with `isError: true` is `Ok`: the caller decides what it means.
+    /// span; `call_id` is the model's id for the call (`gen_ai.tool.call.id`), when a model
+    /// asked for it. A result with `isError: true` is `Ok`: the caller decides what it means.
     async fn call(
         &self,
         server: &str,
         tool: &str,
         arguments: JsonObject,
+        call_id: Option<&str>,
     ) -> Result<CallToolResult, ToolboxError>;
+}
+
+/// Where an agent's answer goes as it is written.
+pub trait Output: Send + Sync {
+    /// The next piece of text the agent produced: a streamed model writes its answer (and
+    /// whatever it says before calling tools) in many pieces, the offline agent in one.
+    fn text(&self, piece: &str);
+
+    /// A model request ended in tool calls: what it wrote so far stands apart from what
+    /// comes after the calls (a printer starts a new line).
+    fn end_of_step(&self) {}
+}
+
+/// An [`Output`] that drops everything (the caller only wants the returned answer).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Output for Silent {
+    fn text(&self, _piece: &str) {}
+}
+
+/// One question for an agent, with what it needs to answer it.
+pub struct Turn<'a> {
+    /// The user's question.
+    pub query: &'a str,
+    /// The tools it may call.
+    pub tools: &'a dyn Toolbox,
+    /// The conversation so far; the turn is added to it when it ends with an answer.
+    pub history: &'a mut History,
+    /// Where the answer goes as it is written.
+    pub output: &'a dyn Output,
 }
 
 /// The first server's entry for a tool named `name`.
@@ -149,19 +184,43 @@ pub trait Agent: Send + Sync {
         Ok(())
     }
 
-    /// Runs the query to an answer, inside the caller's `mcp-agent` span.
-    async fn run(&self, query: &str, tools: &dyn Toolbox) -> Result<String, AgentError>;
+    /// The provider of its model, if any (`gen_ai.provider.name` of the root span).
+    fn provider(&self) -> Option<&str> {
+        None
+    }
+
+    /// Answers one question, inside the caller's `mcp-agent` span; the answer is also
+    /// written to `turn.output` as it is produced.
+    async fn run(&self, turn: Turn<'_>) -> Result<String, AgentError>;
 }
 
-/// The root span of an agent run, `mcp-agent` (INTERNAL), with the attributes known before
-/// it runs; [`record_answer`] and [`record_tools`] add the rest.
-pub fn agent_span(agent: &dyn Agent, query: &str) -> tracing::Span {
-    let span = tracing::info_span!("mcp-agent", otel.kind = "internal");
+/// The name of an agent run's root span: `mcp-agent`, or `invoke_agent {agent}` under
+/// `TRACE_META_SPAN_NAMES=semconv` (the OpenTelemetry GenAI agent conventions).
+pub fn root_span_name(agent: &dyn Agent) -> String {
+    match trace_meta::SpanNames::get() {
+        trace_meta::SpanNames::Semconv => format!("{} {}", attr::INVOKE_AGENT, agent.name()),
+        _ => "mcp-agent".to_owned(),
+    }
+}
+
+/// The root span of an agent run (INTERNAL, named by [`root_span_name`]), with the
+/// attributes known before it runs, the conversation's grouping among them;
+/// [`record_answer`] and [`record_tools`] add the rest.
+pub fn agent_span(agent: &dyn Agent, query: &str, grouping: &Grouping) -> tracing::Span {
+    let span = tracing::info_span!(
+        "mcp-agent",
+        otel.name = %root_span_name(agent),
+        otel.kind = "internal",
+    );
     span.set_attribute(attr::GEN_AI_OPERATION_NAME, attr::INVOKE_AGENT);
     span.set_attribute(attr::GEN_AI_AGENT_NAME, agent.name().to_owned());
     if let Some(model) = agent.model() {
         span.set_attribute(attr::GEN_AI_REQUEST_MODEL, model.to_owned());
     }
+    if let Some(provider) = agent.provider() {
+        span.set_attribute(attr::GEN_AI_PROVIDER_NAME, provider.to_owned());
+    }
+    grouping.record(&span);
     span.set_attribute(attr::CONFIDENT_TRACE_NAME, TRACE_NAME);
     span.set_attribute(attr::CONFIDENT_TRACE_INPUT, query.to_owned());
     span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "agent");

@@ -1,18 +1,29 @@
 //! The model-driven agent: a tool-calling loop over an OpenAI-compatible endpoint.
 //!
 //! Each step asks the model for its next turn (a `chat {model}` span) with every tool as a
-//! function. A turn with tool calls runs them all concurrently (one `mcp-tool-{tool}` span
-//! each, siblings under `mcp-agent`) and sends each result back as a `tool` message with
-//! the call's id; a turn without tool calls is the answer. Mistakes the model can correct
+//! function, after the system prompt and the conversation's earlier turns ([`History`]).
+//! A turn with tool calls runs them all concurrently (one `mcp-tool-{tool}` span each,
+//! siblings under `mcp-agent`, carrying the model's call id as `gen_ai.tool.call.id`; under
+//! `TRACE_META_SPAN_NAMES=semconv` each inside an `execute_tool {tool}` span) and sends each
+//! result back as a `tool` message with the call's id; a turn without tool calls is the
+//! answer. Text the model streams reaches the turn's output as it arrives. Mistakes the model can correct
 //! (an unknown tool, arguments that are not a JSON object, a tool result with
 //! `isError: true`, a call the server rejects) go back to it as the tool's answer; only a
 //! failing model endpoint or a dead server ends the run.
 
 use futures_util::future::join_all;
 use rmcp::model::JsonObject;
-use trace_meta::{attributes::truncate, tool_result_text};
+use trace_meta::{
+    SpanNames,
+    attributes::{self as attr, truncate},
+    tool_result_text,
+};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::{Agent, AgentError, ServerTool, Toolbox, ToolboxError, names::exposed_names};
+use super::{
+    Agent, AgentError, History, ServerTool, Toolbox, ToolboxError, Turn, names::exposed_names,
+};
 use crate::{
     chat::{
         ChatClient,
@@ -61,20 +72,35 @@ impl Agent for ModelAgent {
         Some(self.client.model())
     }
 
-    async fn run(&self, query: &str, toolbox: &dyn Toolbox) -> Result<String, AgentError> {
+    fn provider(&self) -> Option<&str> {
+        Some(self.client.provider())
+    }
+
+    async fn run(&self, turn: Turn<'_>) -> Result<String, AgentError> {
+        let Turn {
+            query,
+            tools: toolbox,
+            history,
+            output,
+        } = turn;
         let tools = toolbox.tools();
         let names = exposed_names(tools);
         let definitions = definitions(tools, &names);
-        let mut messages = vec![
-            Message::System {
-                content: SYSTEM_PROMPT.to_owned(),
-            },
-            Message::User {
-                content: query.to_owned(),
-            },
-        ];
+        let system = Message::System {
+            content: SYSTEM_PROMPT.to_owned(),
+        };
+        // The request is the system prompt, the earlier turns and this one; only this
+        // turn's messages are built here, and they join the history once it is answered.
+        let mut this_turn = vec![Message::User {
+            content: query.to_owned(),
+        }];
+        let on_text = |piece: &str| output.text(piece);
         for step in 0..self.max_steps {
-            let response = self.client.complete(&messages, &definitions).await?;
+            let messages = request_messages(&system, history, &this_turn);
+            let response = self
+                .client
+                .complete(&messages, &definitions, &on_text)
+                .await?;
             let Some(choice) = response.choices.into_iter().next() else {
                 unreachable!("ChatClient::complete returns at least one choice");
             };
@@ -85,15 +111,18 @@ impl Agent for ModelAgent {
                 }
             }
             let content = choice.message.content.filter(|c| !c.trim().is_empty());
-            messages.push(Message::Assistant {
+            this_turn.push(Message::Assistant {
                 content: content.clone(),
                 tool_calls: calls.clone(),
             });
             if calls.is_empty() {
-                return content.ok_or_else(|| AgentError::EmptyAnswer {
+                let answer = content.ok_or_else(|| AgentError::EmptyAnswer {
                     finish_reason: choice.finish_reason.unwrap_or_else(|| "none given".into()),
-                });
+                })?;
+                history.push_turn(this_turn);
+                return Ok(answer);
             }
+            output.end_of_step();
             let answers = join_all(
                 calls
                     .iter()
@@ -101,7 +130,7 @@ impl Agent for ModelAgent {
             )
             .await;
             for (call, answer) in calls.iter().zip(answers) {
-                messages.push(Message::Tool {
+                this_turn.push(Message::Tool {
                     tool_call_id: call.id.clone(),
                     content: answer?,
                 });
@@ -111,6 +140,15 @@ impl Agent for ModelAgent {
             max_steps: self.max_steps,
         })
     }
+}
+
+/// What one model request carries: the system prompt, the earlier turns, this turn so far.
+fn request_messages(system: &Message, history: &History, this_turn: &[Message]) -> Vec<Message> {
+    std::iter::once(system)
+        .chain(history.messages())
+        .chain(this_turn)
+        .cloned()
+        .collect()
 }
 
 /// The function definitions of `tools` under their exposed `names`.
@@ -161,10 +199,25 @@ async fn answer_call(
         }
     };
     let entry = &tools[index];
-    match toolbox
-        .call(&entry.server, &entry.tool.name, arguments)
-        .await
-    {
+    let call_tool = toolbox.call(&entry.server, &entry.tool.name, arguments, Some(&call.id));
+    let outcome = match SpanNames::get() {
+        // The GenAI agent conventions' span for the agent's side of the call; the MCP
+        // CLIENT span is its child.
+        SpanNames::Semconv => {
+            let span = tracing::info_span!(
+                "gen_ai.execute_tool",
+                otel.name = %format!("{} {}", attr::EXECUTE_TOOL, entry.tool.name),
+                otel.kind = "internal",
+            );
+            span.set_attribute(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL);
+            span.set_attribute(attr::GEN_AI_TOOL_NAME, entry.tool.name.to_string());
+            span.set_attribute(attr::GEN_AI_TOOL_CALL_ID, call.id.clone());
+            span.set_attribute(attr::GEN_AI_TOOL_TYPE, "function");
+            call_tool.instrument(span).await
+        }
+        _ => call_tool.await,
+    };
+    match outcome {
         Ok(result) if result.is_error == Some(true) => {
             Ok(format!("Error: {}", bounded(tool_result_text(&result))))
         }

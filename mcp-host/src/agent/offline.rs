@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{
-    Agent, AgentError, Toolbox, find_tool,
+    Agent, AgentError, Toolbox, Turn, find_tool,
     sales::{Facts, SalesRow, year_in},
 };
 
@@ -68,7 +68,7 @@ impl OfflineAgent {
         let serde_json::Value::Object(arguments) = arguments else {
             unreachable!("the offline agent builds object arguments");
         };
-        let result = tools.call(&entry.server, tool, arguments).await?;
+        let result = tools.call(&entry.server, tool, arguments, None).await?;
         let text = tool_result_text(&result);
         if result.is_error == Some(true) {
             return Err(anyhow::anyhow!(
@@ -99,7 +99,9 @@ impl Agent for OfflineAgent {
         )))
     }
 
-    async fn run(&self, query: &str, tools: &dyn Toolbox) -> Result<String, AgentError> {
+    async fn run(&self, turn: Turn<'_>) -> Result<String, AgentError> {
+        // Every question stands alone: the plan needs no memory of earlier turns.
+        let (query, tools) = (turn.query, turn.tools);
         self.check(query)?;
         let (file_server, csv) = self
             .call(
@@ -146,6 +148,7 @@ impl Agent for OfflineAgent {
         }
         .instrument(span)
         .await
+        .inspect(|summary| turn.output.text(summary))
     }
 }
 

@@ -16,8 +16,98 @@ pub struct ChatRequest<'a> {
     /// The functions the model may call.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub tools: &'a [ToolDefinition],
-    /// Always `false`: the agent reads whole answers.
+    /// Whether the answer comes as server-sent events of [`ChatChunk`]s.
     pub stream: bool,
+    /// With `stream`: ask for the token counts in a last chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+/// `stream_options` of a streamed request.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StreamOptions {
+    /// A last chunk with `usage` and no choices.
+    pub include_usage: bool,
+}
+
+/// One `chat.completion.chunk` of a streamed answer (the `data:` of one server-sent event).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChatChunk {
+    /// The response id (the same in every chunk).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// What this chunk adds to each candidate turn; empty in the usage chunk.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub choices: Vec<ChunkChoice>,
+    /// Token counts: in the last chunk, when `include_usage` was asked for and honoured.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// What one chunk adds to one candidate turn.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChunkChoice {
+    /// Which candidate (the agent reads `0`).
+    #[serde(default)]
+    pub index: u32,
+    /// The new pieces.
+    #[serde(default)]
+    pub delta: Delta,
+    /// Set in the chunk that ends the candidate.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// The pieces of a turn in one chunk.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Delta {
+    /// More text.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Pieces of tool calls, each naming the call it continues by `index`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A piece of one tool call: the first piece of a call carries its id and name, the
+/// arguments arrive in fragments to be concatenated.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which call of the turn this continues. Some servers leave it out and send each
+    /// call whole.
+    #[serde(default)]
+    pub index: Option<usize>,
+    /// The call's id (first piece).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The function's name and a fragment of its arguments.
+    #[serde(default)]
+    pub function: FunctionDelta,
+}
+
+/// A piece of a [`FunctionCall`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FunctionDelta {
+    /// The function's name (first piece; some servers repeat it).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The next fragment of the arguments string (an object, for servers that send the
+    /// arguments whole as JSON).
+    #[serde(default, deserialize_with = "optional_string_or_json")]
+    pub arguments: Option<String>,
+}
+
+fn optional_string_or_json<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) => Some(text),
+        other => Some(other.to_string()),
+    })
 }
 
 /// One message of the conversation.
@@ -111,8 +201,8 @@ fn string_or_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::E
     })
 }
 
-/// A `/chat/completions` response body.
-#[derive(Debug, Clone, Deserialize)]
+/// A `/chat/completions` response body (or the whole of a streamed one, assembled).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ChatResponse {
     /// The response id.
     #[serde(default)]
@@ -129,7 +219,7 @@ pub struct ChatResponse {
 }
 
 /// One candidate turn.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Choice {
     /// The turn.
     pub message: ResponseMessage,
@@ -149,8 +239,12 @@ pub struct ResponseMessage {
     pub tool_calls: Vec<ToolCall>,
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ToolCall>, D::Error> {
-    Ok(Option::<Vec<ToolCall>>::deserialize(d)?.unwrap_or_default())
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Token counts of one request.
@@ -256,6 +350,47 @@ mod tests {
         assert_eq!(call.id, "");
         assert_eq!(call.kind, "function");
         assert_eq!(call.function.arguments, r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn reads_stream_chunks_with_nulls_and_a_usage_chunk() {
+        let chunk: ChatChunk = serde_json::from_str(
+            r#"{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,
+               "delta":{"role":"assistant","content":null,"tool_calls":[{"index":1,"id":"call_b",
+               "type":"function","function":{"name":"read_file","arguments":"{\"pa"}}]},
+               "finish_reason":null}],"usage":null}"#,
+        )
+        .unwrap();
+        let piece = &chunk.choices[0].delta.tool_calls[0];
+        assert_eq!(piece.index, Some(1));
+        assert_eq!(piece.function.arguments.as_deref(), Some("{\"pa"));
+        assert!(chunk.usage.is_none());
+        let last: ChatChunk = serde_json::from_str(
+            r#"{"id":"c1","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            last.usage,
+            Some(Usage {
+                prompt_tokens: 7,
+                completion_tokens: 3
+            })
+        );
+        let request = serde_json::to_value(ChatRequest {
+            model: "m",
+            messages: &[],
+            tools: &[],
+            stream: true,
+            stream_options: Some(StreamOptions {
+                include_usage: true,
+            }),
+        })
+        .unwrap();
+        assert_eq!(
+            request,
+            serde_json::json!({"model": "m", "messages": [], "stream": true,
+                               "stream_options": {"include_usage": true}})
+        );
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub enum RemoteError {
 /// Opens an MCP session with the server at `remote.url`: `server/discover` (2026-07-28,
 /// stateless) first, `initialize` (2025-11-25, a session) for servers that do not know it.
 pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, ()>, RemoteError> {
-    // rustls needs one process-wide crypto provider for https:// servers.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // https:// servers need the process's rustls provider, which the host installs at
+    // start (`crate::install_tls_provider`).
     let mut headers = HashMap::new();
     for (name, value) in &remote.headers {
         let header_name =

@@ -1,0 +1,133 @@
+//! How the traces of one conversation are grouped in a backend.
+//!
+//! Every turn's root span carries the same conversation id twice, as the OpenTelemetry
+//! GenAI conventions name it (`gen_ai.conversation.id`) and as Confident AI does
+//! (`confident.trace.thread_id`), plus whatever the user gave of Confident AI's other
+//! grouping keys: `confident.trace.user_id`, `confident.trace.tags` (a string array),
+//! `confident.trace.metadata` (a JSON object, as a string) and
+//! `confident.trace.environment`. What is not given is not recorded.
+
+use opentelemetry::{Array, StringValue, Value};
+use trace_meta::attributes as attr;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::cli::GroupingArgs;
+
+/// The grouping keys of a conversation's traces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grouping {
+    /// The conversation (thread) id.
+    pub conversation_id: Option<String>,
+    /// The user.
+    pub user_id: Option<String>,
+    /// Tags, in the order given, without repeats.
+    pub tags: Vec<String>,
+    /// Metadata, keys in the order given (a later value for a key wins).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The environment.
+    pub environment: Option<String>,
+}
+
+impl Grouping {
+    /// The keys the command line (or their environment variables) gave; blank values are
+    /// not given.
+    pub fn from_args(args: &GroupingArgs) -> Self {
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let mut tags: Vec<String> = Vec::new();
+        for tag in args.tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_owned());
+            }
+        }
+        let metadata = args
+            .metadata
+            .iter()
+            .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
+            .collect();
+        Self {
+            conversation_id: given(&args.thread_id),
+            user_id: given(&args.user_id),
+            tags,
+            metadata,
+            environment: given(&args.environment),
+        }
+    }
+
+    /// The same keys for the conversation `id`.
+    pub fn with_conversation_id(mut self, id: impl Into<String>) -> Self {
+        self.conversation_id = Some(id.into());
+        self
+    }
+
+    /// A new random conversation id (`/new`, or a chat started without `--thread-id`).
+    pub fn new_conversation_id() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    /// Records the keys on a turn's root span.
+    pub fn record(&self, span: &tracing::Span) {
+        if let Some(id) = &self.conversation_id {
+            span.set_attribute(attr::GEN_AI_CONVERSATION_ID, id.clone());
+            span.set_attribute(attr::CONFIDENT_TRACE_THREAD_ID, id.clone());
+        }
+        if let Some(user) = &self.user_id {
+            span.set_attribute(attr::CONFIDENT_TRACE_USER_ID, user.clone());
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<StringValue> = self.tags.iter().cloned().map(Into::into).collect();
+            span.set_attribute(
+                attr::CONFIDENT_TRACE_TAGS,
+                Value::Array(Array::String(tags)),
+            );
+        }
+        if !self.metadata.is_empty() {
+            span.set_attribute(
+                attr::CONFIDENT_TRACE_METADATA,
+                serde_json::Value::Object(self.metadata.clone()).to_string(),
+            );
+        }
+        if let Some(environment) = &self.environment {
+            span.set_attribute(attr::CONFIDENT_TRACE_ENVIRONMENT, environment.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_and_repeated_values_are_dropped() {
+        let args = GroupingArgs {
+            thread_id: Some("  ".into()),
+            user_id: Some(" ada ".into()),
+            tags: vec!["demo".into(), " ".into(), "demo".into(), "eu".into()],
+            metadata: vec![
+                ("team".into(), "data".into()),
+                ("team".into(), "sales".into()),
+            ],
+            environment: None,
+        };
+        let grouping = Grouping::from_args(&args);
+        assert_eq!(grouping.conversation_id, None);
+        assert_eq!(grouping.user_id.as_deref(), Some("ada"));
+        assert_eq!(grouping.tags, ["demo", "eu"]);
+        assert_eq!(
+            serde_json::Value::Object(grouping.metadata).to_string(),
+            r#"{"team":"sales"}"#
+        );
+        assert_eq!(
+            Grouping::from_args(&GroupingArgs::default()),
+            Grouping::default()
+        );
+        let id = Grouping::new_conversation_id();
+        assert_eq!(id.len(), 36);
+        assert_ne!(id, Grouping::new_conversation_id());
+    }
+}

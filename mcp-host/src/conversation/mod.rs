@@ -1,0 +1,378 @@
+//! `mcp-host chat`: a conversation over the configured servers.
+//!
+//! The servers start once, in a short trace of their own (`mcp-host chat`, with the
+//! conversation's grouping keys, so it sits with the turns in a backend). Then each
+//! question is one turn:
+//! 1. **One trace per turn**, rooted at `mcp-agent` (`invoke_agent {agent}` under
+//!    `TRACE_META_SPAN_NAMES=semconv`), with the conversation id and the grouping keys
+//!    ([`Grouping`]) on the root.
+//! 2. **The model remembers**: each request carries the earlier turns ([`History`],
+//!    bounded by `--history-turns`); a turn joins the history once it is answered.
+//! 3. **The answer streams** to stdout as it is written (unless `--no-stream`).
+//! 4. **Ctrl-C cancels the turn in flight**: the model request and the tool calls are
+//!    dropped (each server is told, with the call's trace context), the root span ends
+//!    `error.type=cancelled`, the history is unchanged, and the conversation goes on. At the
+//!    prompt Ctrl-C clears the line; Ctrl-D (or the end of piped input) ends the
+//!    conversation, SIGTERM too. With stdin piped, SIGINT between turns ends it (status 130).
+//! 5. **Slash commands**: `/tools`, `/trace` (the last turn's tree, with the servers' spans),
+//!    `/new` (forget the history, start a new conversation id), `/help`, `/quit`.
+//!
+//! Children export every [`CHILD_EXPORT_DELAY`] during a conversation, so `/trace` can show
+//! their side of the last turn while they still run.
+
+mod grouping;
+mod input;
+mod printer;
+
+use std::{io::Write as _, process::ExitCode, time::Duration};
+
+use opentelemetry::trace::Status;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use trace_meta::attributes as attr;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+pub use grouping::Grouping;
+pub use input::{Input, Line};
+pub use printer::Printer;
+
+use crate::{
+    agent::{self, Agent, AgentError, History, Toolbox as _, Turn, history::DEFAULT_MAX_TURNS},
+    cli::Common,
+    config::ServerSpec,
+    session::Session,
+    toolbox::ServerSet,
+};
+
+/// How often the servers export their spans during a conversation.
+pub const CHILD_EXPORT_DELAY: Duration = Duration::from_millis(100);
+
+/// How long `/trace` waits for the servers' spans of the last turn.
+pub const TRACE_WAIT: Duration = Duration::from_secs(2);
+
+/// The prompt on a terminal.
+const PROMPT: &str = "> ";
+
+/// Options of `mcp-host chat` beyond the shared ones.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatArgs {
+    /// Earlier turns the model is sent with each question (0: none, every question stands
+    /// alone). Older turns are dropped whole; so are turns past about 400,000 characters.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TURNS)]
+    pub history_turns: usize,
+}
+
+/// What a line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Request<'a> {
+    Nothing,
+    Question(&'a str),
+    Help,
+    Tools,
+    Trace,
+    New,
+    Quit,
+    Unknown(&'a str),
+}
+
+fn parse(line: &str) -> Request<'_> {
+    let line = line.trim();
+    let Some(command) = line.strip_prefix('/') else {
+        return if line.is_empty() {
+            Request::Nothing
+        } else {
+            Request::Question(line)
+        };
+    };
+    match command.split_whitespace().next().unwrap_or_default() {
+        "help" | "?" => Request::Help,
+        "tools" => Request::Tools,
+        "trace" => Request::Trace,
+        "new" | "reset" => Request::New,
+        "quit" | "exit" | "q" => Request::Quit,
+        _ => Request::Unknown(line),
+    }
+}
+
+const HELP: &str = "\
+Ask a question and press Enter; the model may call the servers' tools to answer.
+  /tools   the tools of every server
+  /trace   the trace of the last answer, across all processes
+  /new     forget this conversation and start a new one (a new conversation id)
+  /help    this help
+  /quit    end (also Ctrl-D)
+Ctrl-C stops the answer being written; at the prompt it clears the line.";
+
+/// How a turn ended.
+enum TurnEnd {
+    Answered,
+    Failed,
+    Cancelled,
+    /// SIGTERM: the conversation ends.
+    Terminated,
+}
+
+/// Runs a conversation to its end; see the module doc.
+pub async fn run_chat(
+    agent: &dyn Agent,
+    args: &ChatArgs,
+    grouping: Grouping,
+    specs: Vec<ServerSpec>,
+    common: &Common,
+) -> anyhow::Result<ExitCode> {
+    let mut signals = Signals::install()?;
+    let mut input = Input::open()?;
+    let mut grouping = match grouping.conversation_id {
+        Some(_) => grouping,
+        None => grouping.with_conversation_id(Grouping::new_conversation_id()),
+    };
+    let session = Session::start(common)
+        .await?
+        .with_child_export_delay(CHILD_EXPORT_DELAY);
+    announce(&grouping, agent, input.is_terminal());
+
+    let start = session.root(tracing::info_span!("mcp-host chat", otel.kind = "internal"));
+    grouping.record(&start);
+    let started = tokio::select! {
+        started = session.start_servers(&specs).instrument(start.clone()) => started,
+        _ = signals.any() => {
+            drop(start);
+            session.finish(Vec::new(), &quiet(common), "mcp-host chat").await?;
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let servers = match started {
+        Ok(servers) => servers,
+        Err(error) => {
+            start.set_status(Status::error(error.to_string()));
+            drop(start);
+            session
+                .finish(Vec::new(), &quiet(common), "mcp-host chat")
+                .await?;
+            return Err(error.into());
+        }
+    };
+    drop(start);
+    let toolbox = ServerSet::new(servers);
+    let mut history = History::new(args.history_turns);
+    let printer = Printer::default();
+    let root_name = agent::root_span_name(agent);
+    let mut code = ExitCode::SUCCESS;
+    let mut answered = 0usize;
+
+    loop {
+        let line = if input.is_terminal() {
+            input.next(PROMPT).await?
+        } else {
+            // Piped: a signal between turns ends the conversation.
+            tokio::select! {
+                line = input.next(PROMPT) => line?,
+                signal = signals.any() => {
+                    code = ExitCode::from(128 + signal);
+                    break;
+                }
+            }
+        };
+        let text = match line {
+            Line::Text(text) => text,
+            Line::Interrupted => continue,
+            Line::End => break,
+        };
+        match parse(&text) {
+            Request::Nothing => {}
+            Request::Help => println!("{HELP}"),
+            Request::Quit => break,
+            Request::Unknown(command) => {
+                eprintln!("mcp-host: unknown command {command:?}; /help lists the commands")
+            }
+            Request::Tools => print_tools(&toolbox),
+            Request::New => {
+                history.clear();
+                grouping = grouping.with_conversation_id(Grouping::new_conversation_id());
+                eprintln!(
+                    "mcp-host: new conversation {}",
+                    grouping.conversation_id.as_deref().unwrap_or_default()
+                );
+            }
+            Request::Trace => {
+                if answered == 0 {
+                    eprintln!("mcp-host: no answer yet; ask a question first");
+                } else {
+                    print!("{}", session.latest_tree(&root_name, TRACE_WAIT).await);
+                }
+            }
+            Request::Question(query) => {
+                if let Err(refusal) = agent.check(query) {
+                    eprintln!("mcp-host: {refusal}");
+                    continue;
+                }
+                let end = turn(
+                    agent,
+                    query,
+                    &session,
+                    &toolbox,
+                    &mut history,
+                    &grouping,
+                    &printer,
+                    &mut signals,
+                )
+                .await;
+                answered += 1;
+                match end {
+                    TurnEnd::Answered | TurnEnd::Failed | TurnEnd::Cancelled => {}
+                    TurnEnd::Terminated => {
+                        code = ExitCode::from(143);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if input.is_terminal() {
+        eprintln!(
+            "mcp-host: conversation {} ended",
+            grouping.conversation_id.as_deref().unwrap_or_default()
+        );
+    }
+    session
+        .finish(toolbox.into_servers(), &quiet(common), &root_name)
+        .await?;
+    Ok(code)
+}
+
+/// One question, answered in its own trace.
+#[allow(clippy::too_many_arguments)]
+async fn turn(
+    agent: &dyn Agent,
+    query: &str,
+    session: &Session,
+    toolbox: &ServerSet,
+    history: &mut History,
+    grouping: &Grouping,
+    printer: &Printer,
+    signals: &mut Signals,
+) -> TurnEnd {
+    let root = session.root(agent::agent_span(agent, query, grouping));
+    agent::record_tools(&root, toolbox.tools());
+    let run = agent
+        .run(Turn {
+            query,
+            tools: toolbox,
+            history,
+            output: printer,
+        })
+        .instrument(root.clone());
+    let outcome = tokio::select! {
+        outcome = run => Some(outcome),
+        signal = signals.any() => {
+            // Dropping the turn's future cancels the model request and the tool calls.
+            if signal == libc::SIGTERM as u8 {
+                root.set_status(Status::error("terminated"));
+                root.set_attribute(attr::ERROR_TYPE, attr::CANCELLED);
+                printer.finish();
+                return TurnEnd::Terminated;
+            }
+            None
+        }
+    };
+    printer.finish();
+    match outcome {
+        Some(Ok(answer)) => {
+            agent::record_answer(&root, &answer);
+            TurnEnd::Answered
+        }
+        Some(Err(error)) => {
+            root.set_status(Status::error(error.to_string()));
+            if let AgentError::Unsupported(_) = error {
+                root.set_attribute(attr::ERROR_TYPE, "unsupported");
+            }
+            eprintln!("mcp-host: error: {error}");
+            TurnEnd::Failed
+        }
+        None => {
+            root.set_status(Status::error("cancelled by the user (Ctrl-C)"));
+            root.set_attribute(attr::ERROR_TYPE, attr::CANCELLED);
+            eprintln!("mcp-host: cancelled");
+            TurnEnd::Cancelled
+        }
+    }
+}
+
+fn print_tools(toolbox: &ServerSet) {
+    let mut stdout = std::io::stdout().lock();
+    for server in toolbox.servers() {
+        let _ = writeln!(stdout, "{}:", server.name);
+        for tool in &server.tools {
+            let description = tool
+                .description
+                .as_deref()
+                .and_then(|d| d.split_inclusive(". ").next())
+                .unwrap_or("")
+                .trim();
+            let _ = writeln!(stdout, "  {:<26} {description}", tool.name);
+        }
+    }
+}
+
+/// Says which conversation this is (on stderr: stdout carries the answers).
+fn announce(grouping: &Grouping, agent: &dyn Agent, terminal: bool) {
+    let id = grouping.conversation_id.as_deref().unwrap_or_default();
+    let model = agent.model().unwrap_or("the offline demo agent");
+    eprintln!("mcp-host: conversation {id} with {model}");
+    if terminal {
+        eprintln!("mcp-host: /help for commands, Ctrl-C stops an answer, Ctrl-D ends");
+    }
+}
+
+/// The shared options with the end-of-run tree turned off: a conversation shows trees on
+/// `/trace`, not all of them at the end.
+fn quiet(common: &Common) -> Common {
+    Common {
+        no_trace_view: true,
+        ..common.clone()
+    }
+}
+
+/// SIGINT and SIGTERM, listened for the whole conversation.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal's number.
+    async fn any(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.interrupt.recv() => libc::SIGINT as u8,
+            _ = self.terminate.recv() => libc::SIGTERM as u8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_questions_or_commands() {
+        assert_eq!(parse("  "), Request::Nothing);
+        assert_eq!(
+            parse(" How many rows? "),
+            Request::Question("How many rows?")
+        );
+        assert_eq!(parse("/help"), Request::Help);
+        assert_eq!(parse("/tools"), Request::Tools);
+        assert_eq!(parse("/trace"), Request::Trace);
+        assert_eq!(parse("/new"), Request::New);
+        assert_eq!(parse("/quit"), Request::Quit);
+        assert_eq!(parse("/exit"), Request::Quit);
+        assert_eq!(parse("/frobnicate"), Request::Unknown("/frobnicate"));
+    }
+}
