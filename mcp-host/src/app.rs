@@ -206,19 +206,7 @@ pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Resu
             return Err(error.into());
         }
     };
-    for server in &servers {
-        println!("{}:", server.name);
-        for tool in &server.tools {
-            // First sentence only: the whole description is for the model, not the listing.
-            let description = tool
-                .description
-                .as_deref()
-                .and_then(|d| d.split_inclusive(". ").next())
-                .unwrap_or("")
-                .trim();
-            println!("  {:<26} {description}", tool.name);
-        }
-    }
+    crate::toolbox::print_tools(&servers);
     drop(root);
     let quiet = Common {
         no_trace_view: true,

@@ -39,6 +39,34 @@ impl ServerSet {
     }
 }
 
+/// Prints every server's tools, one line each: the name and the first sentence of its
+/// description (the whole description is for the model, not the listing).
+pub fn print_tools(servers: &[Server]) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    for server in servers {
+        let _ = writeln!(stdout, "{}:", server.name);
+        for tool in &server.tools {
+            let description = first_sentence(tool.description.as_deref().unwrap_or(""));
+            let _ = writeln!(stdout, "  {:<26} {description}", tool.name);
+        }
+    }
+}
+
+/// The first sentence of `text`, its whitespace (line breaks too) collapsed to single
+/// spaces.
+fn first_sentence(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut sentence = Vec::new();
+    for word in words {
+        sentence.push(word);
+        if word.ends_with('.') {
+            break;
+        }
+    }
+    sentence.join(" ")
+}
+
 #[async_trait::async_trait]
 impl Toolbox for ServerSet {
     fn tools(&self) -> &[ServerTool] {
@@ -86,5 +114,20 @@ impl Toolbox for ServerSet {
             }),
             Err(error) => Err(ToolboxError::Server(error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_sentence;
+
+    #[test]
+    fn listings_show_one_line_per_tool() {
+        assert_eq!(
+            first_sentence("Read a file inside the\nallowed directories. Then more."),
+            "Read a file inside the allowed directories."
+        );
+        assert_eq!(first_sentence("No full stop"), "No full stop");
+        assert_eq!(first_sentence(""), "");
     }
 }

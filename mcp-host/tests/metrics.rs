@@ -138,3 +138,107 @@ fn a_backend_that_takes_no_metrics_turns_them_off_quietly() {
     );
     assert!(traces.load(Ordering::Relaxed) >= 1, "the traces arrived");
 }
+
+/// The model requests' GenAI client metrics, with the conventions' attributes and buckets,
+/// and exact token counts.
+#[test]
+fn the_model_requests_export_the_genai_client_metrics() {
+    use common::model::{FakeModel, Reply};
+    use opentelemetry_proto::tonic::{
+        common::v1::{KeyValue, any_value::Value},
+        metrics::v1::metric::Data,
+    };
+    let fake = FakeModel::start(vec![
+        Reply::streamed_tool_calls("r1", &[("call_1", "list_tables", "{}")], 2, Some((120, 15))),
+        Reply::streamed_answer("r2", &["Two ", "tables."], Some((300, 4))),
+    ]);
+    let backend = Backend::start(otlp::Mode::Ok);
+    let output = run(host()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &backend.endpoint)
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "600000")
+        .env_remove("OPENAI_BASE_URL")
+        .args(["--model", "fake-model", "--base-url", &fake.base_url])
+        .arg("How many tables are there?"));
+    assert!(output.status.success());
+
+    let text = |attributes: &[KeyValue], key: &str| {
+        attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+            match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(s) => Some(s.clone()),
+                Value::IntValue(i) => Some(i.to_string()),
+                _ => None,
+            }
+        })
+    };
+    let host_metrics: Vec<_> = backend
+        .metrics()
+        .into_iter()
+        .filter(|m| m.service == "mcp-host")
+        .collect();
+    let histogram = |name: &str| {
+        let found: Vec<_> = host_metrics
+            .iter()
+            .filter(|m| m.metric.name == name)
+            .collect();
+        assert_eq!(found.len(), 1, "one {name} metric");
+        match &found[0].metric.data {
+            Some(Data::Histogram(h)) => (found[0].metric.unit.clone(), h.data_points.clone()),
+            other => panic!("{name} is not a histogram: {other:?}"),
+        }
+    };
+    let (unit, points) = histogram("gen_ai.client.operation.duration");
+    assert_eq!(unit, "s");
+    assert_eq!(points.len(), 1, "both requests share one attribute set");
+    let point = &points[0];
+    assert_eq!(point.count, 2);
+    assert_eq!(
+        point.explicit_bounds,
+        mcp_host::chat::metrics::DURATION_BUCKETS.to_vec()
+    );
+    let port = fake.port.to_string();
+    for (key, value) in [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.provider.name", "openai"),
+        ("gen_ai.request.model", "fake-model"),
+        ("gen_ai.response.model", "fake-model-2026"),
+        ("server.address", "127.0.0.1"),
+        ("server.port", port.as_str()),
+    ] {
+        assert_eq!(
+            text(&point.attributes, key).as_deref(),
+            Some(value),
+            "{key} of {:?}",
+            point.attributes
+        );
+    }
+    assert_eq!(text(&point.attributes, "error.type"), None);
+
+    let (unit, points) = histogram("gen_ai.client.token.usage");
+    assert_eq!(unit, "{token}");
+    let mut by_type: Vec<(String, u64, f64)> = points
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.explicit_bounds,
+                mcp_host::chat::metrics::TOKEN_BUCKETS.to_vec()
+            );
+            assert_eq!(
+                text(&p.attributes, "gen_ai.request.model").as_deref(),
+                Some("fake-model")
+            );
+            (
+                text(&p.attributes, "gen_ai.token.type").unwrap(),
+                p.count,
+                p.sum.unwrap(),
+            )
+        })
+        .collect();
+    by_type.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        by_type,
+        [
+            ("input".to_owned(), 2, 420.0),
+            ("output".to_owned(), 2, 19.0)
+        ]
+    );
+}

@@ -24,7 +24,7 @@ mod grouping;
 mod input;
 mod printer;
 
-use std::{io::Write as _, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
 use opentelemetry::trace::Status;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -185,7 +185,7 @@ pub async fn run_chat(
             Request::Unknown(command) => {
                 eprintln!("mcp-host: unknown command {command:?}; /help lists the commands")
             }
-            Request::Tools => print_tools(&toolbox),
+            Request::Tools => crate::toolbox::print_tools(toolbox.servers()),
             Request::New => {
                 history.clear();
                 grouping = grouping.with_conversation_id(Grouping::new_conversation_id());
@@ -294,22 +294,6 @@ async fn turn(
             root.set_attribute(attr::ERROR_TYPE, attr::CANCELLED);
             eprintln!("mcp-host: cancelled");
             TurnEnd::Cancelled
-        }
-    }
-}
-
-fn print_tools(toolbox: &ServerSet) {
-    let mut stdout = std::io::stdout().lock();
-    for server in toolbox.servers() {
-        let _ = writeln!(stdout, "{}:", server.name);
-        for tool in &server.tools {
-            let description = tool
-                .description
-                .as_deref()
-                .and_then(|d| d.split_inclusive(". ").next())
-                .unwrap_or("")
-                .trim();
-            let _ = writeln!(stdout, "  {:<26} {description}", tool.name);
         }
     }
 }

@@ -1,0 +1,607 @@
+//! `mcp-host chat` end to end: the host binary and the bundled servers as child processes,
+//! a scripted OpenAI-compatible server on loopback that streams its answers, and the
+//! conversation driven through piped stdin and through a pseudo-terminal.
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    io::{Read as _, Write as _},
+    os::fd::{AsFd as _, AsRawFd as _, OwnedFd},
+    path::Path,
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::{
+    model::{FakeModel, Recorded, Reply},
+    *,
+};
+use serde_json::Value;
+
+const KEY: &str = "sk-test-chat-secret-0123";
+
+const Q1: &str = "How many sales rows are there for 2024?";
+const A1: &str = "There are 144 sales rows for 2024.";
+const Q2: &str = "And how does that compare to the year before?";
+const A2: &str = "2023 had 144 rows as well.";
+const Q3: &str = "Thanks, say it in one word.";
+const A3: &str = "Equal.";
+
+/// `mcp-host chat --model fake-model` against `fake`, with the grouping flags, the trace
+/// saved to `json`.
+fn chat_command(fake: &FakeModel, json: &Path) -> Command {
+    let mut command = host();
+    command
+        .env_remove("OPENAI_BASE_URL")
+        .env("OPENAI_API_KEY", KEY)
+        .env_remove("TRACEPARENT")
+        .env_remove("MCP_HOST_THREAD_ID")
+        .env_remove("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+        .args([
+            "chat",
+            "--model",
+            "fake-model",
+            "--base-url",
+            &fake.base_url,
+        ])
+        .args(["--user-id", "ada", "--tag", "demo", "--tag", "eu"])
+        .args(["--metadata", "team=sales", "--environment", "staging"])
+        .arg("--trace-json")
+        .arg(json);
+    command
+}
+
+/// Turn 1 calls two tools in one streamed turn (their arguments in 4-character fragments,
+/// interleaved), then streams its answer; turns 2 and 3 stream answers that the fake only
+/// gives when the request carries the earlier turns.
+fn three_turns() -> Vec<Reply> {
+    vec![
+        Reply::streamed_tool_calls(
+            "r1",
+            &[
+                ("call_file", "read_file", r#"{"path": "sales.csv"}"#),
+                (
+                    "call_db",
+                    "query_database",
+                    r#"{"sql": "SELECT count(*) AS n FROM sales WHERE year = 2024"}"#,
+                ),
+            ],
+            4,
+            Some((100, 20)),
+        ),
+        Reply::streamed_answer(
+            "r2",
+            &["There are ", "144 sales rows", " for 2024."],
+            Some((150, 12)),
+        ),
+        Reply::streamed_answer(
+            "r3",
+            &["2023 had ", "144 rows", " as well."],
+            Some((200, 8)),
+        )
+        .requiring(Q1)
+        .requiring(A1),
+        Reply::streamed_answer("r4", &["Equal", "."], Some((250, 2)))
+            .requiring(Q1)
+            .requiring(Q2)
+            .requiring(A2),
+    ]
+}
+
+fn messages(request: &Recorded) -> Vec<(String, String)> {
+    request.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let role = m["role"].as_str().unwrap().to_owned();
+            let content = m["content"].as_str().unwrap_or("").to_owned();
+            (role, content)
+        })
+        .collect()
+}
+
+#[test]
+fn a_streamed_conversation_is_one_trace_per_turn_with_one_conversation_id() {
+    let fake = FakeModel::start(three_turns());
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut child = chat_command(&fake, &json)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{Q1}\n/trace\n\n/tools\n{Q2}\n{Q3}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(output.status.success(), "the conversation failed");
+    assert!(!stderr.contains(KEY) && !stdout.contains(KEY));
+
+    // Each answer on its own line, in order, around the tool listing.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = |text: &str| {
+        lines
+            .iter()
+            .position(|l| *l == text)
+            .unwrap_or_else(|| panic!("{text:?} is not a line of stdout"))
+    };
+    assert!(at(A1) < at("file-server:"));
+    assert!(at("file-server:") < at(A2) && at(A2) < at(A3));
+    // `/trace`: the first turn's tree, the servers' spans included while they still run.
+    let tree = &stdout
+        [stdout.find("Trace: ").expect("a trace tree")..stdout.find("file-server:").unwrap()];
+    for line in [
+        "└── mcp-agent (mcp-host)",
+        "tool-read_file (file-server)",
+        "tool-query_database (db-server)",
+        "chat fake-model",
+    ] {
+        assert!(tree.contains(line), "{line:?} missing from\n{tree}");
+    }
+    assert!(!tree.contains("[parent span missing]"), "{tree}");
+
+    // What the model was sent: streamed requests, each with the turns before it.
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 4);
+    for request in &requests {
+        assert_eq!(request.body["stream"], true);
+        assert_eq!(request.body["stream_options"]["include_usage"], true);
+        assert!(
+            request.header("baggage").is_none(),
+            "no baggage to the model"
+        );
+        assert!(request.header("traceparent").is_some());
+    }
+    let csv = requests[1].tool_message("call_file");
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(data_dir().join("sales.csv")).unwrap(),
+        "the streamed, interleaved arguments were put back together"
+    );
+    assert!(requests[1].tool_message("call_db").contains("144"));
+    let roles = |r: &Recorded| {
+        messages(r)
+            .into_iter()
+            .map(|(role, _)| role)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        roles(&requests[2]),
+        [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "tool",
+            "assistant",
+            "user"
+        ],
+        "turn 2 carries turn 1 whole"
+    );
+    assert_eq!(messages(&requests[2])[5].1, A1);
+    assert_eq!(messages(&requests[2])[6].1, Q2);
+    assert_eq!(roles(&requests[3]).len(), 9);
+    assert_eq!(messages(&requests[3])[8].1, Q3);
+
+    // One trace per turn, the start-up in a trace of its own, all in one conversation.
+    let spans = spans(&json);
+    let mut roots = named(&spans, "mcp-agent");
+    roots.sort_by_key(|s| s.start);
+    assert_eq!(roots.len(), 3);
+    let traces: HashSet<&str> = roots.iter().map(|r| r.trace_id.as_str()).collect();
+    assert_eq!(traces.len(), 3, "each turn is its own trace");
+    let start = one(&spans, "mcp-host chat");
+    assert!(!traces.contains(start.trace_id.as_str()));
+    let conversation = start.attributes["gen_ai.conversation.id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(conversation.len(), 36, "a generated UUID: {conversation}");
+    assert!(
+        stderr.contains(&format!("conversation {conversation}")),
+        "the id is printed at start"
+    );
+    for (root, (question, answer)) in roots.iter().zip([(Q1, A1), (Q2, A2), (Q3, A3)]) {
+        assert!(root.parent_span_id.is_empty());
+        let a = &root.attributes;
+        assert_eq!(a["gen_ai.conversation.id"], conversation.as_str());
+        assert_eq!(a["confident.trace.thread_id"], conversation.as_str());
+        assert_eq!(a["confident.trace.user_id"], "ada");
+        assert_eq!(a["confident.trace.tags"], serde_json::json!(["demo", "eu"]));
+        assert_eq!(a["confident.trace.metadata"], r#"{"team":"sales"}"#);
+        assert_eq!(a["confident.trace.environment"], "staging");
+        assert_eq!(a["gen_ai.operation.name"], "invoke_agent");
+        assert_eq!(a["gen_ai.agent.name"], "mcp-orchestrator");
+        assert_eq!(a["gen_ai.provider.name"], "openai");
+        assert_eq!(a["confident.trace.input"], question);
+        assert_eq!(a["confident.trace.output"], answer);
+    }
+    for key in ["confident.trace.user_id", "confident.trace.tags"] {
+        assert_eq!(start.attributes[key], roots[0].attributes[key]);
+    }
+
+    // The chat spans: streamed, exact usage from the last chunk, time to first chunk.
+    let mut chats = named(&spans, "chat fake-model");
+    chats.sort_by_key(|s| s.start);
+    let usage = [(100, 20), (150, 12), (200, 8), (250, 2)];
+    let parents = [0, 0, 1, 2];
+    for ((chat, (input, output)), parent) in chats.iter().zip(usage).zip(parents) {
+        assert_eq!(chat.parent_span_id, roots[parent].span_id);
+        assert_eq!(chat.attributes["gen_ai.request.stream"], true);
+        assert_eq!(chat.attributes["gen_ai.usage.input_tokens"], input);
+        assert_eq!(chat.attributes["gen_ai.usage.output_tokens"], output);
+        assert_eq!(chat.attributes["gen_ai.response.model"], "fake-model-2026");
+        let first = chat.attributes["gen_ai.response.time_to_first_chunk"]
+            .as_f64()
+            .unwrap();
+        let took = (chat.end - chat.start) as f64 / 1e9;
+        assert!(first > 0.0 && first <= took, "{first} within {took}");
+    }
+    assert_eq!(chats.len(), 4);
+
+    // The tool calls: the model's ids, and each server's span their child.
+    for (tool, call_id, service) in [
+        ("read_file", "call_file", "file-server"),
+        ("query_database", "call_db", "db-server"),
+    ] {
+        let client = one(&spans, &format!("mcp-tool-{tool}"));
+        assert_eq!(client.parent_span_id, roots[0].span_id);
+        assert_eq!(client.attributes["gen_ai.tool.call.id"], call_id);
+        let server = one(&spans, &format!("tool-{tool}"));
+        assert_eq!(server.parent_span_id, client.span_id);
+        assert_eq!(server.service, service);
+    }
+}
+
+#[test]
+fn a_one_shot_query_streams_and_takes_its_grouping_from_the_environment() {
+    let fake = FakeModel::start(vec![Reply::streamed_answer(
+        "r1",
+        &["Hello", ", world."],
+        None,
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut command = host();
+    command
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env("MCP_HOST_THREAD_ID", "thread-42")
+        .env("MCP_HOST_TAGS", "a,b")
+        .env("MCP_HOST_METADATA", "k=v,n=1")
+        .args([
+            "--model",
+            "fake-model",
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .arg("--trace-json")
+        .arg(&json)
+        .arg("Say hello");
+    let output = run(&mut command);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hello, world.\n");
+    let spans = spans(&json);
+    let root = one(&spans, "mcp-agent");
+    assert_eq!(root.attributes["gen_ai.conversation.id"], "thread-42");
+    assert_eq!(root.attributes["confident.trace.thread_id"], "thread-42");
+    assert_eq!(
+        root.attributes["confident.trace.tags"],
+        serde_json::json!(["a", "b"])
+    );
+    assert_eq!(
+        root.attributes["confident.trace.metadata"],
+        r#"{"k":"v","n":"1"}"#
+    );
+    assert!(root.attributes.get("confident.trace.user_id").is_none());
+    assert!(root.attributes.get("confident.trace.environment").is_none());
+    let chat = one(&spans, "chat fake-model");
+    assert_eq!(chat.attributes["gen_ai.request.stream"], true);
+    assert!(
+        chat.attributes.get("gen_ai.usage.input_tokens").is_none(),
+        "a server that sends no usage records none"
+    );
+}
+
+#[test]
+fn without_grouping_flags_nothing_is_recorded() {
+    let fake = FakeModel::start(vec![Reply::answer("r1", "Hi.", (1, 1))]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut command = host();
+    command
+        .env_remove("OPENAI_BASE_URL")
+        .args([
+            "--model",
+            "fake-model",
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .args(["--no-stream", "--trace-json"])
+        .arg(&json)
+        .arg("Hi?");
+    let output = run(&mut command);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hi.\n");
+    assert_eq!(fake.requests()[0].body["stream"], false);
+    assert!(fake.requests()[0].body.get("stream_options").is_none());
+    let spans = spans(&json);
+    let root = one(&spans, "mcp-agent");
+    let keys: Vec<&String> = root.attributes.as_object().unwrap().keys().collect();
+    assert!(
+        !keys.iter().any(|k| k.starts_with("confident.trace.")
+            && ![
+                "confident.trace.name",
+                "confident.trace.input",
+                "confident.trace.output"
+            ]
+            .contains(&k.as_str())
+            || k.as_str() == "gen_ai.conversation.id"),
+        "{keys:?}"
+    );
+    assert_eq!(
+        one(&spans, "chat fake-model").attributes["gen_ai.request.stream"],
+        false
+    );
+}
+
+#[test]
+fn a_server_that_refuses_stream_options_then_streaming_is_asked_again() {
+    let fake = FakeModel::start(vec![
+        Reply::error(
+            400,
+            "Unrecognized request argument supplied: stream_options",
+        ),
+        Reply::error(400, "Streaming is not supported by this server"),
+        Reply::answer("r1", "Fine without streaming.", (7, 3)),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut command = host();
+    command
+        .env_remove("OPENAI_BASE_URL")
+        .args([
+            "--model",
+            "fake-model",
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .arg("--trace-json")
+        .arg(&json)
+        .arg("Anything?");
+    let output = run(&mut command);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Fine without streaming.\n"
+    );
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].body["stream_options"]["include_usage"], true);
+    assert_eq!(requests[1].body["stream"], true);
+    assert!(requests[1].body.get("stream_options").is_none());
+    assert_eq!(requests[2].body["stream"], false);
+    let spans = spans(&json);
+    let chat = one(&spans, "chat fake-model");
+    assert_eq!(chat.attributes["gen_ai.request.stream"], false);
+    assert_eq!(chat.attributes["gen_ai.usage.input_tokens"], 7);
+    assert_eq!(chat.status_code, 0);
+}
+
+#[test]
+fn a_stream_that_breaks_off_is_an_error_that_names_the_endpoint() {
+    let mut reply = Reply::streamed_answer("r1", &["Half an ans"], None);
+    let events = reply.events.as_mut().unwrap();
+    events.pop(); // no [DONE]
+    events.pop(); // no finish chunk either
+    events.push(r#"{"error": {"message": "the model crashed"}}"#.to_owned());
+    let fake = FakeModel::start(vec![reply]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut command = host();
+    command
+        .env_remove("OPENAI_BASE_URL")
+        .args([
+            "--model",
+            "fake-model",
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .arg("--trace-json")
+        .arg(&json)
+        .arg("Anything?");
+    let output = run(&mut command);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{} stopped streaming its answer", fake.base_url))
+            && stderr.contains("the model crashed"),
+        "{stderr}"
+    );
+    let spans = spans(&json);
+    let chat = one(&spans, "chat fake-model");
+    assert_eq!(chat.attributes["error.type"], "stream_broken");
+    assert_eq!(chat.status_code, STATUS_ERROR);
+}
+
+// ---------------------------------------------------------------------------------------
+// Through a pseudo-terminal, as a person at a terminal uses it.
+
+/// `command` on a new pseudo-terminal (its stdin and stdout; stderr stays a pipe), in a
+/// session of its own with the terminal as its controlling terminal, so that Ctrl-C typed
+/// on the terminal is SIGINT to it.
+struct OnTerminal {
+    child: std::process::Child,
+    master: std::fs::File,
+    screen: Arc<Mutex<String>>,
+}
+
+impl OnTerminal {
+    fn spawn(mut command: Command) -> Self {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap()
+            .into();
+        let slave_fd = slave.as_raw_fd();
+        command
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::piped());
+        // SAFETY: only async-signal-safe system calls between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt as _;
+            command.pre_exec(move || {
+                rustix::process::setsid()?;
+                let fd = std::os::fd::BorrowedFd::borrow_raw(slave_fd);
+                rustix::process::ioctl_tiocsctty(fd)?;
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().unwrap();
+        drop(slave);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
+            {
+                eprintln!("[host stderr] {line}");
+            }
+        });
+        let master = std::fs::File::from(master);
+        let screen = Arc::new(Mutex::new(String::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            // EIO once the child and every copy of the slave are gone.
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        let _ = master.as_fd();
+        Self {
+            child,
+            master,
+            screen,
+        }
+    }
+
+    /// Types `keys` as a person would.
+    fn type_keys(&mut self, keys: &str) {
+        self.master.write_all(keys.as_bytes()).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// Waits until the screen shows `text` (after `from` bytes), at most 20 s; returns the
+    /// position after it.
+    fn wait_for(&self, text: &str, from: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen.lock().unwrap().clone();
+            if let Some(at) = screen.get(from..).and_then(|s| s.find(text)) {
+                return from + at + text.len();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the terminal never showed {text:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OnTerminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn on_a_terminal_ctrl_c_cancels_the_answer_being_written_and_the_conversation_goes_on() {
+    let pieces: Vec<String> = (0..200).map(|i| format!("word{i} ")).collect();
+    let slow: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let fake = FakeModel::start(vec![
+        // Turn 1: a long answer, written slowly; Ctrl-C comes while it streams.
+        Reply::streamed_answer("r1", &slow, Some((10, 200))).paced(Duration::from_millis(50)),
+        // Turn 2: answered only if the cancelled turn left no trace in the history.
+        Reply::streamed_answer("r2", &["Second ", "answer."], Some((20, 2))),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut terminal = OnTerminal::spawn(chat_command(&fake, &json));
+    let at = terminal.wait_for("> ", 0);
+    terminal.type_keys("Tell me a long story\r");
+    let at = terminal.wait_for("word3 ", at);
+    terminal.type_keys("\x03");
+    let at = terminal.wait_for("> ", at);
+    terminal.type_keys("Now a short one\r");
+    let at = terminal.wait_for("Second answer.", at);
+    terminal.wait_for("> ", at);
+    terminal.type_keys("\x04");
+    let status = test_support::process::wait_timeout(&mut terminal.child, Duration::from_secs(20))
+        .expect("the conversation ends on Ctrl-D");
+    assert!(status.success(), "{status:?}");
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    let second = messages(&requests[1]);
+    assert!(
+        !second
+            .iter()
+            .any(|(_, content)| content.contains("long story")),
+        "a cancelled turn does not join the history: {second:?}"
+    );
+
+    let spans = spans(&json);
+    let mut roots = named(&spans, "mcp-agent");
+    roots.sort_by_key(|s| s.start);
+    assert_eq!(roots.len(), 2);
+    assert_ne!(roots[0].trace_id, roots[1].trace_id);
+    assert_eq!(
+        roots[0].attributes["gen_ai.conversation.id"],
+        roots[1].attributes["gen_ai.conversation.id"]
+    );
+    assert_eq!(roots[0].attributes["error.type"], "cancelled");
+    assert_eq!(roots[0].status_code, STATUS_ERROR);
+    assert!(
+        roots[0].end - roots[0].start < 5_000_000_000,
+        "cancelled, not run to its end (200 pieces × 50 ms)"
+    );
+    let mut chats = named(&spans, "chat fake-model");
+    chats.sort_by_key(|s| s.start);
+    assert_eq!(chats[0].attributes["error.type"], "cancelled");
+    assert_eq!(chats[1].attributes["gen_ai.usage.output_tokens"], 2);
+    assert_eq!(roots[1].status_code, 0);
+    assert_eq!(
+        roots[1].attributes["confident.trace.output"],
+        "Second answer."
+    );
+    let _: &Value = &roots[1].attributes;
+}
