@@ -58,7 +58,7 @@ impl Default for Config {
 pub enum DbError {
     /// The statement was refused by the policy before it ran.
     #[error("refused: {0}")]
-    Refused(#[from] Refusal),
+    Refused(Refusal),
     /// The statement ran past the time limit and was interrupted.
     #[error("query interrupted after {}s timeout", .0.as_secs_f64())]
     Timeout(Duration),
@@ -92,6 +92,12 @@ pub enum DbError {
         /// Why it failed: the message of the CSV reader, the file system or SQLite.
         reason: String,
     },
+}
+
+impl From<Refusal> for DbError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
 }
 
 impl DbError {

@@ -175,13 +175,12 @@ pub enum SandboxError {
     )]
     NoRoots,
     /// The operating system refused the operation.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path the operation was on.
         path: PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: io::Error,
+        /// What the operating system said (in the message, so not also the `source()`).
+        error: io::Error,
     },
 }
 
@@ -200,7 +199,10 @@ impl SandboxError {
         }
         match source.kind() {
             io::ErrorKind::NotFound => Self::NotFound { path },
-            _ => Self::Io { path, source },
+            _ => Self::Io {
+                path,
+                error: source,
+            },
         }
     }
 }
@@ -312,7 +314,7 @@ impl AllowedRoots {
                 },
                 _ => SandboxError::Io {
                     path: dir.to_path_buf(),
-                    source,
+                    error: source,
                 },
             })?;
             if !canonical.is_dir() {

@@ -266,10 +266,7 @@ impl FileServer {
         let entries = match read_dir_sorted(&dir) {
             Ok(entries) => entries,
             Err(error) => {
-                return failure(SandboxError::Io {
-                    path: dir,
-                    source: error,
-                });
+                return failure(SandboxError::Io { path: dir, error });
             }
         };
         let total = entries.len();

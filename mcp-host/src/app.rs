@@ -16,7 +16,8 @@ use crate::{
     cli::{Cli, Command, Common, ModelArgs},
     config::{self, ServerSpec},
     conversation::{self, Grouping, Printer},
-    session::{RUNTIME_SHUTDOWN, Session, unless_signalled},
+    session::{RUNTIME_SHUTDOWN, Session},
+    signals::unless_signalled,
     toolbox::ServerSet,
 };
 

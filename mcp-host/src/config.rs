@@ -55,42 +55,29 @@ pub struct RemoteSpec {
 impl std::fmt::Debug for RemoteSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteSpec")
-            .field("url", &redacted_url(&self.url))
+            .field("url", &trace_meta::redact::url(&self.url))
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-/// `url` without its query, fragment and user info, which may hold credentials: what
-/// messages may show of it.
-pub fn redacted_url(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_owned(),
-    }
-}
-
 /// A config file that cannot be used, with the file, server and field it concerns.
+///
+/// Each message includes its cause's text, so no variant also reports it as its
+/// `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config {file}: {source}")]
+    #[error("cannot read config {file}: {error}")]
     Read {
         file: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not JSON.
-    #[error("config {file} is not valid JSON: {source}")]
+    #[error("config {file} is not valid JSON: {error}")]
     Json {
         file: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// Neither `mcpServers` nor `servers` is present.
     #[error(
@@ -248,18 +235,18 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// Reads the servers of a config file, in file order.
 pub fn load(file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
         file: file.to_owned(),
-        source,
+        error,
     })?;
     parse(&text, file)
 }
 
 /// Parses config text; `file` names it in errors and anchors relative paths.
 pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
-    let raw: RawFile = serde_json::from_str(text).map_err(|source| ConfigError::Json {
+    let raw: RawFile = serde_json::from_str(text).map_err(|error| ConfigError::Json {
         file: file.to_owned(),
-        source,
+        error,
     })?;
     let entries = raw
         .mcp_servers

@@ -25,14 +25,15 @@ use trace_meta::{
     NetworkTransport, TracedClient, metrics::SessionTimer, telemetry::LOCAL_ENDPOINT_ENV,
 };
 
-use crate::config::{RemoteSpec, ServerSpec};
+use crate::{
+    child::{EXIT_GRACE, Stage, exit_status},
+    config::{RemoteSpec, ServerSpec},
+};
 
 /// How long a server may take to answer `initialize` and `tools/list`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long shutdown waits for the cancellations of abandoned calls to be written.
 const CANCEL_GRACE: Duration = Duration::from_millis(500);
-/// How long a server gets to exit after its stdin closes, and again after SIGTERM.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
 
@@ -128,17 +129,9 @@ impl ServerError {
 }
 
 fn status_text(status: &Option<ExitStatus>) -> String {
-    match status {
-        None => String::new(),
-        Some(status) => {
-            use std::os::unix::process::ExitStatusExt;
-            match (status.code(), status.signal()) {
-                (Some(code), _) => format!(" (exited with status {code})"),
-                (None, Some(signal)) => format!(" (killed by signal {signal})"),
-                _ => format!(" ({status})"),
-            }
-        }
-    }
+    status.map_or_else(String::new, |status| {
+        format!(" ({})", crate::child::describe_exit(status))
+    })
 }
 
 fn tail_text(tail: &[String]) -> String {
@@ -438,21 +431,11 @@ impl Server {
         drop(self.session_timer);
         let process = self.process?;
         let mut child = process.child.into_inner();
-        if let Some(status) = exit_status(&mut child, EXIT_GRACE).await {
-            let _ = process.stderr.snapshot().await;
-            return Some(status);
-        }
-        signal_group(&child, libc::SIGTERM);
-        if let Some(status) = exit_status(&mut child, EXIT_GRACE).await {
-            return Some(status);
-        }
-        eprintln!(
-            "mcp-host: server \"{}\" ignored SIGTERM; killing it",
-            self.name
-        );
-        signal_group(&child, libc::SIGKILL);
-        let _ = child.kill().await;
-        child.try_wait().ok().flatten()
+        let who = format!("mcp-host: server \"{}\"", self.name);
+        let status = crate::child::stop(&mut child, Stage::StdinClosed, &who).await;
+        // Drain what it wrote last, so its final stderr lines are passed on.
+        let _ = process.stderr.snapshot().await;
+        status
     }
 }
 
@@ -466,19 +449,4 @@ fn session_timer(
         Some(info) => timer.with_protocol_version(&info.protocol_version),
         None => timer,
     }
-}
-
-/// Sends `signal` to a server's process group (each server leads its own).
-fn signal_group(child: &Child, signal: libc::c_int) {
-    if let Some(pid) = child.id() {
-        // SAFETY: `kill` has no memory effects; the group is our own unreaped child's.
-        unsafe {
-            libc::kill(-(pid as libc::pid_t), signal);
-        }
-    }
-}
-
-/// The child's exit status, waiting up to `wait` for it to exit.
-async fn exit_status(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
-    tokio::time::timeout(wait, child.wait()).await.ok()?.ok()
 }

@@ -2,7 +2,7 @@
 //! process's spans, the servers started under the command's root span, and the flush and
 //! trace view at the end.
 
-use std::{process::ExitCode, time::Duration};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use opentelemetry::trace::TraceContextExt as _;
@@ -211,31 +211,6 @@ fn outer_context() -> Option<opentelemetry::Context> {
              (00-<32 hex>-<16 hex>-<2 hex>); starting a new trace"
         );
         None
-    }
-}
-
-/// What stopped a run early.
-pub enum Interrupted {
-    /// A stop signal.
-    Signal(trace_meta::StopSignal),
-}
-
-impl Interrupted {
-    /// The exit code a shell expects after this signal.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            Self::Signal(signal) => ExitCode::from(128 + signal.number()),
-        }
-    }
-}
-
-/// Runs `work` unless a stop signal comes first.
-pub async fn unless_signalled<T>(
-    work: impl std::future::Future<Output = T>,
-) -> Result<T, Interrupted> {
-    tokio::select! {
-        value = work => Ok(value),
-        signal = trace_meta::shutdown_signal() => Err(Interrupted::Signal(signal)),
     }
 }
 

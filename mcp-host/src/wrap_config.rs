@@ -50,7 +50,7 @@ pub enum WrapError {
     #[error(
         "the config is not valid JSON ({0}); if it has comments (VS Code allows them), remove them first"
     )]
-    Json(#[source] serde_json::Error),
+    Json(serde_json::Error),
     /// No server table anywhere.
     #[error(
         "the config has no server table: neither \"mcpServers\" (Claude Desktop, Cursor, Claude Code), \"projects.*.mcpServers\" (Claude Code), \"servers\" (VS Code mcp.json) nor \"mcp.servers\" (VS Code settings.json)"

@@ -157,9 +157,16 @@ pub enum AgentError {
     /// A server failed in a way the agent cannot work around.
     #[error(transparent)]
     Tool(Box<ToolboxError>),
-    /// The data the tools returned is not what the agent needs.
+    /// The data the tools returned is not what the agent needs (the whole chain of
+    /// context in the message, so not also the `source()`).
     #[error("{0:#}")]
-    Data(#[from] anyhow::Error),
+    Data(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AgentError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Data(error)
+    }
 }
 
 impl From<ToolboxError> for AgentError {

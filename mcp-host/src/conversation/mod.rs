@@ -27,7 +27,6 @@ mod printer;
 use std::{process::ExitCode, time::Duration};
 
 use opentelemetry::trace::Status;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use trace_meta::attributes as attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -41,6 +40,7 @@ use crate::{
     cli::Common,
     config::ServerSpec,
     session::Session,
+    signals::Signals,
     toolbox::ServerSet,
 };
 
@@ -135,7 +135,7 @@ pub async fn run_chat(
     grouping.record(&start);
     let started = tokio::select! {
         started = session.start_servers(&specs).instrument(start.clone()) => started,
-        _ = signals.any() => {
+        _ = signals.recv() => {
             drop(start);
             session.finish(Vec::new(), &quiet(common), "mcp-host chat").await?;
             return Ok(ExitCode::from(130));
@@ -167,8 +167,8 @@ pub async fn run_chat(
             // Piped: a signal between turns ends the conversation.
             tokio::select! {
                 line = input.next(PROMPT) => line?,
-                signal = signals.any() => {
-                    code = ExitCode::from(128 + signal);
+                signal = signals.recv() => {
+                    code = ExitCode::from(128 + signal as u8);
                     break;
                 }
             }
@@ -264,9 +264,9 @@ async fn turn(
         .instrument(root.clone());
     let outcome = tokio::select! {
         outcome = run => Some(outcome),
-        signal = signals.any() => {
+        signal = signals.recv() => {
             // Dropping the turn's future cancels the model request and the tool calls.
-            if signal == libc::SIGTERM as u8 {
+            if signal == libc::SIGTERM {
                 root.set_status(Status::error("terminated"));
                 root.set_attribute(attr::ERROR_TYPE, attr::CANCELLED);
                 printer.finish();
@@ -314,29 +314,6 @@ fn quiet(common: &Common) -> Common {
     Common {
         no_trace_view: true,
         ..common.clone()
-    }
-}
-
-/// SIGINT and SIGTERM, listened for the whole conversation.
-struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl Signals {
-    fn install() -> std::io::Result<Self> {
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// The next signal's number.
-    async fn any(&mut self) -> u8 {
-        tokio::select! {
-            _ = self.interrupt.recv() => libc::SIGINT as u8,
-            _ = self.terminate.recv() => libc::SIGTERM as u8,
-        }
     }
 }
 

@@ -33,9 +33,8 @@ pub mod message;
 
 use std::{
     path::Path,
-    process::{ExitCode, ExitStatus, Stdio},
+    process::{ExitCode, Stdio},
     sync::Arc,
-    time::Duration,
 };
 
 use anyhow::Context as _;
@@ -45,12 +44,16 @@ use tokio::{
     sync::Mutex,
 };
 
+use crate::{
+    child::{Stage, describe_exit, exit_code, signal_group},
+    signals::{Signals, signal_name},
+};
 use ledger::{Direction, Ledger};
 use message::{Kind, Line};
 
 /// How long the wrapped server gets to exit after its stdin closes, and again after a
 /// signal, before the next step.
-pub const EXIT_GRACE: Duration = Duration::from_secs(2);
+pub use crate::child::EXIT_GRACE;
 
 /// JSON-RPC error code of the answer the proxy sends for a request the server never
 /// answered (the MCP SDKs' "connection closed").
@@ -111,17 +114,6 @@ enum ClientEnd {
     ServerGone,
 }
 
-/// Where the shutdown of the wrapped server stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Its stdin is closed; next: SIGTERM.
-    StdinClosed,
-    /// It was sent a stop signal; next: SIGKILL.
-    Signalled,
-    /// It was killed; nothing more to do but wait for its stdout to close.
-    Killed,
-}
-
 /// Runs the proxy until the wrapped server or the client ends; returns the exit status.
 ///
 /// The relay runs on a single-threaded runtime of its own, whatever runtime calls this: a
@@ -142,6 +134,7 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
 /// [`run_proxy`] on the current runtime.
 async fn relay(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let name = args.service_name();
+    let who = format!("mcp-host proxy: the wrapped server \"{name}\"");
     let telemetry = trace_meta::telemetry::Telemetry::new(&name);
     let exporting = telemetry.exports_anywhere();
     let mut guard = telemetry.init().context("setting up telemetry")?;
@@ -151,7 +144,7 @@ async fn relay(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let ledger = Arc::new(Ledger::new(tracer));
 
     // Before the server starts: a signal from now on reaches it through us.
-    let mut signals = Signals::install()?;
+    let mut signals = Signals::install().context("listening for SIGTERM and SIGINT")?;
     let mut child = spawn(&args.command)?;
     let (Some(server_in), Some(server_out)) = (child.stdin.take(), child.stdout.take()) else {
         anyhow::bail!("the wrapped server has no stdio pipes");
@@ -203,15 +196,12 @@ async fn relay(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             }
             () = sleep_until(deadline), if deadline.is_some() => {
                 stage = match stage.map(|(s, _)| s) {
-                    Some(Stage::StdinClosed) => {
-                        tracing::warn!("the wrapped server did not exit {} s after its stdin closed; sending SIGTERM", EXIT_GRACE.as_secs());
-                        signal_group(&child, libc::SIGTERM);
-                        Some((Stage::Signalled, tokio::time::Instant::now() + EXIT_GRACE))
-                    }
-                    Some(Stage::Signalled) => {
-                        eprintln!("mcp-host proxy: the wrapped server \"{name}\" did not exit after a stop signal; killing it");
-                        signal_group(&child, libc::SIGKILL);
-                        Some((Stage::Killed, tokio::time::Instant::now() + EXIT_GRACE))
+                    Some(now @ (Stage::StdinClosed | Stage::Signalled)) => {
+                        if now == Stage::StdinClosed {
+                            tracing::warn!("the wrapped server did not exit {} s after its stdin closed; sending SIGTERM", EXIT_GRACE.as_secs());
+                        }
+                        let next = now.escalate(&child, &who);
+                        Some((next, tokio::time::Instant::now() + EXIT_GRACE))
                     }
                     // Something else holds its stdout open; stop relaying.
                     _ => {
@@ -235,7 +225,9 @@ async fn relay(args: ProxyArgs) -> anyhow::Result<ExitCode> {
              a stdio MCP server may write only JSON-RPC messages there (logs belong on stderr). Stopping it."
         );
     }
-    let status = stop(&mut child, stage.map(|(s, _)| s), &name).await;
+    // Without a stage yet, the server's stdin has just closed (the relay stopped above).
+    let from = stage.map_or(Stage::StdinClosed, |(s, _)| s);
+    let status = crate::child::stop(&mut child, from, &who).await;
 
     let reason = match (&end, status) {
         (ServerEnd::Garbage(_), _) => {
@@ -450,102 +442,10 @@ fn error_answer(id_raw: &str, message: &str) -> String {
     format!("{{\"jsonrpc\":\"2.0\",\"id\":{id_raw},\"error\":{error}}}\n")
 }
 
-/// Waits for the server to exit, going on with the shutdown sequence from `stage`.
-async fn stop(child: &mut Child, stage: Option<Stage>, name: &str) -> Option<ExitStatus> {
-    let mut stage = stage;
-    loop {
-        if let Ok(Ok(status)) = tokio::time::timeout(EXIT_GRACE, child.wait()).await {
-            return Some(status);
-        }
-        stage = match stage {
-            None => {
-                // Its stdin is closed already (the client relay has stopped).
-                Some(Stage::StdinClosed)
-            }
-            Some(Stage::StdinClosed) => {
-                signal_group(child, libc::SIGTERM);
-                Some(Stage::Signalled)
-            }
-            Some(Stage::Signalled) => {
-                eprintln!(
-                    "mcp-host proxy: the wrapped server \"{name}\" did not exit after SIGTERM; killing it"
-                );
-                signal_group(child, libc::SIGKILL);
-                Some(Stage::Killed)
-            }
-            Some(Stage::Killed) => {
-                let _ = child.kill().await;
-                return child.try_wait().ok().flatten();
-            }
-        };
-    }
-}
-
-fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("was killed by signal {signal}"),
-        _ => format!("ended ({status})"),
-    }
-}
-
-/// The proxy's exit code for the server's status: the same code, or 128 + N for signal N.
-fn exit_code(status: ExitStatus) -> ExitCode {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => ExitCode::from(code as u8),
-        (None, Some(signal)) => ExitCode::from((128 + signal) as u8),
-        _ => ExitCode::FAILURE,
-    }
-}
-
-/// Sends `signal` to the server's process group (it leads its own).
-fn signal_group(child: &Child, signal: libc::c_int) {
-    if let Some(pid) = child.id() {
-        // SAFETY: `kill` has no memory effects; the group is our own unreaped child's.
-        unsafe {
-            libc::kill(-(pid as libc::pid_t), signal);
-        }
-    }
-}
-
-fn signal_name(signal: libc::c_int) -> &'static str {
-    match signal {
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        _ => "signal",
-    }
-}
-
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// SIGTERM and SIGINT, installed before the server starts.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> anyhow::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
-            int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
-        })
-    }
-
-    /// The next stop signal.
-    async fn recv(&mut self) -> libc::c_int {
-        tokio::select! {
-            _ = self.term.recv() => libc::SIGTERM,
-            _ = self.int.recv() => libc::SIGINT,
-        }
     }
 }
 
@@ -593,15 +493,5 @@ mod tests {
                 "{line}"
             );
         }
-    }
-
-    #[test]
-    fn exit_codes_follow_the_server() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), ExitCode::from(3));
-        assert_eq!(
-            exit_code(ExitStatus::from_raw(libc::SIGTERM)),
-            ExitCode::from(143)
-        );
     }
 }

@@ -13,7 +13,7 @@ use rmcp::{
 };
 use trace_meta::http_client::TraceHeaders;
 
-use crate::config::{RemoteSpec, redacted_url};
+use crate::config::RemoteSpec;
 
 /// How long a TCP (and TLS) connection to a remote server may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,7 +74,7 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
     ().serve_with_lifecycle(transport, lifecycle)
         .await
         .map_err(|error| {
-            let url = redacted_url(&remote.url);
+            let url = trace_meta::redact::url(&remote.url);
             // The HTTP client names the full URL in its errors; a query may hold a key.
             let reason = readable(&error).replace(remote.url.as_str(), &url);
             RemoteError::Session { url, reason }
