@@ -605,3 +605,110 @@ fn on_a_terminal_ctrl_c_cancels_the_answer_being_written_and_the_conversation_go
     );
     let _: &Value = &roots[1].attributes;
 }
+
+/// The content rule (`trace_meta::content`) across the three processes: unset records the
+/// tool spans' input and output only, `true` adds the conventions' names and the messages,
+/// `false` records no content anywhere.
+#[test]
+fn one_variable_decides_what_content_every_process_records() {
+    let run_with = |capture: Option<&str>| {
+        let fake = FakeModel::start(vec![
+            Reply::streamed_tool_calls(
+                "r1",
+                &[("call_1", "read_file", r#"{"path": "sales.csv"}"#)],
+                5,
+                None,
+            ),
+            Reply::streamed_answer("r2", &["It has 289 lines."], None),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("trace.json");
+        let mut command = host();
+        command
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+            .args([
+                "--model",
+                "m",
+                "--base-url",
+                &fake.base_url,
+                "--no-trace-view",
+            ])
+            .arg("--trace-json")
+            .arg(&json)
+            .arg("How long is sales.csv?");
+        if let Some(value) = capture {
+            command.env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value);
+        }
+        assert!(run(&mut command).status.success());
+        spans(&json)
+    };
+    let has = |span: &common::Span, key: &str| span.attributes.get(key).is_some();
+
+    let default = run_with(None);
+    for name in ["mcp-tool-read_file", "tool-read_file"] {
+        let tool = one(&default, name);
+        assert_eq!(
+            tool.attributes["confident.span.input"],
+            r#"{"path":"sales.csv"}"#
+        );
+        assert!(
+            tool.attributes["confident.span.output"]
+                .as_str()
+                .unwrap()
+                .starts_with("year,")
+        );
+        assert!(!has(tool, "gen_ai.tool.call.arguments"));
+    }
+    assert!(
+        named(&default, "chat m")
+            .iter()
+            .all(|c| !has(c, "gen_ai.input.messages"))
+    );
+    assert_eq!(
+        one(&default, "mcp-agent").attributes["confident.trace.input"],
+        "How long is sales.csv?"
+    );
+
+    let all = run_with(Some("true"));
+    for name in ["mcp-tool-read_file", "tool-read_file"] {
+        let tool = one(&all, name);
+        assert_eq!(
+            tool.attributes["gen_ai.tool.call.arguments"],
+            r#"{"path":"sales.csv"}"#
+        );
+        assert!(has(tool, "gen_ai.tool.call.result") && has(tool, "confident.span.input"));
+    }
+    assert!(
+        named(&all, "chat m")
+            .iter()
+            .all(|c| has(c, "gen_ai.input.messages"))
+    );
+
+    let none = run_with(Some("false"));
+    let content_keys = [
+        "confident.span.input",
+        "confident.span.output",
+        "confident.trace.input",
+        "confident.trace.output",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+    ];
+    for span in &none {
+        for key in content_keys {
+            assert!(
+                !has(span, key),
+                "{} ({}) records {key}",
+                span.name,
+                span.service
+            );
+        }
+    }
+    let services: HashSet<&str> = none.iter().map(|s| s.service.as_str()).collect();
+    assert!(
+        services.contains("file-server"),
+        "the server's spans were checked too"
+    );
+}

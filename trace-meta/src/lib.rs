@@ -83,7 +83,8 @@
 //!   body cap, timeouts, connection cap).
 //! - `http_client`: an rmcp HTTP client wrapper that repeats `_meta`'s trace context in
 //!   the W3C `traceparent`/`tracestate` headers of each POST, for gateways that read headers.
-//! - [`redact`]: what messages may show of a URL.
+//! - [`redact`]: what messages may show of a URL; [`content`]: what spans may record of the
+//!   data that passes through them.
 //!
 //! Every incoming message, on both transports, is checked at the boundary before rmcp reads
 //! it: malformed input gets the exact JSON-RPC error (`-32700`, `-32600`, `-32601`,
@@ -98,6 +99,7 @@ pub mod carrier;
 pub mod cli;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod content;
 #[cfg(feature = "http-server")]
 pub mod http;
 #[cfg(feature = "http-client")]

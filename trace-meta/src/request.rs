@@ -9,7 +9,7 @@ use rmcp::model::{
 
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate};
+use crate::{attributes as attr, content};
 
 /// The side of a request a span describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,20 +55,18 @@ impl RequestSpan {
     /// `tools/call {tool}` under `TRACE_META_SPAN_NAMES=semconv`.
     pub fn tool_call(params: &CallToolRequestParams, side: Side) -> Self {
         let name = params.name.to_string();
-        let mut input = match &params.arguments {
-            Some(arguments) => serde_json::to_string(arguments).unwrap_or_default(),
-            None => "{}".to_owned(),
-        };
-        let kept = truncate(&input, MAX_PAYLOAD_CHARS).len();
-        input.truncate(kept);
-        let attributes = vec![
+        let mut attributes = vec![
             KeyValue::new(attr::MCP_METHOD_NAME, "tools/call"),
             KeyValue::new(attr::GEN_AI_TOOL_NAME, name.clone()),
             KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
             KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
             KeyValue::new(attr::CONFIDENT_TOOL_NAME, name.clone()),
-            KeyValue::new(attr::CONFIDENT_SPAN_INPUT, input),
         ];
+        let input = match &params.arguments {
+            Some(arguments) => serde_json::to_string(arguments).unwrap_or_default(),
+            None => "{}".to_owned(),
+        };
+        attributes.extend(content::tool_input(input));
         let names = SpanNames::get();
         let span_name = match side {
             Side::Client => names.client_span("tools/call", Some(&name)),
@@ -251,22 +249,8 @@ impl Outcome {
 
     /// A tool result: its text is the span output; `isError: true` makes the span an error.
     pub fn of_tool_result(result: &CallToolResult) -> Self {
-        // One copy of the text, cut in place: the attribute owns it; only an error result
-        // needs a second copy, for its status.
-        let mut output = tool_result_text(result);
-        let kept = truncate(&output, MAX_PAYLOAD_CHARS).len();
-        output.truncate(kept);
-        let is_error = result.is_error == Some(true);
-        let status = if is_error {
-            Status::error(output.clone())
-        } else {
-            Status::Unset
-        };
-        let mut attributes = Vec::with_capacity(2);
-        attributes.push(KeyValue::new(attr::CONFIDENT_SPAN_OUTPUT, output));
-        if is_error {
-            attributes.push(KeyValue::new(attr::ERROR_TYPE, attr::TOOL_ERROR));
-        }
+        let (attributes, status) =
+            content::tool_output(tool_result_text(result), result.is_error == Some(true));
         Self { attributes, status }
     }
 

@@ -18,7 +18,7 @@ pub mod sales;
 
 use opentelemetry::{Array, StringValue, Value};
 use rmcp::model::{CallToolResult, ErrorData, JsonObject, Tool};
-use trace_meta::attributes as attr;
+use trace_meta::{attributes as attr, content::Capture};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub use history::History;
@@ -229,9 +229,11 @@ pub fn agent_span(agent: &dyn Agent, query: &str, grouping: &Grouping) -> tracin
     }
     grouping.record(&span);
     span.set_attribute(attr::CONFIDENT_TRACE_NAME, TRACE_NAME);
-    span.set_attribute(attr::CONFIDENT_TRACE_INPUT, query.to_owned());
     span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "agent");
-    span.set_attribute(attr::CONFIDENT_SPAN_INPUT, query.to_owned());
+    if Capture::get().tools() {
+        span.set_attribute(attr::CONFIDENT_TRACE_INPUT, query.to_owned());
+        span.set_attribute(attr::CONFIDENT_SPAN_INPUT, query.to_owned());
+    }
     span.set_attribute(attr::CONFIDENT_AGENT_NAME, agent.name().to_owned());
     span
 }
@@ -248,8 +250,11 @@ pub fn record_tools(span: &tracing::Span, tools: &[ServerTool]) {
     );
 }
 
-/// Records the answer on the root span.
+/// Records the answer on the root span (unless no content is captured: see
+/// [`trace_meta::content`]).
 pub fn record_answer(span: &tracing::Span, answer: &str) {
-    span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, answer.to_owned());
-    span.set_attribute(attr::CONFIDENT_TRACE_OUTPUT, answer.to_owned());
+    if Capture::get().tools() {
+        span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, answer.to_owned());
+        span.set_attribute(attr::CONFIDENT_TRACE_OUTPUT, answer.to_owned());
+    }
 }

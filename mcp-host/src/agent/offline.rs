@@ -9,7 +9,7 @@
 
 use anyhow::Context as _;
 use opentelemetry::trace::Status;
-use trace_meta::{attributes as attr, tool_result_text};
+use trace_meta::{attributes as attr, content::Capture, tool_result_text};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -135,12 +135,14 @@ impl Agent for OfflineAgent {
             facts.db_server = db_server;
             facts.file_server = file_server;
             let span = tracing::Span::current();
-            span.set_attribute(
-                attr::CONFIDENT_SPAN_INPUT,
-                serde_json::to_string(&facts).unwrap_or_default(),
-            );
             let summary = facts.summary();
-            span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, summary.clone());
+            if Capture::get().tools() {
+                span.set_attribute(
+                    attr::CONFIDENT_SPAN_INPUT,
+                    serde_json::to_string(&facts).unwrap_or_default(),
+                );
+                span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, summary.clone());
+            }
             if rows.is_empty() {
                 span.set_status(Status::error(format!("no sales rows for {year}")));
             }

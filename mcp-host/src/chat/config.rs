@@ -4,7 +4,7 @@ use std::{fmt, time::Duration};
 
 use reqwest::Url;
 
-use super::{API_KEY_ENV, BASE_URL_ENV, CAPTURE_CONTENT_ENV, ChatError, DEFAULT_BASE_URL};
+use super::{API_KEY_ENV, BASE_URL_ENV, ChatError, DEFAULT_BASE_URL};
 
 /// An API key: sent only in the `Authorization` header, never printed.
 #[derive(Clone)]
@@ -69,8 +69,7 @@ impl ModelConfig {
             .ok()
             .filter(|key| !key.trim().is_empty())
             .map(|key| ApiKey::new(key.trim()));
-        let capture_content = std::env::var(CAPTURE_CONTENT_ENV)
-            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1");
+        let capture_content = trace_meta::content::Capture::get().messages();
         Ok(Self {
             model: model.to_owned(),
             base_url,

@@ -48,8 +48,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const API_KEY_ENV: &str = "OPENAI_API_KEY";
 /// Variable holding the base URL.
 pub const BASE_URL_ENV: &str = "OPENAI_BASE_URL";
-/// Variable that turns message content on spans on (`true`) or off (the default).
-pub const CAPTURE_CONTENT_ENV: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+/// Variable that turns message content on spans on (`true`) or off (the default); the
+/// rule for all content is [`trace_meta::content`].
+pub const CAPTURE_CONTENT_ENV: &str = trace_meta::content::CAPTURE_CONTENT_ENV;
 /// Retries after a 429 or 5xx answer.
 pub const MAX_RETRIES: u32 = 3;
 /// The longest `Retry-After` the client waits for; a longer one fails the request.

@@ -19,11 +19,7 @@ use opentelemetry::{
     trace::{SpanKind, Status, TraceContextExt, Tracer},
 };
 use serde_json::value::RawValue;
-use trace_meta::{
-    NetworkTransport,
-    attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate},
-    propagation,
-};
+use trace_meta::{NetworkTransport, attributes as attr, propagation};
 
 use super::message::{
     Envelope, ErrorObject, ObjectMembers, RequestMeta, Target, ToolResult, canonical, id_attribute,
@@ -224,12 +220,13 @@ impl Ledger {
             && let Some(result) = envelope.result
             && let Ok(result) = serde_json::from_str::<ToolResult>(result.get())
         {
-            let text = result.text();
-            let output = truncate(&text, MAX_PAYLOAD_CHARS).to_owned();
-            span.set_attribute(KeyValue::new(attr::CONFIDENT_SPAN_OUTPUT, output.clone()));
-            if result.is_error == Some(true) {
-                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, attr::TOOL_ERROR));
-                span.set_status(Status::error(output));
+            let (attributes, status) =
+                trace_meta::content::tool_output(result.text(), result.is_error == Some(true));
+            for kv in attributes {
+                span.set_attribute(kv);
+            }
+            if status != Status::Unset {
+                span.set_status(status);
             }
         }
         span.end();
@@ -375,11 +372,10 @@ fn describe(method: &str, target: &Target) -> (String, Vec<KeyValue>) {
                 KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
                 KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
                 KeyValue::new(attr::CONFIDENT_TOOL_NAME, tool.clone()),
-                KeyValue::new(
-                    attr::CONFIDENT_SPAN_INPUT,
-                    truncate(arguments.as_deref().unwrap_or("{}"), MAX_PAYLOAD_CHARS).to_owned(),
-                ),
             ]);
+            attributes.extend(trace_meta::content::tool_input(
+                arguments.clone().unwrap_or_else(|| "{}".to_owned()),
+            ));
             names.client_span(method, Some(tool))
         }
         (
