@@ -126,8 +126,10 @@ pub enum Message {
     },
     /// A model turn: an answer, tool calls, or both.
     Assistant {
-        /// The text of the turn, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// The text of the turn, if any. Sent as `""` when there is none: the API allows it
+        /// beside tool calls, and it is the one form every server takes (llama-cpp-python
+        /// refuses `null`, and its chat templates fail on a message without the key).
+        #[serde(default, serialize_with = "empty_if_none")]
         content: Option<String>,
         /// The tools the model asks for.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,6 +142,10 @@ pub enum Message {
         /// The result as text.
         content: String,
     },
+}
+
+fn empty_if_none<S: serde::Serializer>(content: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(content.as_deref().unwrap_or(""))
 }
 
 /// A function the model may call.
@@ -320,7 +326,7 @@ mod tests {
             json,
             serde_json::json!([
                 {"role": "user", "content": "hi"},
-                {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function",
                     "function": {"name": "read_file", "arguments": "{\"path\":\"a\"}"}}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "text"},
             ])
