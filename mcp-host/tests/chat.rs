@@ -53,6 +53,25 @@ fn chat_command(fake: &FakeModel, json: &Path) -> Command {
     command
 }
 
+/// `mcp-host --model MODEL --base-url FAKE --no-trace-view --trace-json JSON`, content
+/// capture unset: a one-shot question to add.
+fn ask(fake: &FakeModel, model: &str, json: &Path) -> Command {
+    let mut command = host();
+    command
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+        .args([
+            "--model",
+            model,
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .arg("--trace-json")
+        .arg(json);
+    command
+}
+
 /// Turn 1 calls two tools in one streamed turn (their arguments in 4-character fragments,
 /// interleaved), then streams its answer; turns 2 and 3 stream answers that the fake only
 /// gives when the request carries the earlier turns.
@@ -272,22 +291,12 @@ fn a_one_shot_query_streams_and_takes_its_grouping_from_the_environment() {
     )]);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let mut command = host();
+    let mut command = ask(&fake, "fake-model", &json);
     command
-        .env_remove("OPENAI_BASE_URL")
         .env_remove("OPENAI_API_KEY")
         .env("MCP_HOST_THREAD_ID", "thread-42")
         .env("MCP_HOST_TAGS", "a,b")
         .env("MCP_HOST_METADATA", "k=v,n=1")
-        .args([
-            "--model",
-            "fake-model",
-            "--base-url",
-            &fake.base_url,
-            "--no-trace-view",
-        ])
-        .arg("--trace-json")
-        .arg(&json)
         .arg("Say hello");
     let output = run(&mut command);
     assert!(output.status.success());
@@ -319,19 +328,8 @@ fn without_grouping_flags_nothing_is_recorded() {
     let fake = FakeModel::start(vec![Reply::answer("r1", "Hi.", (1, 1))]);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let mut command = host();
-    command
-        .env_remove("OPENAI_BASE_URL")
-        .args([
-            "--model",
-            "fake-model",
-            "--base-url",
-            &fake.base_url,
-            "--no-trace-view",
-        ])
-        .args(["--no-stream", "--trace-json"])
-        .arg(&json)
-        .arg("Hi?");
+    let mut command = ask(&fake, "fake-model", &json);
+    command.arg("--no-stream").arg("Hi?");
     let output = run(&mut command);
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout), "Hi.\n");
@@ -369,19 +367,8 @@ fn a_server_that_refuses_stream_options_then_streaming_is_asked_again() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let mut command = host();
-    command
-        .env_remove("OPENAI_BASE_URL")
-        .args([
-            "--model",
-            "fake-model",
-            "--base-url",
-            &fake.base_url,
-            "--no-trace-view",
-        ])
-        .arg("--trace-json")
-        .arg(&json)
-        .arg("Anything?");
+    let mut command = ask(&fake, "fake-model", &json);
+    command.arg("Anything?");
     let output = run(&mut command);
     assert!(output.status.success());
     assert_eq!(
@@ -411,19 +398,8 @@ fn a_stream_that_breaks_off_is_an_error_that_names_the_endpoint() {
     let fake = FakeModel::start(vec![reply]);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let mut command = host();
-    command
-        .env_remove("OPENAI_BASE_URL")
-        .args([
-            "--model",
-            "fake-model",
-            "--base-url",
-            &fake.base_url,
-            "--no-trace-view",
-        ])
-        .arg("--trace-json")
-        .arg(&json)
-        .arg("Anything?");
+    let mut command = ask(&fake, "fake-model", &json);
+    command.arg("Anything?");
     let output = run(&mut command);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -623,20 +599,8 @@ fn one_variable_decides_what_content_every_process_records() {
         ]);
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("trace.json");
-        let mut command = host();
-        command
-            .env_remove("OPENAI_BASE_URL")
-            .env_remove("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
-            .args([
-                "--model",
-                "m",
-                "--base-url",
-                &fake.base_url,
-                "--no-trace-view",
-            ])
-            .arg("--trace-json")
-            .arg(&json)
-            .arg("How long is sales.csv?");
+        let mut command = ask(&fake, "m", &json);
+        command.arg("How long is sales.csv?");
         if let Some(value) = capture {
             command.env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value);
         }
