@@ -317,6 +317,97 @@ mod tests {
         }
     }
 
+    /// A span of trace `trace` with id `id` under `parent` (0: none).
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        trace: u8,
+        id: u8,
+        parent: u8,
+        name: &str,
+        service: &str,
+        start_micros: u64,
+        took_micros: u64,
+    ) -> SpanRow {
+        SpanRow {
+            trace_id: vec![trace; 16],
+            span_id: vec![id; 8],
+            parent_span_id: if parent == 0 {
+                Vec::new()
+            } else {
+                vec![parent; 8]
+            },
+            name: name.into(),
+            service: service.into(),
+            span_type: None,
+            start: 1_700_000_000_000_000_000 + start_micros * 1000,
+            end: 1_700_000_000_000_000_000 + (start_micros + took_micros) * 1000,
+            error: None,
+            trace_name: None,
+            called_tool: None,
+        }
+    }
+
+    /// Every feature of the tree in one trace: nesting, a service change, an error, a span
+    /// type, an orphan, a label too long for its dots, and a second, smaller trace.
+    pub(super) fn fixture() -> Vec<SpanRow> {
+        let mut root = span(1, 1, 0, "mcp-agent", "mcp-host", 0, 50_000);
+        root.span_type = Some("agent".into());
+        root.trace_name = Some("mcp-tool-orchestration".into());
+        let mut call = span(
+            1,
+            3,
+            1,
+            "mcp-tool-query_database",
+            "mcp-host",
+            20_000,
+            4_000,
+        );
+        call.span_type = Some("tool".into());
+        call.called_tool = Some("query_database".into());
+        call.error = Some("database is locked ".repeat(6));
+        let mut read = span(1, 2, 1, "mcp-tool-read_file", "mcp-host", 5_000, 2_500);
+        read.called_tool = Some("read_file".into());
+        vec![
+            span(2, 9, 0, "other-root", "mcp-host", 0, 10),
+            call,
+            span(1, 4, 3, "tool-query_database", "db-server", 21_000, 1_500),
+            read,
+            root,
+            span(1, 5, 2, "tool-read_file", "file-server", 5_500, 391),
+            span(
+                1,
+                6,
+                2,
+                "a-span-with-a-name-long-enough-to-leave-no-room-for-dots",
+                "file-server",
+                6_000,
+                2_000,
+            ),
+            span(1, 7, 42, "late-child", "db-server", 49_000, 2_000),
+            span(1, 8, 1, "llm-summarize", "mcp-host", 48_000, 234),
+        ]
+    }
+
+    #[test]
+    fn tree_is_unchanged() {
+        let rows = fixture();
+        let tree = render(&rows, "mcp-agent");
+        // The tree exactly as the host printed it before the page existed.
+        let expected = r#"
+Trace: mcp-tool-orchestration  (trace id 01010101010101010101010101010101, 8 spans, services: mcp-host, db-server, file-server)
+├── mcp-agent (mcp-host) ..............................   50.0ms  |████████████████████████| agent
+│   ├── mcp-tool-read_file ............................    2.5ms  |  █                     |
+│   │   ├── tool-read_file (file-server) ..............    391µs  |  █                     |
+│   │   └── a-span-with-a-name-long-enough-to-leave-no-room-for-dots (file-server)    2.0ms  |  █                     |
+│   ├── mcp-tool-query_database .......................    4.0ms  |         ██             | tool  ERROR: database is locked database is locked database is locked database is locked data
+│   │   └── tool-query_database (db-server) ...........    1.5ms  |         █              |
+│   └── llm-summarize .................................    234µs  |                      █ |
+└── late-child (db-server) [parent span missing] ......    2.0ms  |                       █|
+Tool calls: read_file 1× 2.5ms, query_database 1× 4.0ms
+"#;
+        assert_eq!(tree, expected.strip_prefix('\n').unwrap_or(expected));
+    }
+
     #[test]
     fn tool_calls_are_summarised_per_tool_in_call_order() {
         let rows = [
