@@ -134,6 +134,9 @@ impl Session {
             let rows = view::rows(&collected);
             print!("\n{}", view::render(&rows, root_name));
         }
+        if let Some(path) = &common.trace_html {
+            view::html::write_command_page(path, &collected, root_name)?;
+        }
         if let Some(path) = &common.trace_json {
             view::write_otlp_json(path, collected)?;
         }

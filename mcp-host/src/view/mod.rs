@@ -8,9 +8,14 @@
 //!   spans whose parent is missing, bar offsets and widths as fractions of the trace, and
 //!   the time axis's ticks;
 //! - [`tree`]: the terminal tree printed after a command ([`render`], [`render_all`]);
+//! - [`html`]: the self-contained HTML page of `--trace-html` and `mcp-host view --html`,
+//!   one section per trace ([`html::write_page`]);
 //! - [`otlp_json`]: OTLP/JSON files: `--trace-json`'s writer ([`write_otlp_json`]) and a
-//!   lenient reader of saved and exported traces ([`load_otlp_json`]).
+//!   lenient reader of saved and exported traces ([`load_otlp_json`]);
+//! - [`command`]: `mcp-host view FILE [--html OUT]`.
 
+pub mod command;
+pub mod html;
 pub mod layout;
 pub mod otlp_json;
 pub mod tree;

@@ -45,7 +45,7 @@ const EXPECTED: &str = "expected OTLP/JSON traces: what --trace-json writes, or 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read at all.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -187,7 +187,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<ResourceSpans>, LoadError>
             let keys: Vec<&str> = object.keys().map(String::as_str).take(5).collect();
             return Err(shape(
                 place,
-                format!("no \"resourceSpans\" (keys: {})", keys.join(", ")),
+                format!(
+                    "no \"resourceSpans\" (keys: {}); {EXPECTED}",
+                    keys.join(", ")
+                ),
             ));
         }
         normalise_request(&mut document)
@@ -689,10 +692,8 @@ mod tests {
             "{message}"
         );
         let missing = load_otlp_json(Path::new("/nonexistent/t.json")).unwrap_err();
-        assert!(
-            missing
-                .to_string()
-                .starts_with("cannot read /nonexistent/t.json: ")
-        );
+        assert_eq!(missing.to_string(), "cannot read /nonexistent/t.json");
+        let cause = std::error::Error::source(&missing).map(ToString::to_string);
+        assert!(cause.is_some_and(|c| c.contains("No such file")));
     }
 }
