@@ -49,7 +49,8 @@
     return (micros / 1e6).toFixed(2) + 's';
   }
   function offset(ns) { return (ns < 0 ? '−' : '+') + dur(Math.abs(ns)); }
-  function count(n, one, many) { return n.toLocaleString('en-US') + ' ' + (n === 1 ? one : many); }
+  function num(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ','); }
+  function count(n, one, many) { return num(n) + ' ' + (n === 1 ? one : many); }
 
   var services = data.services || [];
   var resources = data.resources || [];
@@ -115,7 +116,7 @@
         if (keep[i] && spans[i].parent !== undefined) keep[spans[i].parent] = 1;
       }
       sec.keep = keep; sec.matches = matches;
-      sec.countEl.textContent = n.toLocaleString('en-US') + ' of ' + count(spans.length, 'span', 'spans') + ' match';
+      sec.countEl.textContent = num(n) + ' of ' + count(spans.length, 'span', 'spans') + ' match';
     } else {
       sec.keep = sec.matches = null;
       sec.countEl.textContent = '';
@@ -125,18 +126,41 @@
   }
 
   // ----- Rows: only those in view (plus a margin) are in the document.
+  // Rows already in the document stay; only those scrolling in are built. `force` rebuilds
+  // all (the list itself changed: a fold, a filter).
   function renderRows(sec, force) {
     var vp = sec.viewport;
     if (!vp) return;
     var total = sec.visible.length;
     var first = Math.max(0, Math.floor(vp.scrollTop / ROW) - OVERSCAN);
     var last = Math.min(total, Math.ceil((vp.scrollTop + vp.clientHeight) / ROW) + OVERSCAN);
-    if (!force && first === sec.first && last === sec.last) return;
+    if (force || !sec.rendered) {
+      sec.rendered = new Map();
+      sec.rowsEl.textContent = '';
+    } else if (first === sec.first && last === sec.last) {
+      return;
+    }
     sec.first = first; sec.last = last;
+    sec.rendered.forEach(function (node, v) {
+      if (v < first || v >= last) { node.remove(); sec.rendered.delete(v); }
+    });
     var frag = document.createDocumentFragment();
-    for (var v = first; v < last; v++) frag.appendChild(rowElement(sec, sec.visible[v], v));
-    sec.rowsEl.textContent = '';
+    for (var v = first; v < last; v++) {
+      if (sec.rendered.has(v)) continue;
+      var node = rowElement(sec, sec.visible[v], v);
+      sec.rendered.set(v, node);
+      frag.appendChild(node);
+    }
     sec.rowsEl.appendChild(frag);
+  }
+
+  // The selected row's highlight, on the rows in the document.
+  function markSelected(sec) {
+    if (!sec.rendered) return;
+    sec.rendered.forEach(function (node) {
+      var i = +node.getAttribute('data-i');
+      node.classList.toggle('selected', !!selected && selected[0] === sec && selected[1] === i);
+    });
   }
 
   function rowElement(sec, i, v) {
@@ -154,10 +178,6 @@
       title: hasChildren ? (sec.collapsed[i] ? 'Expand' : 'Collapse') + ' (' + count(span.end - i - 1, 'span', 'spans') + ' below)' : null,
       'aria-label': hasChildren ? 'toggle' : null
     }, hasChildren ? (sec.collapsed[i] && !sec.filter ? '▶' : '▼') : '');
-    toggle.addEventListener('click', function (event) {
-      event.stopPropagation();
-      if (hasChildren && !sec.filter) toggleRow(sec, i);
-    });
     var name = el('div', { class: 'name', style: 'padding-left:' + (8 + depth * INDENT) + 'px' },
       toggle,
       el('span', { class: 'dot', style: 'background:' + colour(span.service) }),
@@ -180,13 +200,32 @@
         style: 'left:' + x + '%;width:' + w + '%;background-color:' + colour(span.service)
       }),
       label);
-    var row = el('div', {
-      class: cls, style: 'top:' + (v * ROW) + 'px',
+    return el('div', {
+      class: cls, style: 'top:' + (v * ROW) + 'px', 'data-i': String(i),
       title: span.name + ' · ' + services[span.service] + ' · ' + dur(span.duration)
     }, name, track);
-    row.addEventListener('click', function () { select(sec, i, false); });
-    row.addEventListener('dblclick', function () { if (hasChildren && !sec.filter) toggleRow(sec, i); });
-    return row;
+  }
+
+  // One listener per section for all its rows: click selects, the triangle or a double
+  // click folds.
+  function listen(sec) {
+    function rowOf(event) {
+      var node = event.target.closest('.row');
+      return node ? +node.getAttribute('data-i') : -1;
+    }
+    sec.rowsEl.addEventListener('click', function (event) {
+      var i = rowOf(event);
+      if (i < 0) return;
+      if (event.target.closest('.tw')) {
+        if (sec.spans[i].end > i + 1 && !sec.filter) toggleRow(sec, i);
+      } else {
+        select(sec, i, false);
+      }
+    });
+    sec.rowsEl.addEventListener('dblclick', function (event) {
+      var i = rowOf(event);
+      if (i >= 0 && sec.spans[i].end > i + 1 && !sec.filter && !event.target.closest('.tw')) toggleRow(sec, i);
+    });
   }
 
   function toggleRow(sec, i) {
@@ -207,13 +246,13 @@
   function select(sec, i, scroll) {
     var previous = selected;
     selected = [sec, i];
-    if (previous && previous[0] !== sec) renderRows(previous[0], true);
+    if (previous && previous[0] !== sec) markSelected(previous[0]);
     if (scroll) {
       // Expand its ancestors, clear a filter that hides it, then bring it into view.
       if (sec.filter && !sec.keep[i]) { sec.filterInput.value = ''; applyFilter(sec, ''); }
       var p = sec.spans[i].parent, changed = false;
       while (p !== undefined) { if (sec.collapsed[p]) { sec.collapsed[p] = 0; changed = true; } p = sec.spans[p].parent; }
-      if (changed) computeVisible(sec);
+      if (changed) { computeVisible(sec); renderRows(sec, true); }
       var v = sec.visible.indexOf(i);
       if (v >= 0 && sec.viewport) {
         var top = v * ROW, vp = sec.viewport;
@@ -223,7 +262,8 @@
         if (sections.length > 1) sec.element.scrollIntoView({ block: 'nearest' });
       }
     }
-    renderRows(sec, true);
+    renderRows(sec);
+    markSelected(sec);
     showPanel(sec, i);
   }
 
@@ -362,7 +402,7 @@
       el('div', { class: 'facts' },
         s.name && s.name !== s.title ? el('span', null, el('b', null, 'Trace '), s.name) : null,
         el('span', null, el('b', null, 'Trace ID '), el('code', null, s.traceId)),
-        el('span', null, el('b', null, 'Spans '), s.spans.length.toLocaleString('en-US')),
+        el('span', null, el('b', null, 'Spans '), num(s.spans.length)),
         el('span', null, el('b', null, 'Services '), (s.services || []).map(function (i) { return services[i]; }).join(', ')),
         el('span', null, el('b', null, 'Duration '), dur(s.durationNs)),
         started ? el('span', null, el('b', null, 'Started '), started) : null,
@@ -388,6 +428,7 @@
       return el('div', { class: 'gl', style: 'left:' + (t.x * 100) + '%' });
     }));
     sec.rowsEl = el('div', { class: 'rows' });
+    listen(sec);
     sec.spacer = el('div', { class: 'spacer' }, grid, sec.rowsEl);
     sec.viewport = el('div', { class: 'viewport', tabindex: '0' }, sec.spacer);
     if (sections.length > 1) sec.viewport.style.flex = 'none';
@@ -447,28 +488,38 @@
       resourcesFetched: performance.getEntriesByType('resource').length
     };
     if (biggest) {
-      var vp = biggest.viewport, times = [], step = Math.max(ROW, Math.floor(vp.clientHeight * 0.8));
-      var maxTop = biggest.visible.length * ROW - vp.clientHeight;
-      for (var top = 0; top <= maxTop + step; top += step) {
-        var t0 = performance.now();
-        vp.scrollTop = top;
-        renderRows(biggest);
-        void biggest.rowsEl.getBoundingClientRect().height;   // style and layout, now
-        void document.body.offsetHeight;
-        times.push(performance.now() - t0);
-      }
-      times.sort(function (a, b) { return a - b; });
-      var sum = times.reduce(function (a, b) { return a + b; }, 0);
+      var vp = biggest.viewport;
+      var maxTop = Math.max(0, biggest.visible.length * ROW - vp.clientHeight);
+      // Scrolls `count` steps of `step` px from the top, each step rendered, styled and laid
+      // out before the next: a page at a time (a dragged scrollbar), or 100 px (a wheel).
+      var scroll = function (step, count) {
+        var times = [];
+        for (var k = 0; k < count; k++) {
+          var t0 = performance.now();
+          vp.scrollTop = Math.min(k * step, maxTop);
+          renderRows(biggest);
+          void biggest.rowsEl.getBoundingClientRect().height;
+          void document.body.offsetHeight;
+          times.push(performance.now() - t0);
+        }
+        times.sort(function (a, b) { return a - b; });
+        var sum = times.reduce(function (a, b) { return a + b; }, 0);
+        return {
+          steps: times.length, stepPx: step, meanMs: +(sum / times.length).toFixed(2),
+          p95Ms: +times[Math.min(times.length - 1, Math.floor(times.length * 0.95))].toFixed(2),
+          maxMs: +times[times.length - 1].toFixed(2)
+        };
+      };
+      var page = Math.max(Math.floor(vp.clientHeight * 0.9), Math.ceil(maxTop / 250));
+      result.scrollPages = scroll(page, Math.ceil(maxTop / page) + 1);
+      vp.scrollTop = 0; renderRows(biggest);
+      result.scrollWheel = scroll(100, Math.min(1000, Math.ceil(maxTop / 100) + 1));
+      vp.scrollTop = 0; renderRows(biggest);
+      result.rowsInDomWhileScrolling = biggest.rowsEl.childNodes.length;
       var t1 = performance.now(); setAll(biggest, true); void document.body.offsetHeight;
       var t2 = performance.now(); setAll(biggest, false); void document.body.offsetHeight;
       var t3 = performance.now(); biggest.filterInput.value = 'tool'; applyFilter(biggest, 'tool'); void document.body.offsetHeight;
       var t4 = performance.now(); biggest.filterInput.value = ''; applyFilter(biggest, '');
-      result.scrollSteps = times.length;
-      result.scrollStepPx = step;
-      result.scrollMeanMs = +(sum / times.length).toFixed(2);
-      result.scrollP95Ms = +times[Math.min(times.length - 1, Math.floor(times.length * 0.95))].toFixed(2);
-      result.scrollMaxMs = +times[times.length - 1].toFixed(2);
-      result.rowsInDomWhileScrolling = biggest.rowsEl.childNodes.length;
       result.collapseAllMs = +(t2 - t1).toFixed(1);
       result.expandAllMs = +(t3 - t2).toFixed(1);
       result.filterMs = +(t4 - t3).toFixed(1);
