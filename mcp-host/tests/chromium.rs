@@ -10,7 +10,8 @@
 //! Without Chromium the test prints a SKIP line and passes, unless
 //! `MCP_TRACE_REQUIRE_CHROMIUM=1` (as `.ci/run` sets), when it fails.
 //! `MCP_TRACE_SCREENSHOT=FILE` also saves a 1400×900 screenshot of the default run's page
-//! (the README's `docs/trace-html.png`).
+//! (the README's: `MCP_TRACE_SCREENSHOT=$PWD/docs/trace-html.png cargo test -p mcp-host
+//! --test chromium`; a relative FILE is taken from `mcp-host/`, the tests' folder).
 
 mod common;
 
@@ -260,6 +261,12 @@ fn the_page_renders_in_headless_chromium_with_no_console_error_and_no_request() 
             dir.path(),
         );
         assert_eq!(taken.console, Vec::<String>::new());
+        let written = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            written > 0,
+            "chromium wrote no screenshot to {}",
+            shot.display()
+        );
         say(&format!(
             "screenshot of the default run's page: {}",
             shot.display()

@@ -13,8 +13,8 @@
 //!    parents form a cycle) is added at the top level, marked like an orphan; a span id
 //!    seen twice is placed once per span, its children under the first.
 //! 4. **Scale.** The trace runs from its earliest start to its latest end (at least 1 ns);
-//!    each span's bar starts at [`Placed::offset`] and is [`Placed::width`] long, both
-//!    fractions of it.
+//!    each span's bar starts at [`TraceLayout::offset`] and is [`TraceLayout::width`]
+//!    long, both fractions of it.
 //! 5. **Axis.** [`ticks`] puts a tick every 1, 2 or 5 × 10ⁿ ns, as many as fit a limit.
 
 use std::collections::{HashMap, HashSet};
