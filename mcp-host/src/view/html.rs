@@ -21,7 +21,7 @@
 //! let sections: Vec<Section> = turns
 //!     .iter()
 //!     .enumerate()
-//!     .map(|(i, (question, trace_id))| Section::new(format!("Turn {}: {question}", i + 1), *trace_id))
+//!     .map(|(i, (question, id))| Section::new(format!("Turn {}: {question}", i + 1), *id))
 //!     .collect();
 //! write_page("chat.html".as_ref(), collected, "Conversation", &sections)?;
 //! # Ok(()) }

@@ -54,7 +54,10 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The file is not JSON (or not JSON Lines) at some point.
-    #[error("{} is not JSON at line {line}, column {column}: {message}; {EXPECTED}", path.display())]
+    #[error(
+        "{} is not JSON at line {line}, column {column}: {message}; {EXPECTED}",
+        path.display()
+    )]
     NotJson {
         /// The file.
         path: PathBuf,
