@@ -134,12 +134,15 @@ impl Session {
             let rows = view::rows(&collected);
             print!("\n{}", view::render(&rows, root_name));
         }
-        if let Some(path) = &common.trace_html {
-            view::html::write_command_page(path, &collected, root_name)?;
-        }
+        // The JSON is written even when the page cannot be.
+        let page = common
+            .trace_html
+            .as_ref()
+            .map(|path| view::html::write_command_page(path, &collected, root_name));
         if let Some(path) = &common.trace_json {
             view::write_otlp_json(path, collected)?;
         }
+        page.transpose()?;
         Ok(())
     }
 }

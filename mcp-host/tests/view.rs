@@ -270,3 +270,23 @@ fn a_bad_file_is_named_with_what_is_wrong() {
         assert!(!stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn a_page_that_cannot_be_written_is_named_and_the_json_still_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("no-such-folder/trace.html");
+    let json = dir.path().join("trace.json");
+    let output = run(host()
+        .args(["call", "file-server", "list_allowed_directories"])
+        .arg("--trace-html")
+        .arg(&page)
+        .arg("--trace-json")
+        .arg(&json));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("writing the trace page to {}", page.display())),
+        "{stderr}"
+    );
+    assert!(!spans(&json).is_empty(), "the JSON was written");
+}
