@@ -64,6 +64,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Proxy(args)) => return crate::proxy::run_proxy(args).await,
         Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
+        Some(Command::View(args)) => {
+            return crate::view::command::run(&args, &cli.common);
+        }
         _ => {}
     }
     if let Some(Command::Bench(args)) = cli.command {
@@ -85,7 +88,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let agent = agent_for(&cli.model)?;
             conversation::run_chat(agent.as_ref(), &args, grouping, specs, &cli.common).await
         }
-        Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_)) => {
+        Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_) | Command::View(_)) => {
             unreachable!("handled above")
         }
         Some(Command::Tools) => list_tools(specs, &cli.common).await,

@@ -148,6 +148,13 @@ pub struct Common {
     #[arg(long, value_name = "FILE", global = true)]
     pub trace_json: Option<PathBuf>,
 
+    /// Write the trace to FILE as one self-contained HTML page: every span as a bar to
+    /// scale, coloured by service, nesting collapsible, errors in red, each span's
+    /// attributes, events and links on a click. It opens from disk and loads nothing.
+    /// `chat` writes one page for the conversation, a section per turn.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub trace_html: Option<PathBuf>,
+
     /// Do not print the trace tree.
     #[arg(long, global = true)]
     pub no_trace_view: bool,
@@ -209,4 +216,8 @@ pub enum Command {
     Proxy(crate::proxy::ProxyArgs),
     /// Print an MCP client config with every stdio server wrapped in `mcp-host proxy`.
     WrapConfig(crate::wrap_config::WrapConfigArgs),
+    /// Show a saved trace without a backend: the tree of each trace in FILE, or with
+    /// --html OUT one HTML page. FILE is what --trace-json wrote or any OTLP/JSON export.
+    /// Starts no server. Example: `mcp-host view trace.json --html trace.html`
+    View(crate::view::command::ViewArgs),
 }

@@ -27,7 +27,8 @@
 //! - [`servers`]: MCP servers as child processes: start, discover, call, shut down.
 //! - [`toolbox`]: the running servers as the agent's toolbox.
 //! - [`session`]: one command's telemetry, local receiver, root span and trace view.
-//! - [`receiver`] and [`view`]: the local OTLP receiver and the printed span tree.
+//! - [`receiver`] and [`view`]: the local OTLP receiver, the printed span tree, the
+//!   offline HTML page (`--trace-html`) and `mcp-host view` of saved OTLP/JSON files.
 //! - [`bundled`]: the bundled file and database servers, run by this same executable.
 //! - [`proxy`]: `mcp-host proxy`, a tracing stdio relay in front of any MCP server;
 //!   [`wrap_config`] puts it into a client's config.

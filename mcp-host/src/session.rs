@@ -156,6 +156,29 @@ impl Session {
         common: &Common,
         root_name: &str,
     ) -> anyhow::Result<()> {
+        self.finish_with(servers, common, root_name, None).await
+    }
+
+    /// [`finish`](Self::finish) for a conversation: the `--trace-html` page has one section
+    /// per turn (`sections`, in order) under `title`.
+    pub async fn finish_conversation(
+        self,
+        servers: Vec<Server>,
+        common: &Common,
+        title: &str,
+        sections: Vec<view::html::Section>,
+    ) -> anyhow::Result<()> {
+        self.finish_with(servers, common, "", Some((title, sections)))
+            .await
+    }
+
+    async fn finish_with(
+        self,
+        servers: Vec<Server>,
+        common: &Common,
+        root_name: &str,
+        sections: Option<(&str, Vec<view::html::Section>)>,
+    ) -> anyhow::Result<()> {
         shutdown_all(servers).await;
         let Session {
             mut telemetry,
@@ -177,9 +200,15 @@ impl Session {
             let rows = view::rows(&collected);
             print!("\n{}", view::render(&rows, root_name));
         }
+        // The JSON is written even when the page cannot be.
+        let page = common.trace_html.as_ref().map(|path| match &sections {
+            Some((title, sections)) => view::html::write_page(path, &collected, title, sections),
+            None => view::html::write_command_page(path, &collected, root_name),
+        });
         if let Some(path) = &common.trace_json {
             view::write_otlp_json(path, collected)?;
         }
+        page.transpose()?;
         Ok(())
     }
 }

@@ -49,7 +49,9 @@ fn chat_command(fake: &FakeModel, json: &Path) -> Command {
         .args(["--user-id", "ada", "--tag", "demo", "--tag", "eu"])
         .args(["--metadata", "team=sales", "--environment", "staging"])
         .arg("--trace-json")
-        .arg(json);
+        .arg(json)
+        .arg("--trace-html")
+        .arg(json.with_extension("html"));
     command
 }
 
@@ -248,6 +250,28 @@ fn a_streamed_conversation_is_one_trace_per_turn_with_one_conversation_id() {
     for key in ["confident.trace.user_id", "confident.trace.tags"] {
         assert_eq!(start.attributes[key], roots[0].attributes[key]);
     }
+
+    // The --trace-html page: one section per turn, in order, each the turn's trace.
+    let page = page_data(&std::fs::read_to_string(json.with_extension("html")).unwrap());
+    assert_eq!(page["title"], format!("Conversation {conversation}"));
+    let sections: Vec<(String, String)> = page["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["title"].as_str().unwrap().to_owned(),
+                s["traceId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [Q1, Q2, Q3]
+        .iter()
+        .zip(&roots)
+        .enumerate()
+        .map(|(i, (q, root))| (format!("Turn {}: {q}", i + 1), root.trace_id.clone()))
+        .collect();
+    assert_eq!(sections, expected);
 
     // The chat spans: streamed, exact usage from the last chunk, time to first chunk.
     let mut chats = named(&spans, "chat fake-model");

@@ -26,7 +26,7 @@ mod printer;
 
 use std::{process::ExitCode, time::Duration};
 
-use opentelemetry::trace::Status;
+use opentelemetry::trace::{Status, TraceContextExt as _};
 use trace_meta::attributes as attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -42,6 +42,7 @@ use crate::{
     session::Session,
     signals::Signals,
     toolbox::ServerSet,
+    view,
 };
 
 /// How often the servers export their spans during a conversation.
@@ -159,6 +160,8 @@ pub async fn run_chat(
     let root_name = agent::root_span_name(agent);
     let mut code = ExitCode::SUCCESS;
     let mut answered = 0usize;
+    // One section of the --trace-html page per turn.
+    let mut sections = Vec::new();
 
     loop {
         let line = if input.is_terminal() {
@@ -206,7 +209,7 @@ pub async fn run_chat(
                     eprintln!("mcp-host: {refusal}");
                     continue;
                 }
-                let end = turn(
+                let (end, trace_id) = turn(
                     agent,
                     query,
                     &session,
@@ -218,6 +221,10 @@ pub async fn run_chat(
                 )
                 .await;
                 answered += 1;
+                sections.push(view::html::Section::new(
+                    format!("Turn {answered}: {query}"),
+                    trace_id,
+                ));
                 match end {
                     TurnEnd::Answered | TurnEnd::Failed | TurnEnd::Cancelled => {}
                     TurnEnd::Terminated => {
@@ -234,8 +241,12 @@ pub async fn run_chat(
             grouping.conversation_id.as_deref().unwrap_or_default()
         );
     }
+    let title = format!(
+        "Conversation {}",
+        grouping.conversation_id.as_deref().unwrap_or_default()
+    );
     session
-        .finish(toolbox.into_servers(), &quiet(common), &root_name)
+        .finish_conversation(toolbox.into_servers(), &quiet(common), &title, sections)
         .await?;
     Ok(code)
 }
@@ -251,8 +262,25 @@ async fn turn(
     grouping: &Grouping,
     printer: &Printer,
     signals: &mut Signals,
-) -> TurnEnd {
+) -> (TurnEnd, opentelemetry::trace::TraceId) {
     let root = session.root(agent::agent_span(agent, query, grouping));
+    let trace_id = root.context().span().span_context().trace_id();
+    (
+        turn_in(agent, query, toolbox, history, printer, signals, root).await,
+        trace_id,
+    )
+}
+
+/// The turn, in its root span `root`.
+async fn turn_in(
+    agent: &dyn Agent,
+    query: &str,
+    toolbox: &ServerSet,
+    history: &mut History,
+    printer: &Printer,
+    signals: &mut Signals,
+    root: tracing::Span,
+) -> TurnEnd {
     agent::record_tools(&root, toolbox.tools());
     let run = agent
         .run(Turn {

@@ -206,3 +206,20 @@ pub fn child_pids(parent: u32) -> Vec<u32> {
     }
     pids
 }
+
+/// The span data a `--trace-html` page embeds (its `<script type="application/json">`),
+/// parsed.
+pub fn page_data(html: &str) -> Value {
+    const OPEN: &str = "<script type=\"application/json\" id=\"trace-data\">";
+    let start = html.find(OPEN).expect("the page embeds its data") + OPEN.len();
+    let len = html[start..]
+        .find("</script>")
+        .expect("the data element ends");
+    serde_json::from_str(&html[start..start + len]).expect("the embedded data is JSON")
+}
+
+/// The printed tree in a command's stdout: from its `Trace:` line to the end.
+pub fn printed_tree(stdout: &str) -> &str {
+    let start = stdout.find("\nTrace: ").map_or(0, |at| at + 1);
+    &stdout[start..]
+}
