@@ -20,6 +20,7 @@ fields = [
     ("p50_with_trace_context_us", "p50 with ctx", 1),
     ("p50_without_trace_context_us", "p50 without", 1),
     ("peak_rss_kib", "peak RSS MB", 1),
+    ("server_cpu_per_call_us", "server CPU µs/call", 0),
 ]
 print("| label | runs | " + " | ".join(name for _, name, _ in fields) + " | spans |")
 print("|---" * (len(fields) + 3) + "|")

@@ -38,9 +38,26 @@ pub struct BenchArgs {
     /// Its arguments, a JSON object.
     #[arg(long, default_value = r#"{"path": "sales.csv"}"#)]
     pub args: String,
+    /// Where the server exports: `local` sends its spans to the bench's receiver as a host
+    /// does (`TRACE_META_LOCAL_ENDPOINT`); `otlp` names the receiver as the user's backend
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`: spans and metrics); `none` exports nothing. The
+    /// server's own `OTEL_*` variables are removed in every mode.
+    #[arg(long, value_enum, default_value_t = Export::Local)]
+    pub export: Export,
     /// The server command and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "SERVER_CMD")]
     pub command: Vec<String>,
+}
+
+/// Where the measured server sends its telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Export {
+    /// Spans to the bench's receiver as a host's second destination.
+    Local,
+    /// Spans and metrics to the bench's receiver as the user's OTLP backend.
+    Otlp,
+    /// Nothing leaves the server.
+    None,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -97,6 +114,18 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|kib| kib.parse().ok())
 }
 
+/// CPU time a process has used so far, all its threads (`/proc/PID/stat` utime + stime);
+/// `None` when the process is gone (Linux only).
+fn proc_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // The kernel reports USER_HZ ticks, 100 per second on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// Runs the benchmark and prints a table and one JSON line.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     trace_meta::propagation::install_propagator();
@@ -109,12 +138,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let receiver = Receiver::start().await?;
 
     let started = Instant::now();
-    let mut child = Command::new(&args.command[0])
-        .args(&args.command[1..])
-        .env(
-            trace_meta::telemetry::LOCAL_ENDPOINT_ENV,
-            receiver.traces_endpoint(),
-        )
+    let mut command = Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.env_remove(trace_meta::telemetry::LOCAL_ENDPOINT_ENV);
+    let traces = receiver.traces_endpoint();
+    match args.export {
+        Export::Local => {
+            command.env(trace_meta::telemetry::LOCAL_ENDPOINT_ENV, &traces);
+        }
+        Export::Otlp => {
+            let base = traces.trim_end_matches("/v1/traces");
+            command.env("OTEL_EXPORTER_OTLP_ENDPOINT", base);
+        }
+        Export::None => {}
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -132,6 +175,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let first_call = started.elapsed();
     let _ = first;
 
+    let cpu_before = proc_cpu_time(pid);
     let mut with = Vec::with_capacity(args.calls / 2 + 1);
     let mut without = Vec::with_capacity(args.calls / 2 + 1);
     let sequential_started = Instant::now();
@@ -172,11 +216,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let concurrent = concurrent_started.elapsed();
     let concurrent_calls = per_task * args.concurrency.max(1);
     let rss = proc_status_kib(pid, "VmHWM");
+    let measured_calls = (args.calls + concurrent_calls) as f64;
+    let cpu_per_call_us = cpu_before
+        .zip(proc_cpu_time(pid))
+        .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / measured_calls);
 
     // Close stdin and let the server flush, as a host would.
     let _ = session.cancel().await;
     let exit = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-    let expected_spans = 1 + 1 + args.calls + concurrent_calls;
+    let expected_spans = if args.export == Export::None {
+        0
+    } else {
+        1 + 1 + args.calls + concurrent_calls
+    };
     let received = receiver
         .collected()
         .snapshot()
@@ -202,9 +254,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "p50_without_trace_context_us": percentile(&without, 0.5),
         "trace_context_p50_ratio": percentile(&with, 0.5) / percentile(&without, 0.5).max(f64::MIN_POSITIVE),
         "peak_rss_kib": rss,
+        "server_cpu_per_call_us": cpu_per_call_us,
         "clean_exit": matches!(exit, Ok(Ok(status)) if status.success()),
         "spans_received": received,
         "spans_expected": expected_spans,
+        "export": format!("{:?}", args.export).to_lowercase(),
+        "metrics_requests": receiver.collected().metrics_requests(),
     });
     println!("{:<34} {}", "server", args.command.join(" "));
     println!(
@@ -242,6 +297,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "{:<34} {}",
         "server peak RSS",
         rss.map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+    );
+    println!(
+        "{:<34} {}",
+        "server CPU per call",
+        cpu_per_call_us.map_or("n/a".into(), |us| format!("{us:.0} µs"))
     );
     println!(
         "{:<34} {received} / {expected_spans}",
