@@ -1,13 +1,21 @@
 //! Where spans go: the user's backend chosen from the standard `OTEL_EXPORTER_OTLP_*`
 //! variables (OTLP/HTTP, or gRPC with the `grpc` feature), the second destination without
-//! the user's headers, and endpoints as logs may show them.
+//! the user's headers, the one HTTP client they share, and endpoints as logs may show them.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU16, Ordering},
+    },
+    time::Duration,
+};
 
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 
 use super::{
-    EXPORT_TIMEOUT, TelemetryError, env_set,
+    DEFAULT_EXPORT_BATCH_SIZE, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT, TelemetryError,
+    batch::BatchConfig,
+    env_set,
     report::{ReportingExporter, ReportingProcessor},
 };
 
@@ -34,19 +42,29 @@ fn timeout_from(
 }
 
 /// The exporter to the user's backend, when the standard variables name one.
-pub(super) fn user_processor() -> Result<Option<ReportingProcessor>, TelemetryError> {
-    if !env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") && !env_set("OTEL_EXPORTER_OTLP_ENDPOINT") {
+pub(super) fn user_processor(
+    clients: &mut HttpClients,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Option<ReportingProcessor>, TelemetryError> {
+    if !user_endpoint_set() {
         return Ok(None);
     }
     let protocol = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_default();
+    let config = BatchConfig::from_env(DEFAULT_EXPORT_BATCH_SIZE, SHUTDOWN_TIMEOUT);
     match protocol.trim() {
-        "" | "http/protobuf" => http_exporter(None, true).map(|e| Some(e.into_processor())),
+        "" | "http/protobuf" => http_exporter(None, true, clients)
+            .map(|exporter| Some(exporter.into_processor(config, runtime))),
         #[cfg(feature = "grpc")]
-        "grpc" => super::grpc::grpc_processor().map(Some),
+        "grpc" => super::grpc::grpc_processor(config, runtime).map(Some),
         other => Err(TelemetryError::UnsupportedProtocol(other.to_owned())),
     }
+}
+
+/// Whether the standard variables name a traces endpoint.
+pub(super) fn user_endpoint_set() -> bool {
+    env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_ENDPOINT")
 }
 
 pub(super) fn confident_headers() -> std::collections::HashMap<String, String> {
@@ -58,10 +76,21 @@ pub(super) fn confident_headers() -> std::collections::HashMap<String, String> {
         .collect()
 }
 
+/// The second destination's exporter, behind its batch processor.
+pub(super) fn local_processor(
+    endpoint: &str,
+    clients: &mut HttpClients,
+    runtime: &tokio::runtime::Handle,
+) -> Result<ReportingProcessor, TelemetryError> {
+    let config = BatchConfig::from_env(DEFAULT_EXPORT_BATCH_SIZE, SHUTDOWN_TIMEOUT);
+    Ok(http_exporter(Some(endpoint), false, clients)?.into_processor(config, runtime))
+}
+
 /// An OTLP/HTTP protobuf exporter: to `endpoint`, or wherever the standard variables say.
-pub(super) fn http_exporter(
+fn http_exporter(
     endpoint: Option<&str>,
     user: bool,
+    clients: &mut HttpClients,
 ) -> Result<ReportingExporter, TelemetryError> {
     let timeout = export_timeout("TRACES", EXPORT_TIMEOUT);
     let mut builder = opentelemetry_otlp::SpanExporter::builder()
@@ -72,66 +101,105 @@ pub(super) fn http_exporter(
         builder = builder.with_endpoint(endpoint);
     }
     let label = endpoint.map_or_else(user_endpoint_label, crate::redact::url);
-    let plain_http = label.starts_with("http://");
-    let client = blocking_client(timeout, plain_http, &label)?;
-    if user {
-        builder = builder
-            .with_headers(confident_headers())
-            .with_http_client(client);
-    } else {
+    let client = OtlpClient {
+        client: clients.get(&label)?,
+        timeout,
         // The exporter adds OTEL_EXPORTER_OTLP_HEADERS to every request; the user's
         // credentials are for the user's backend, never for a second destination.
-        builder = builder.with_http_client(HeaderFreeClient(client));
+        user_headers: user,
+        status: None,
+    };
+    if user {
+        builder = builder.with_headers(confident_headers());
     }
-    let exporter = builder.build().map_err(|error| TelemetryError::Exporter {
-        endpoint: label.clone(),
-        error,
-    })?;
+    let exporter =
+        builder
+            .with_http_client(client)
+            .build()
+            .map_err(|error| TelemetryError::Exporter {
+                endpoint: label.clone(),
+                error,
+            })?;
     Ok(ReportingExporter::new(label, exporter))
 }
 
-/// An HTTP client that sends only the headers an OTLP request needs, for the second
-/// destination.
-#[derive(Debug)]
-struct HeaderFreeClient(reqwest::blocking::Client);
+/// The HTTP clients of the process's OTLP/HTTP exporters: one connection pool for traces
+/// (both destinations) and metrics, used on the export thread.
+///
+/// For plain `http://` endpoints the client loads no TLS roots: the system store (parsed
+/// file by file by the platform verifier) would cost every process about 0.35 MB for a
+/// connection that never uses it. Once an `https://` endpoint needs TLS (feature
+/// `tls-ring`), that client serves every later exporter too; [`HttpClients::new`] is told
+/// up front when one will, so that the process has one client.
+#[derive(Debug, Default)]
+pub(super) struct HttpClients {
+    plain: Option<reqwest::Client>,
+    tls: Option<reqwest::Client>,
+}
 
-/// A blocking HTTP client for an exporter to `endpoint` (as logs show it). For a plain
-/// `http://` endpoint it loads no TLS roots: the system store (parsed file by file by the
-/// platform verifier) would cost every process about 0.35 MB for a connection that never
-/// uses it. An `https://` endpoint needs the `tls-ring` feature.
-pub(super) fn blocking_client(
-    timeout: Duration,
-    plain_http: bool,
-    endpoint: &str,
-) -> Result<reqwest::blocking::Client, TelemetryError> {
-    if !plain_http && !cfg!(feature = "tls-ring") {
-        return Err(TelemetryError::NoTls {
-            endpoint: endpoint.to_owned(),
-        });
+impl HttpClients {
+    /// Clients for exporters to `endpoints` (as logs show them): TLS from the start if any
+    /// of them is not plain `http://`.
+    pub(super) fn new<'a>(
+        endpoints: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, TelemetryError> {
+        let mut clients = Self::default();
+        if let Some(secure) = endpoints.into_iter().find(|e| !e.starts_with("http://")) {
+            clients.get(secure)?;
+        }
+        Ok(clients)
     }
-    #[cfg(feature = "tls-ring")]
-    super::ensure_crypto_provider();
-    // reqwest's blocking client owns a runtime, which must not be created or dropped on an
-    // async runtime's thread: build it on a thread of its own.
-    std::thread::spawn(move || {
-        let builder = reqwest::blocking::Client::builder().timeout(timeout);
+
+    /// The client for an exporter to `endpoint`, as logs show it.
+    pub(super) fn get(&mut self, endpoint: &str) -> Result<reqwest::Client, TelemetryError> {
+        let plain_http = endpoint.starts_with("http://");
+        if let Some(client) = self
+            .tls
+            .as_ref()
+            .or(self.plain.as_ref().filter(|_| plain_http))
+        {
+            return Ok(client.clone());
+        }
+        if !plain_http && !cfg!(feature = "tls-ring") {
+            return Err(TelemetryError::NoTls {
+                endpoint: endpoint.to_owned(),
+            });
+        }
+        #[cfg(feature = "tls-ring")]
+        super::ensure_crypto_provider();
+        let builder = reqwest::Client::builder();
         #[cfg(feature = "tls-ring")]
         let builder = if plain_http {
             builder.tls_certs_only(std::iter::empty())
         } else {
             builder
         };
-        #[cfg(not(feature = "tls-ring"))]
-        let _ = plain_http;
-        builder.build()
-    })
-    .join()
-    .map_err(|_| TelemetryError::Runtime("building the HTTP client panicked".into()))?
-    .map_err(|error| TelemetryError::Runtime(error.to_string()))
+        let client = builder
+            .build()
+            .map_err(|error| TelemetryError::Runtime(error.to_string()))?;
+        let slot = if plain_http {
+            &mut self.plain
+        } else {
+            &mut self.tls
+        };
+        Ok(slot.insert(client).clone())
+    }
+}
+
+/// How one exporter sends through the shared client: within its own timeout, with the
+/// user's headers or only those an OTLP request needs, and keeping the status of the last
+/// answer when asked (so that a backend that takes no metrics can be told from one that
+/// fails).
+#[derive(Debug)]
+pub(super) struct OtlpClient {
+    pub(super) client: reqwest::Client,
+    pub(super) timeout: Duration,
+    pub(super) user_headers: bool,
+    pub(super) status: Option<Arc<AtomicU16>>,
 }
 
 #[async_trait::async_trait]
-impl opentelemetry_http::HttpClient for HeaderFreeClient {
+impl opentelemetry_http::HttpClient for OtlpClient {
     async fn send_bytes(
         &self,
         mut request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
@@ -139,17 +207,28 @@ impl opentelemetry_http::HttpClient for HeaderFreeClient {
         opentelemetry_http::Response<opentelemetry_http::Bytes>,
         opentelemetry_http::HttpError,
     > {
-        const KEPT: [&str; 3] = ["content-type", "content-encoding", "user-agent"];
-        let headers = request.headers_mut();
-        let dropped: Vec<_> = headers
-            .keys()
-            .filter(|name| !KEPT.contains(&name.as_str()))
-            .cloned()
-            .collect();
-        for name in dropped {
-            headers.remove(name);
+        if !self.user_headers {
+            const KEPT: [&str; 3] = ["content-type", "content-encoding", "user-agent"];
+            let headers = request.headers_mut();
+            let dropped: Vec<_> = headers
+                .keys()
+                .filter(|name| !KEPT.contains(&name.as_str()))
+                .cloned()
+                .collect();
+            for name in dropped {
+                headers.remove(name);
+            }
         }
-        self.0.send_bytes(request).await
+        let response = tokio::time::timeout(self.timeout, self.client.send_bytes(request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!("no answer within {} ms", self.timeout.as_millis()).into())
+            });
+        if let Some(status) = &self.status {
+            let code = response.as_ref().map_or(0, |r| r.status().as_u16());
+            status.store(code, Ordering::Relaxed);
+        }
+        response
     }
 }
 

@@ -1,5 +1,6 @@
-//! Where metrics go: an SDK meter provider with a periodic reader and an OTLP/HTTP
-//! (protobuf) exporter, set up from the standard variables, or nothing at all.
+//! Where metrics go: an SDK meter provider whose reader is collected on a schedule by a task
+//! on the export thread and sent by an OTLP/HTTP (protobuf) exporter, set up from the
+//! standard variables, or nothing at all.
 //!
 //! # When metrics are exported
 //! 1. `OTEL_SDK_DISABLED=true`: never (checked by the caller, with the spans).
@@ -20,16 +21,16 @@
 //!    traces-only Jaeger, Tempo or Phoenix): export stops for the process, said once at
 //!    `info` level, and nothing is reported as lost.
 //!
-//! The reader exports every `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60000) from its own
-//! thread and once more at shutdown. `OTEL_EXPORTER_OTLP_HEADERS` (and
+//! The metrics are exported every `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60000) from the
+//! export thread (the spans' one, with the same HTTP client) and once more at shutdown. `OTEL_EXPORTER_OTLP_HEADERS` (and
 //! `OTEL_EXPORTER_OTLP_METRICS_HEADERS`) are sent; the `x-confident-api-key` header never is.
 //! Temporality is cumulative, the OTLP default.
 
 use std::{
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
-        mpsc,
+        mpsc as std_mpsc,
     },
     time::{Duration, Instant},
 };
@@ -39,14 +40,15 @@ use opentelemetry_sdk::{
     Resource,
     error::{OTelSdkError, OTelSdkResult},
     metrics::{
-        PeriodicReader, SdkMeterProvider, Temporality, data::ResourceMetrics,
-        exporter::PushMetricExporter,
+        InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+        data::ResourceMetrics, exporter::PushMetricExporter, reader::MetricReader,
     },
 };
+use tokio::{sync::mpsc, time::MissedTickBehavior};
 
 use super::{
-    SHUTDOWN_TIMEOUT, TelemetryError,
-    export::{blocking_client, export_timeout},
+    ExportSetup, SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard,
+    export::{OtlpClient, export_timeout},
 };
 
 /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for metrics.
@@ -121,17 +123,27 @@ fn is_confident(endpoint: &str) -> bool {
     host == "confident-ai.com" || host.ends_with(".confident-ai.com")
 }
 
-/// The process's meter provider and what its exporter reports.
+/// The process's meter provider, and the way to the task that exports its metrics.
 #[derive(Debug)]
 pub(super) struct MetricsExport {
     provider: SdkMeterProvider,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+/// What the guard asks of the export task.
+#[derive(Debug)]
+enum Command {
+    Flush(std_mpsc::SyncSender<OTelSdkResult>),
+    Shutdown(std_mpsc::SyncSender<OTelSdkResult>),
 }
 
 /// Sets up metrics export as the module doc says and returns the meter provider (the
-/// caller installs it as the global one); `None` when no metrics leave the process. The second value
-/// is a warning for the user, to be logged once logging is set up.
+/// caller installs it as the global one); `None` when no metrics leave the process. The
+/// second value is a warning for the user, to be logged once logging is set up.
 pub(super) fn setup(
     resource: Resource,
+    export: &mut ExportSetup,
+    guard: &mut TelemetryGuard,
 ) -> Result<(Option<MetricsExport>, Option<String>), TelemetryError> {
     let endpoint = match decide(|name| std::env::var(name).ok()) {
         Decision::Off(warning) => return Ok((None, warning)),
@@ -140,21 +152,24 @@ pub(super) fn setup(
     let label = crate::redact::url(&endpoint);
     // Within the shutdown budget unless told otherwise: the last export happens at shutdown.
     let timeout = export_timeout("METRICS", SHUTDOWN_TIMEOUT);
-    let mut builder = opentelemetry_otlp::MetricExporter::builder()
+    let status = Arc::new(AtomicU16::new(0));
+    let client = OtlpClient {
+        client: export.clients.get(&label)?,
+        timeout,
+        user_headers: true,
+        status: Some(Arc::clone(&status)),
+    };
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_timeout(timeout)
-        .with_endpoint(endpoint);
-    let status = Arc::new(AtomicU16::new(0));
-    let client = blocking_client(timeout, label.starts_with("http://"), &label)?;
-    builder = builder.with_http_client(StatusRecordingClient {
-        client,
-        status: Arc::clone(&status),
-    });
-    let exporter = builder.build().map_err(|error| TelemetryError::Exporter {
-        endpoint: label.clone(),
-        error,
-    })?;
+        .with_endpoint(endpoint)
+        .with_http_client(client)
+        .build()
+        .map_err(|error| TelemetryError::Exporter {
+            endpoint: label.clone(),
+            error,
+        })?;
     let exporter = ReportingMetricExporter {
         inner: exporter,
         endpoint: label,
@@ -163,13 +178,100 @@ pub(super) fn setup(
         failing: AtomicBool::new(false),
         failed: AtomicU64::new(0),
     };
-    // The reader reads OTEL_METRIC_EXPORT_INTERVAL (ms, default 60000) itself.
-    let reader = PeriodicReader::builder(exporter).build();
+    let reader = SharedReader(Arc::new(
+        ManualReader::builder()
+            .with_temporality(exporter.temporality())
+            .build(),
+    ));
     let provider = SdkMeterProvider::builder()
         .with_resource(resource)
-        .with_reader(reader)
+        .with_reader(reader.clone())
         .build();
-    Ok((Some(MetricsExport { provider }), None))
+    let runtime = export.runtime(guard)?;
+    let (commands, received) = mpsc::unbounded_channel();
+    runtime.spawn(export_task(reader, exporter, export_interval(), received));
+    Ok((Some(MetricsExport { provider, commands }), None))
+}
+
+/// `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000).
+fn export_interval() -> Duration {
+    let millis = std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(60_000);
+    Duration::from_millis(millis)
+}
+
+/// Collects and exports on the schedule and when the guard asks; ends on shutdown, or when
+/// the guard is gone.
+async fn export_task(
+    reader: SharedReader,
+    exporter: ReportingMetricExporter,
+    interval: Duration,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut schedule = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    schedule.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            command = commands.recv() => match command {
+                Some(Command::Flush(reply)) => {
+                    let _ = reply.send(collect_and_export(&reader, &exporter).await);
+                }
+                Some(Command::Shutdown(reply)) => {
+                    let exported = collect_and_export(&reader, &exporter).await;
+                    let _ = reply.send(exported.and(exporter.shutdown()));
+                    return;
+                }
+                None => return,
+            },
+            _ = schedule.tick() => {
+                let _ = collect_and_export(&reader, &exporter).await;
+            }
+        }
+    }
+}
+
+/// One collection, exported unless nothing has been measured yet.
+async fn collect_and_export(
+    reader: &SharedReader,
+    exporter: &ReportingMetricExporter,
+) -> OTelSdkResult {
+    let mut metrics = ResourceMetrics::default();
+    reader.0.collect(&mut metrics)?;
+    if metrics.scope_metrics().next().is_none() {
+        return Ok(());
+    }
+    exporter.export(&metrics).await
+}
+
+/// The SDK's manual reader, shared by the meter provider (which registers with it) and the
+/// export task (which collects from it).
+#[derive(Debug, Clone)]
+struct SharedReader(Arc<ManualReader>);
+
+impl MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
+        self.0.register_pipeline(pipeline);
+    }
+
+    fn collect(&self, metrics: &mut ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(metrics)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        self.0.temporality(kind)
+    }
 }
 
 impl MetricsExport {
@@ -180,71 +282,49 @@ impl MetricsExport {
 
     /// Exports what has been measured so far, waiting for the exporter.
     pub(super) fn force_flush(&self) -> OTelSdkResult {
-        self.provider.force_flush()
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.commands
+            .send(Command::Flush(reply))
+            .map_err(|_| OTelSdkError::AlreadyShutdown)?;
+        answer
+            .recv_timeout(SHUTDOWN_TIMEOUT + Duration::from_millis(100))
+            .unwrap_or(Err(OTelSdkError::Timeout(SHUTDOWN_TIMEOUT)))
     }
 
-    /// Starts the final export and shutdown on a thread of its own, so that it runs while
-    /// the spans are flushed; [`PendingShutdown::wait`] collects the result.
+    /// Starts the final export on the export thread, so that it runs while the spans are
+    /// flushed; [`PendingShutdown::wait`] collects the result.
     pub(super) fn start_shutdown(&self) -> PendingShutdown {
-        let (done, result) = mpsc::sync_channel(1);
-        let provider = self.provider.clone();
-        let started = Instant::now();
-        let spawned = std::thread::Builder::new()
-            .name("trace-meta-metrics-shutdown".into())
-            .spawn(move || {
-                let _ = done.send(provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
-            });
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        let sent = self.commands.send(Command::Shutdown(reply)).is_ok();
         PendingShutdown {
-            result: spawned.ok().map(|_| result),
-            started,
+            answer: sent.then_some(answer),
+            provider: self.provider.clone(),
+            started: Instant::now(),
         }
     }
 }
 
-/// A meter provider shutdown under way.
+/// A metrics shutdown under way.
 pub(super) struct PendingShutdown {
-    result: Option<mpsc::Receiver<OTelSdkResult>>,
+    answer: Option<std_mpsc::Receiver<OTelSdkResult>>,
+    provider: SdkMeterProvider,
     started: Instant,
 }
 
 impl PendingShutdown {
-    /// Waits for the shutdown, at most until [`SHUTDOWN_TIMEOUT`] after it started.
+    /// Waits for the last export, at most until [`SHUTDOWN_TIMEOUT`] after it started, and
+    /// shuts the meter provider down.
     pub(super) fn wait(self) -> OTelSdkResult {
-        let Some(result) = self.result else {
-            return Err(OTelSdkError::InternalFailure(
-                "cannot start a thread to shut metrics down".into(),
-            ));
+        let Some(answer) = self.answer else {
+            return Err(OTelSdkError::AlreadyShutdown);
         };
         let left = SHUTDOWN_TIMEOUT.saturating_sub(self.started.elapsed());
         // A little slack over the exporter's own timeout, so its answer wins the race.
-        match result.recv_timeout(left + Duration::from_millis(100)) {
-            Ok(result) => result,
-            Err(_) => Err(OTelSdkError::Timeout(SHUTDOWN_TIMEOUT)),
-        }
-    }
-}
-
-/// The exporter's HTTP client, keeping the status of the last answer, so that a backend
-/// that takes no metrics can be told from one that fails.
-#[derive(Debug)]
-struct StatusRecordingClient {
-    client: reqwest::blocking::Client,
-    status: Arc<AtomicU16>,
-}
-
-#[async_trait::async_trait]
-impl opentelemetry_http::HttpClient for StatusRecordingClient {
-    async fn send_bytes(
-        &self,
-        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-    ) -> Result<
-        opentelemetry_http::Response<opentelemetry_http::Bytes>,
-        opentelemetry_http::HttpError,
-    > {
-        let response = self.client.send_bytes(request).await;
-        let status = response.as_ref().map_or(0, |r| r.status().as_u16());
-        self.status.store(status, Ordering::Relaxed);
-        response
+        let exported = answer
+            .recv_timeout(left + Duration::from_millis(100))
+            .unwrap_or(Err(OTelSdkError::Timeout(SHUTDOWN_TIMEOUT)));
+        let _ = self.provider.shutdown();
+        exported
     }
 }
 

@@ -45,8 +45,11 @@
 //! - exporters of your own ([`Telemetry::with_span_exporter`]).
 //!
 //! Nothing configured means no exporter, no network and no noise. `OTEL_SDK_DISABLED=true`
-//! turns tracing off and keeps the logs. Export runs on the batch processor's own thread, so
-//! a request never waits on a backend; a failing backend is reported once on stderr.
+//! turns tracing off and keeps the logs. Every OTLP exporter of the process (both span
+//! destinations and metrics) runs on one export thread with a one-thread tokio runtime and
+//! one HTTP client, started only when something is exported; ended spans wait in a queue
+//! that grows as needed (up to `OTEL_BSP_MAX_QUEUE_SIZE`) and leave in batches, so a
+//! request never waits on a backend. A failing backend is reported once on stderr.
 //!
 //! **TLS.** An `https://` endpoint needs a rustls crypto provider. With the `tls-ring`
 //! feature (a default), ring is installed as the process's provider when an exporter needs
@@ -55,10 +58,13 @@
 //! [`TelemetryError::NoTls`].
 //!
 //! This file is the builder ([`Telemetry`]), the pipeline and the guard ([`TelemetryGuard`]);
-//! the exporter choice and the second destination are in `export.rs`, OTLP/gRPC in
+//! the exporter choice, the second destination and the HTTP client are in `export.rs`, the
+//! batch processor in `batch.rs`, the export thread in `runtime.rs`, OTLP/gRPC in
 //! `grpc.rs`, loss reporting in `report.rs`, and metrics export in `metrics_export.rs` (what
 //! is recorded is in the crate's `metrics` module).
 
+#[cfg(feature = "otlp")]
+mod batch;
 #[cfg(feature = "otlp")]
 mod export;
 #[cfg(feature = "grpc")]
@@ -67,6 +73,8 @@ mod grpc;
 mod metrics_export;
 #[cfg(feature = "otlp")]
 mod report;
+#[cfg(feature = "otlp")]
+mod runtime;
 
 use std::{fmt, time::Duration};
 
@@ -269,11 +277,16 @@ impl Telemetry {
             });
         }
         let resource = self.resource();
-        let (provider, mut guard) = self.build_provider(resource.clone())?;
+        #[cfg(feature = "otlp")]
+        let mut export = ExportSetup::new(self.local_endpoint.as_deref())?;
+        let (provider, mut guard) = self.build_provider(
+            resource.clone(),
+            #[cfg(feature = "otlp")]
+            &mut export,
+        )?;
         guard.provider = Some(provider);
-        // After the spans' setup, so that a failure there leaves no metrics thread behind.
         #[cfg(all(feature = "metrics", feature = "otlp"))]
-        let (metrics, metrics_warning) = metrics_export::setup(resource)?;
+        let (metrics, metrics_warning) = metrics_export::setup(resource, &mut export, &mut guard)?;
         #[cfg(not(all(feature = "metrics", feature = "otlp")))]
         let metrics_warning = {
             let _ = resource;
@@ -323,22 +336,24 @@ impl Telemetry {
     fn build_provider(
         self,
         resource: Resource,
+        #[cfg(feature = "otlp")] export: &mut ExportSetup,
     ) -> Result<(SdkTracerProvider, TelemetryGuard), TelemetryError> {
         #[allow(unused_mut)]
         let mut guard = TelemetryGuard::empty();
         let mut builder = SdkTracerProvider::builder().with_resource(resource);
 
         #[cfg(feature = "otlp")]
-        {
+        if self.local_endpoint.is_some() || export::user_endpoint_set() {
+            let runtime = export.runtime(&mut guard)?;
             // The local destination first: processors shut down in order, each within
             // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's
             // view.
             if let Some(endpoint) = &self.local_endpoint {
-                let processor = export::http_exporter(Some(endpoint), false)?.into_processor();
+                let processor = export::local_processor(endpoint, &mut export.clients, &runtime)?;
                 guard.destinations.push(processor.state());
                 builder = builder.with_span_processor(processor);
             }
-            if let Some(processor) = export::user_processor()? {
+            if let Some(processor) = export::user_processor(&mut export.clients, &runtime)? {
                 guard.destinations.push(processor.state());
                 builder = builder.with_span_processor(processor);
             }
@@ -347,6 +362,38 @@ impl Telemetry {
             builder = builder.with_span_processor(processor);
         }
         Ok((builder.build(), guard))
+    }
+}
+
+/// What the exporters of one pipeline share while it is built: the export thread (started
+/// by the first exporter that needs it, and kept by the guard) and the HTTP client.
+#[cfg(feature = "otlp")]
+struct ExportSetup {
+    clients: export::HttpClients,
+}
+
+#[cfg(feature = "otlp")]
+impl ExportSetup {
+    fn new(local_endpoint: Option<&str>) -> Result<Self, TelemetryError> {
+        let user = export::user_endpoint_set().then(export::user_endpoint_label);
+        let local = local_endpoint.map(crate::redact::url);
+        let clients = export::HttpClients::new(user.iter().chain(&local).map(String::as_str))?;
+        Ok(Self { clients })
+    }
+
+    /// The export thread's handle, starting the thread (owned by `guard`) if need be.
+    fn runtime(
+        &mut self,
+        guard: &mut TelemetryGuard,
+    ) -> Result<tokio::runtime::Handle, TelemetryError> {
+        if guard.export_runtime.is_none() {
+            guard.export_runtime = Some(runtime::ExportRuntime::start()?);
+        }
+        Ok(guard
+            .export_runtime
+            .as_ref()
+            .map(|runtime| runtime.handle().clone())
+            .expect("the export runtime was just started"))
     }
 }
 
@@ -492,6 +539,9 @@ pub struct TelemetryGuard {
     destinations: Vec<std::sync::Arc<report::ExportState>>,
     #[cfg(all(feature = "metrics", feature = "otlp"))]
     metrics: Option<metrics_export::MetricsExport>,
+    /// The export thread, stopped after the exporters.
+    #[cfg(feature = "otlp")]
+    export_runtime: Option<runtime::ExportRuntime>,
     shut_down: bool,
 }
 
@@ -503,6 +553,8 @@ impl TelemetryGuard {
             destinations: Vec::new(),
             #[cfg(all(feature = "metrics", feature = "otlp"))]
             metrics: None,
+            #[cfg(feature = "otlp")]
+            export_runtime: None,
             shut_down: false,
         }
     }
@@ -534,7 +586,7 @@ impl TelemetryGuard {
 
     /// Flushes the last spans and metrics and stops the exporters, within
     /// [`SHUTDOWN_TIMEOUT`] per span destination; the metrics' last export runs alongside,
-    /// on its own thread, within [`SHUTDOWN_TIMEOUT`] too, so it adds no time. Returns what
+    /// on the export thread, within [`SHUTDOWN_TIMEOUT`] too, so it adds no time. Returns what
     /// failed: the destinations that lost spans over the life of the process (failed
     /// exports, a full queue, a flush that timed out), the SDK's own shutdown error, or
     /// the metrics' last export. Each is also logged once on stderr. Later calls do nothing
@@ -564,6 +616,9 @@ impl TelemetryGuard {
         if let Err(error) = &metrics {
             tracing::warn!(target: "trace_meta::export", "shutting down metrics export: {error}");
         }
+        // Every exporter has finished or run out of time: what is still in flight is lost.
+        #[cfg(feature = "otlp")]
+        drop(self.export_runtime.take());
         #[cfg(feature = "otlp")]
         if !losses.is_empty() {
             return Err(TelemetryError::SpansLost(losses));
@@ -579,5 +634,16 @@ impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         // A failure is logged inside; a destructor has no one to return it to.
         let _logged = self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Applications keep the guard in a static or hand it to another thread.
+    #[test]
+    fn the_guard_and_the_pipeline_are_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::TelemetryGuard>();
+        shareable::<super::Pipeline>();
     }
 }

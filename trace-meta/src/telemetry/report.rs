@@ -12,10 +12,10 @@ use std::{
 use opentelemetry_sdk::{
     Resource,
     error::OTelSdkResult,
-    trace::{BatchConfigBuilder, BatchSpanProcessor, SpanData, SpanExporter, SpanProcessor},
+    trace::{SpanData, SpanExporter, SpanProcessor},
 };
 
-use super::DEFAULT_EXPORT_BATCH_SIZE;
+use super::batch::{BatchConfig, BatchProcessor};
 
 /// Wraps an exporter so a failing backend is reported once, not once per batch.
 ///
@@ -35,7 +35,8 @@ pub(super) struct ExportState {
     failing: AtomicBool,
     /// Spans that ended and were offered to the batch processor.
     ended: AtomicU64,
-    /// Spans the batch processor handed to the exporter.
+    /// Spans whose export finished, well or not (an export cut short by shutdown leaves
+    /// its spans out, so they count as dropped).
     exported: AtomicU64,
     /// Of those, spans whose export failed.
     failed: AtomicU64,
@@ -55,19 +56,16 @@ impl<E: SpanExporter + 'static> ReportingExporter<E> {
         }
     }
 
-    /// Puts the exporter behind its own batch processor, which reports what was lost.
-    pub(super) fn into_processor(self) -> ReportingProcessor {
+    /// Puts the exporter behind its own batch processor, exporting on the export thread
+    /// of `runtime`, which reports what was lost.
+    pub(super) fn into_processor(
+        self,
+        config: BatchConfig,
+        runtime: &tokio::runtime::Handle,
+    ) -> ReportingProcessor {
         let state = self.state.clone();
-        // Smaller batches than the SDK's 512 keep a server's memory flat under a burst of
-        // calls (each batch is encoded in one piece), at the cost of more, smaller requests.
-        let mut config = BatchConfigBuilder::default();
-        if std::env::var_os("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").is_none() {
-            config = config.with_max_export_batch_size(DEFAULT_EXPORT_BATCH_SIZE);
-        }
         ReportingProcessor {
-            inner: BatchSpanProcessor::builder(self)
-                .with_batch_config(config.build())
-                .build(),
+            inner: BatchProcessor::start(self, config, runtime),
             state,
         }
     }
@@ -76,8 +74,8 @@ impl<E: SpanExporter + 'static> ReportingExporter<E> {
 impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
-        self.state.exported.fetch_add(spans, Ordering::Relaxed);
         let result = self.inner.export(batch).await;
+        self.state.exported.fetch_add(spans, Ordering::Relaxed);
         match &result {
             Ok(()) => {
                 if self.state.failing.swap(false, Ordering::Relaxed) {
@@ -152,7 +150,7 @@ pub struct SpanLoss {
 /// queue was full (a backend slower than the spans arrive) are reported, once, at shutdown.
 #[derive(Debug)]
 pub(super) struct ReportingProcessor {
-    inner: BatchSpanProcessor,
+    inner: BatchProcessor,
     state: Arc<ExportState>,
 }
 
@@ -169,6 +167,10 @@ impl SpanProcessor for ReportingProcessor {
     }
 
     fn on_end(&self, span: SpanData) {
+        // Only sampled spans are exported (a sampler may record a span it does not sample).
+        if !span.span_context.is_sampled() {
+            return;
+        }
         self.state.ended.fetch_add(1, Ordering::Relaxed);
         self.inner.on_end(span);
     }
