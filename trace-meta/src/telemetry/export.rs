@@ -129,8 +129,8 @@ fn http_exporter(
 /// For plain `http://` endpoints the client loads no TLS roots: the system store (parsed
 /// file by file by the platform verifier) would cost every process about 0.35 MB for a
 /// connection that never uses it. Once an `https://` endpoint needs TLS (feature
-/// `tls-ring`), that client serves every later exporter too; [`HttpClients::new`] is told
-/// up front when one will, so that the process has one client.
+/// `tls-ring`), that client serves every later exporter too; [`HttpClients::for_pipeline`]
+/// builds it first when one will, so that the process has one client.
 #[derive(Debug, Default)]
 pub(super) struct HttpClients {
     plain: Option<reqwest::Client>,
@@ -138,13 +138,17 @@ pub(super) struct HttpClients {
 }
 
 impl HttpClients {
-    /// Clients for exporters to `endpoints` (as logs show them): TLS from the start if any
-    /// of them is not plain `http://`.
-    pub(super) fn new<'a>(
-        endpoints: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Self, TelemetryError> {
+    /// The clients for one pipeline's exporters: TLS from the start if the local endpoint
+    /// or the user's traces endpoint is not plain `http://`.
+    pub(super) fn for_pipeline(local_endpoint: Option<&str>) -> Result<Self, TelemetryError> {
+        let user = user_endpoint_set().then(user_endpoint_label);
+        let local = local_endpoint.map(crate::redact::url);
         let mut clients = Self::default();
-        if let Some(secure) = endpoints.into_iter().find(|e| !e.starts_with("http://")) {
+        if let Some(secure) = user
+            .iter()
+            .chain(&local)
+            .find(|e| !e.starts_with("http://"))
+        {
             clients.get(secure)?;
         }
         Ok(clients)

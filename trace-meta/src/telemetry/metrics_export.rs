@@ -47,8 +47,8 @@ use opentelemetry_sdk::{
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 
 use super::{
-    ExportSetup, SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard,
-    export::{OtlpClient, export_timeout},
+    SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard,
+    export::{HttpClients, OtlpClient, export_timeout},
 };
 
 /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for metrics.
@@ -142,7 +142,7 @@ enum Command {
 /// second value is a warning for the user, to be logged once logging is set up.
 pub(super) fn setup(
     resource: Resource,
-    export: &mut ExportSetup,
+    clients: &mut HttpClients,
     guard: &mut TelemetryGuard,
 ) -> Result<(Option<MetricsExport>, Option<String>), TelemetryError> {
     let endpoint = match decide(|name| std::env::var(name).ok()) {
@@ -154,7 +154,7 @@ pub(super) fn setup(
     let timeout = export_timeout("METRICS", SHUTDOWN_TIMEOUT);
     let status = Arc::new(AtomicU16::new(0));
     let client = OtlpClient {
-        client: export.clients.get(&label)?,
+        client: clients.get(&label)?,
         timeout,
         user_headers: true,
         status: Some(Arc::clone(&status)),
@@ -187,7 +187,7 @@ pub(super) fn setup(
         .with_resource(resource)
         .with_reader(reader.clone())
         .build();
-    let runtime = export.runtime(guard)?;
+    let runtime = guard.export_runtime()?;
     let (commands, received) = mpsc::unbounded_channel();
     runtime.spawn(export_task(reader, exporter, export_interval(), received));
     Ok((Some(MetricsExport { provider, commands }), None))

@@ -278,15 +278,15 @@ impl Telemetry {
         }
         let resource = self.resource();
         #[cfg(feature = "otlp")]
-        let mut export = ExportSetup::new(self.local_endpoint.as_deref())?;
+        let mut clients = export::HttpClients::for_pipeline(self.local_endpoint.as_deref())?;
         let (provider, mut guard) = self.build_provider(
             resource.clone(),
             #[cfg(feature = "otlp")]
-            &mut export,
+            &mut clients,
         )?;
         guard.provider = Some(provider);
         #[cfg(all(feature = "metrics", feature = "otlp"))]
-        let (metrics, metrics_warning) = metrics_export::setup(resource, &mut export, &mut guard)?;
+        let (metrics, metrics_warning) = metrics_export::setup(resource, &mut clients, &mut guard)?;
         #[cfg(not(all(feature = "metrics", feature = "otlp")))]
         let metrics_warning = {
             let _ = resource;
@@ -336,7 +336,7 @@ impl Telemetry {
     fn build_provider(
         self,
         resource: Resource,
-        #[cfg(feature = "otlp")] export: &mut ExportSetup,
+        #[cfg(feature = "otlp")] clients: &mut export::HttpClients,
     ) -> Result<(SdkTracerProvider, TelemetryGuard), TelemetryError> {
         #[allow(unused_mut)]
         let mut guard = TelemetryGuard::empty();
@@ -344,16 +344,16 @@ impl Telemetry {
 
         #[cfg(feature = "otlp")]
         if self.local_endpoint.is_some() || export::user_endpoint_set() {
-            let runtime = export.runtime(&mut guard)?;
+            let runtime = guard.export_runtime()?;
             // The local destination first: processors shut down in order, each within
             // SHUTDOWN_TIMEOUT, and a slow remote backend must not keep spans from the host's
             // view.
             if let Some(endpoint) = &self.local_endpoint {
-                let processor = export::local_processor(endpoint, &mut export.clients, &runtime)?;
+                let processor = export::local_processor(endpoint, clients, &runtime)?;
                 guard.destinations.push(processor.state());
                 builder = builder.with_span_processor(processor);
             }
-            if let Some(processor) = export::user_processor(&mut export.clients, &runtime)? {
+            if let Some(processor) = export::user_processor(clients, &runtime)? {
                 guard.destinations.push(processor.state());
                 builder = builder.with_span_processor(processor);
             }
@@ -362,38 +362,6 @@ impl Telemetry {
             builder = builder.with_span_processor(processor);
         }
         Ok((builder.build(), guard))
-    }
-}
-
-/// What the exporters of one pipeline share while it is built: the export thread (started
-/// by the first exporter that needs it, and kept by the guard) and the HTTP client.
-#[cfg(feature = "otlp")]
-struct ExportSetup {
-    clients: export::HttpClients,
-}
-
-#[cfg(feature = "otlp")]
-impl ExportSetup {
-    fn new(local_endpoint: Option<&str>) -> Result<Self, TelemetryError> {
-        let user = export::user_endpoint_set().then(export::user_endpoint_label);
-        let local = local_endpoint.map(crate::redact::url);
-        let clients = export::HttpClients::new(user.iter().chain(&local).map(String::as_str))?;
-        Ok(Self { clients })
-    }
-
-    /// The export thread's handle, starting the thread (owned by `guard`) if need be.
-    fn runtime(
-        &mut self,
-        guard: &mut TelemetryGuard,
-    ) -> Result<tokio::runtime::Handle, TelemetryError> {
-        if guard.export_runtime.is_none() {
-            guard.export_runtime = Some(runtime::ExportRuntime::start()?);
-        }
-        Ok(guard
-            .export_runtime
-            .as_ref()
-            .map(|runtime| runtime.handle().clone())
-            .expect("the export runtime was just started"))
     }
 }
 
@@ -557,6 +525,17 @@ impl TelemetryGuard {
             export_runtime: None,
             shut_down: false,
         }
+    }
+
+    /// A handle to the export thread, which this guard starts the first time an exporter
+    /// needs it and stops after the exporters.
+    #[cfg(feature = "otlp")]
+    fn export_runtime(&mut self) -> Result<tokio::runtime::Handle, TelemetryError> {
+        let runtime = match &mut self.export_runtime {
+            Some(runtime) => runtime,
+            empty => empty.insert(runtime::ExportRuntime::start()?),
+        };
+        Ok(runtime.handle().clone())
     }
 
     /// The tracer provider, `None` when `OTEL_SDK_DISABLED=true`.
