@@ -83,6 +83,15 @@ struct Queue {
     config: BatchConfig,
 }
 
+impl Queue {
+    fn is_empty(&self) -> bool {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+}
+
 /// What the processor asks of the export task, in order.
 #[derive(Debug)]
 enum Command {
@@ -207,7 +216,15 @@ async fn export_task<E: SpanExporter>(
                 let _ = reply.send(result);
             }
             Some(Command::Shutdown(timeout, reply)) => {
-                let exported = tokio::time::timeout(timeout, export_queued(&exporter, &queue))
+                // Until the queue is empty: spans may still end while the last ones leave.
+                let drain = async {
+                    let mut result = Ok(());
+                    while !queue.is_empty() {
+                        result = result.and(export_queued(&exporter, &queue).await);
+                    }
+                    result
+                };
+                let exported = tokio::time::timeout(timeout, drain)
                     .await
                     .unwrap_or(Err(OTelSdkError::Timeout(timeout)));
                 let shut = exporter.shutdown_with_timeout(timeout);
@@ -218,17 +235,25 @@ async fn export_task<E: SpanExporter>(
     }
 }
 
-/// Exports everything queued, a batch at a time; the last error, if any batch failed.
+/// Exports what is queued when it is called, a batch at a time (spans that end meanwhile
+/// wait for the next round, so a command is never kept waiting by a steady stream); the
+/// last error, if any batch failed.
 async fn export_queued<E: SpanExporter>(exporter: &E, queue: &Queue) -> OTelSdkResult {
     let mut result = Ok(());
-    loop {
-        queue.woken.store(false, Ordering::Release);
+    queue.woken.store(false, Ordering::Release);
+    let mut left = queue
+        .spans
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len();
+    while left > 0 {
         let batch: Vec<SpanData> = {
             let mut spans = queue.spans.lock().unwrap_or_else(PoisonError::into_inner);
-            let take = spans.len().min(queue.config.max_batch);
+            let take = left.min(queue.config.max_batch).min(spans.len());
             if take == 0 {
                 break;
             }
+            left -= take;
             spans.drain(..take).collect()
         };
         if let Err(error) = exporter.export(batch).await {
