@@ -29,6 +29,8 @@ use opentelemetry_sdk::{
 };
 use tokio::{runtime::Handle, sync::Notify, sync::mpsc, time::MissedTickBehavior};
 
+use super::env_number;
+
 /// Queue and batch sizes, and the export schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BatchConfig {
@@ -53,11 +55,7 @@ impl BatchConfig {
         max_batch: usize,
         flush_timeout: Duration,
     ) -> Self {
-        let number = |name: &str| {
-            var(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|n| *n > 0)
-        };
+        let number = |name: &str| env_number(&var, name).filter(|n| *n > 0);
         let max_queue = number("OTEL_BSP_MAX_QUEUE_SIZE").map_or(2048, |n| n as usize);
         let max_batch = number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
             .map_or(max_batch, |n| n as usize)
@@ -220,7 +218,9 @@ async fn export_task<E: SpanExporter>(
                 let drain = async {
                     let mut result = Ok(());
                     while !queue.is_empty() {
-                        result = result.and(export_queued(&exporter, &queue).await);
+                        if let Err(error) = export_queued(&exporter, &queue).await {
+                            result = Err(error);
+                        }
                     }
                     result
                 };

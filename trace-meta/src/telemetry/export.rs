@@ -15,7 +15,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use super::{
     DEFAULT_EXPORT_BATCH_SIZE, EXPORT_TIMEOUT, SHUTDOWN_TIMEOUT, TelemetryError,
     batch::BatchConfig,
-    env_set,
+    env_number, env_set,
     report::{ReportingExporter, ReportingProcessor},
 };
 
@@ -37,7 +37,7 @@ fn timeout_from(
 ) -> Duration {
     [signal_var, "OTEL_EXPORTER_OTLP_TIMEOUT"]
         .into_iter()
-        .find_map(|name| var(name)?.trim().parse::<u64>().ok())
+        .find_map(|name| env_number(&var, name))
         .map_or(default, Duration::from_millis)
 }
 

@@ -47,7 +47,7 @@ use opentelemetry_sdk::{
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 
 use super::{
-    SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard,
+    SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard, env_number,
     export::{HttpClients, OtlpClient, export_timeout},
 };
 
@@ -195,11 +195,12 @@ pub(super) fn setup(
 
 /// `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000).
 fn export_interval() -> Duration {
-    let millis = std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .unwrap_or(60_000);
+    let millis = env_number(
+        |name| std::env::var(name).ok(),
+        "OTEL_METRIC_EXPORT_INTERVAL",
+    )
+    .filter(|ms| *ms > 0)
+    .unwrap_or(60_000);
     Duration::from_millis(millis)
 }
 

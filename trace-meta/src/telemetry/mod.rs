@@ -259,10 +259,7 @@ impl Telemetry {
             return true;
         }
         #[cfg(feature = "otlp")]
-        if self.local_endpoint.is_some()
-            || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            || env_set("OTEL_EXPORTER_OTLP_ENDPOINT")
-        {
+        if self.local_endpoint.is_some() || export::user_endpoint_set() {
             return true;
         }
         false
@@ -486,6 +483,13 @@ fn env_flag(name: &str) -> bool {
 #[cfg(feature = "otlp")]
 fn env_set(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// The whole number the variable `name` holds, read through `var` (the environment, or a
+/// test's table); `None` when it is unset or not a number.
+#[cfg(feature = "otlp")]
+fn env_number(var: impl Fn(&str) -> Option<String>, name: &str) -> Option<u64> {
+    var(name)?.trim().parse().ok()
 }
 
 /// Installs ring as the process's rustls provider unless one is installed already.
