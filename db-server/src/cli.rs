@@ -9,11 +9,19 @@ use clap::Parser;
 #[command(
     name = "db-server",
     version,
-    about = "SQL over an embedded SQLite database as an MCP server (stdio or Streamable HTTP), read-only by default",
-    long_about = "SQL over an embedded SQLite database as a stdio MCP server, read-only by default.\n\n\
+    about = "SQL over PostgreSQL or an embedded SQLite database as an MCP server (stdio or Streamable HTTP), read-only by default",
+    long_about = "SQL over PostgreSQL or an embedded SQLite database as an MCP server, read-only by default.\n\n\
         An MCP client (Claude Desktop, VS Code, Cursor, mcp-host) starts db-server and talks \
         JSON-RPC to it over stdin/stdout. Tools: query_database, list_tables, describe_table, \
-        and execute with --allow-write. SQLite is built into the binary; there is nothing to install.\n\n\
+        and execute with --allow-write.\n\n\
+        With --database-url (or DATABASE_URL) it serves a PostgreSQL database (or anything \
+        that speaks its protocol) through a pool of --pool-size connections. Every query runs \
+        in a READ ONLY transaction that ends in ROLLBACK, under --timeout; transaction control, \
+        COPY, PREPARE and SET ROLE are refused. Each statement carries its span's traceparent \
+        as a sqlcommenter comment (--sqlcommenter off to stop it), and the connections' \
+        application_name is the service name. At start it warns when its role can do more \
+        than read.\n\n\
+        Otherwise it serves SQLite, built into the binary: nothing to install.\n\n\
         The database is the SQLite file named by --db, or an in-memory database built at start \
         from --load CSV files and --init SQL scripts. Unless --allow-write is given it is \
         read-only at the database level: the file is opened read-only, PRAGMA query_only is on, \
@@ -24,8 +32,15 @@ use clap::Parser;
         Traces are exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or \
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; OTEL_EXPORTER_OTLP_PROTOCOL, \
         OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, \
-        OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED and CONFIDENT_API_KEY are honoured. The same         endpoint gets the mcp.server.operation.duration and mcp.server.session.duration metrics         (OTEL_METRICS_EXPORTER=none turns them off; OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,         OTEL_METRIC_EXPORT_INTERVAL; never sent to Confident AI). A request the client cancels         (notifications/cancelled) has its running statement interrupted.\n\n\
-        Example: db-server --load sales=examples/data/sales.csv"
+        OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED and CONFIDENT_API_KEY are honoured. Each \
+        statement is a database CLIENT span under the tool's SERVER span. The same endpoint \
+        gets the mcp.server.operation.duration, mcp.server.session.duration and \
+        db.client.operation.duration metrics (OTEL_METRICS_EXPORTER=none turns them off; \
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_METRIC_EXPORT_INTERVAL; never sent to \
+        Confident AI). A request the client cancels (notifications/cancelled) has its running \
+        statement stopped in the database.\n\n\
+        Examples: db-server --load sales=examples/data/sales.csv\n\
+        DATABASE_URL=postgres://reader@localhost/sales db-server"
 )]
 pub struct Args {
     /// An existing SQLite database file to serve. Opened read-only unless --allow-write.
@@ -56,6 +71,36 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
 
+    /// The database to serve instead of SQLite: a PostgreSQL URL
+    /// (postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=ca.pem) or
+    /// key=value conninfo; `sqlite:PATH` or a path serves that SQLite file as --db does.
+    /// Prefer the DATABASE_URL variable (and PGPASSWORD) to the flag: a command line is
+    /// visible to every user of the machine.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with_all = ["db", "load", "init"]
+    )]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL: the most connections open at once (calls beyond it wait up to --timeout
+    /// for one).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+
+    /// PostgreSQL: the most bytes of row data one query returns; further rows are cut and
+    /// the result says truncated.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_bytes: u64,
+
+    /// PostgreSQL: whether each statement carries its span's trace context as a
+    /// sqlcommenter comment (/*traceparent='00-…'*/), so the database's logs,
+    /// pg_stat_activity and auto_explain name the trace of the tool call that sent it.
+    #[arg(long, value_name = "on|off", env = "DB_SERVER_SQLCOMMENTER", default_value = "on", value_parser = parse_switch)]
+    pub sqlcommenter: bool,
+
     /// How the server is reached: stdio, or `--http ADDR`.
     #[command(flatten)]
     pub serve: trace_meta::cli::ServeArgs,
@@ -79,6 +124,14 @@ fn parse_load(spec: &str) -> Result<LoadSpec, String> {
         _ => Err(format!(
             "expected TABLE=FILE.csv (for example sales=data/sales.csv), got {spec:?}"
         )),
+    }
+}
+
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("expected on or off, got {text:?}")),
     }
 }
 

@@ -18,10 +18,9 @@ use std::{
 };
 
 use rusqlite::{Connection, OpenFlags};
-use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::{
+    backend::{BackendInfo, StatementSpan},
     policy::{Authorizer, Policy, Refusal, has_several_statements},
     value::{SqlParam, bind, to_json},
 };
@@ -69,6 +68,18 @@ pub enum DbError {
     /// it is not also this error's `source()`).
     #[error("{0}")]
     Sqlite(rusqlite::Error),
+    /// The database refused or failed the statement: its message (with PostgreSQL's
+    /// detail and hint) and its SQLSTATE.
+    #[error("{message}")]
+    Database {
+        /// What the database said.
+        message: String,
+        /// The SQLSTATE (`42P01`), when the database gave one.
+        code: Option<String>,
+    },
+    /// No connection to the database could be had, or it was lost during the statement.
+    #[error("{0}")]
+    Unavailable(String),
     /// The number of bound parameters does not fit the statement.
     #[error(
         "the statement has {expected} parameter{} but {given} {} given",
@@ -101,6 +112,37 @@ impl From<Refusal> for DbError {
 }
 
 impl DbError {
+    /// `db.response.status_code`: the database's own code for the failure (PostgreSQL's
+    /// SQLSTATE, SQLite's extended result code), when it gave one.
+    pub fn status_code(&self) -> Option<String> {
+        match self {
+            Self::Database { code, .. } => code.clone(),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => {
+                Some(error.extended_code.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    /// `error.type`: the status code when there is one, else the kind of failure
+    /// (`refused`, `timeout`, `cancelled`, `unavailable`, `invalid_parameters`, ...).
+    pub fn error_type(&self) -> String {
+        if let Some(code) = self.status_code() {
+            return code;
+        }
+        match self {
+            Self::Refused(_) => "refused",
+            Self::Timeout(_) => "timeout",
+            Self::Stopped => "cancelled",
+            Self::Unavailable(_) => "unavailable",
+            Self::Parameters { .. } => "invalid_parameters",
+            Self::UnknownTable(_) => "unknown_table",
+            Self::Setup { .. } => "setup",
+            Self::Database { .. } | Self::Sqlite(_) => "database_error",
+        }
+        .to_owned()
+    }
+
     /// A setup failure of `context` (the option and file it concerns).
     pub(crate) fn setup(context: &str, reason: &dyn std::fmt::Display) -> Self {
         Self::Setup {
@@ -110,70 +152,9 @@ impl DbError {
     }
 }
 
-/// The result of a query: columns and rows, capped at `max_rows`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct QueryResult {
-    /// The column names, in order.
-    pub columns: Vec<String>,
-    /// The rows, each an array of values in column order. Integers and reals are JSON
-    /// numbers, text is a string, NULL is null, and a blob is a lowercase hex string.
-    pub rows: Vec<Vec<Json>>,
-    /// The number of rows returned (after the cap).
-    pub row_count: usize,
-    /// Whether the query had more rows than `max_rows`.
-    pub truncated: bool,
-}
-
-/// The result of a statement run by `execute`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExecuteResult {
-    /// Rows inserted, updated or deleted (including by triggers).
-    pub rows_changed: u64,
-}
-
-/// A table or view as `list_tables` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TableSummary {
-    /// The schema: `main`, or `temp` for temporary tables.
-    pub schema: String,
-    /// The table's name.
-    pub name: String,
-    /// `table`, `view`, `virtual` or `shadow`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The number of columns.
-    pub column_count: i64,
-}
-
-/// One column of a table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ColumnInfo {
-    /// The column's name.
-    pub name: String,
-    /// The declared type (may be empty: SQLite columns need not declare one).
-    #[serde(rename = "type")]
-    pub decl_type: String,
-    /// Whether the column is declared NOT NULL.
-    pub notnull: bool,
-    /// The column's position in the primary key (1-based), 0 when not part of it.
-    pub pk: i64,
-    /// The default value's SQL text, if any.
-    pub default: Option<String>,
-}
-
-/// A table as `describe_table` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TableDescription {
-    /// The table's name as the schema spells it.
-    pub name: String,
-    /// `table`, `view`, `virtual` or `shadow`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The columns, in order.
-    pub columns: Vec<ColumnInfo>,
-    /// The number of rows.
-    pub row_count: i64,
-}
+pub use crate::model::{
+    ColumnInfo, ExecuteResult, ForeignKey, IndexInfo, QueryResult, TableDescription, TableSummary,
+};
 
 /// A database being built: writable, no policy yet. [`crate::load`] fills it.
 pub struct DatabaseBuilder {
@@ -203,6 +184,7 @@ pub struct Database {
     tickets: AtomicU64,
     epoch: Instant,
     authorizer: Authorizer,
+    info: BackendInfo,
 }
 
 impl std::fmt::Debug for Database {
@@ -259,6 +241,11 @@ impl Database {
         &self.config
     }
 
+    /// What this backend is, for spans and the tools' descriptions.
+    pub fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
     /// A new ticket, for [`stoppable`](Self::stoppable) work.
     pub fn ticket(&self) -> Ticket {
         Ticket(self.tickets.fetch_add(1, Ordering::Relaxed))
@@ -279,6 +266,26 @@ impl Database {
         }
         let _reset = Reset(TICKET.replace(ticket.0));
         work(self)
+    }
+
+    /// [`stoppable`](Self::stoppable), with the statements' spans children of `parent`
+    /// (the tool's span, on another thread). When the work is stopped, `parent` is let go
+    /// while the connection is still held, so the request's span has ended by the time
+    /// the next statement can run.
+    pub fn stoppable_in<T>(
+        &self,
+        ticket: Ticket,
+        parent: tracing::Span,
+        work: impl FnOnce(&Self) -> T,
+    ) -> T {
+        struct Reset(Option<tracing::Span>);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                PARENT.set(self.0.take());
+            }
+        }
+        let _reset = Reset(PARENT.replace(Some(parent)));
+        self.stoppable(ticket, work)
     }
 
     /// Stops the work of `ticket`, from any thread: its running statement is interrupted
@@ -302,45 +309,57 @@ impl Database {
         params: &[SqlParam],
         cap: usize,
     ) -> Result<QueryResult, DbError> {
-        self.with_statement(sql, params, true, |_, stmt| {
-            let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-            let width = columns.len();
-            let mut rows = Vec::new();
-            let mut truncated = false;
-            let mut cursor = stmt.raw_query();
-            while let Some(row) = cursor.next().map_err(|e| self.map_error(e))? {
-                if rows.len() == cap {
-                    // One row past the cap is enough to know there are more; stop there
-                    // rather than running the rest of the query.
-                    truncated = true;
-                    break;
+        self.with_statement(
+            sql,
+            params,
+            true,
+            |r| r.row_count,
+            |_, stmt| {
+                let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+                let width = columns.len();
+                let mut rows = Vec::new();
+                let mut truncated = false;
+                let mut cursor = stmt.raw_query();
+                while let Some(row) = cursor.next().map_err(|e| self.map_error(e))? {
+                    if rows.len() == cap {
+                        // One row past the cap is enough to know there are more; stop there
+                        // rather than running the rest of the query.
+                        truncated = true;
+                        break;
+                    }
+                    let mut values = Vec::with_capacity(width);
+                    for i in 0..width {
+                        values.push(to_json(row.get_ref(i).map_err(DbError::Sqlite)?));
+                    }
+                    rows.push(values);
                 }
-                let mut values = Vec::with_capacity(width);
-                for i in 0..width {
-                    values.push(to_json(row.get_ref(i).map_err(DbError::Sqlite)?));
-                }
-                rows.push(values);
-            }
-            Ok(QueryResult {
-                columns,
-                row_count: rows.len(),
-                rows,
-                truncated,
-            })
-        })
+                Ok(QueryResult {
+                    columns,
+                    row_count: rows.len(),
+                    rows,
+                    truncated,
+                })
+            },
+        )
     }
 
     /// Runs one statement that may change the database (with `allow_write`) and returns
     /// how many rows it changed. Rows a statement returns (`RETURNING`) are discarded.
     pub fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<ExecuteResult, DbError> {
-        self.with_statement(sql, params, false, |conn, stmt| {
-            let before = conn.total_changes();
-            let mut cursor = stmt.raw_query();
-            while cursor.next().map_err(|e| self.map_error(e))?.is_some() {}
-            Ok(ExecuteResult {
-                rows_changed: conn.total_changes().saturating_sub(before),
-            })
-        })
+        self.with_statement(
+            sql,
+            params,
+            false,
+            |_| 0,
+            |conn, stmt| {
+                let before = conn.total_changes();
+                let mut cursor = stmt.raw_query();
+                while cursor.next().map_err(|e| self.map_error(e))?.is_some() {}
+                Ok(ExecuteResult {
+                    rows_changed: conn.total_changes().saturating_sub(before),
+                })
+            },
+        )
     }
 
     /// Lists the tables and views of the database (SQLite's internal tables excepted).
@@ -359,6 +378,7 @@ impl Database {
                 name: row[1].as_str().unwrap_or_default().to_owned(),
                 kind: row[2].as_str().unwrap_or_default().to_owned(),
                 column_count: row[3].as_i64().unwrap_or_default(),
+                sql_name: None,
             })
             .collect())
     }
@@ -408,11 +428,62 @@ impl Database {
             .first()
             .and_then(|r| r[0].as_i64())
             .unwrap_or_default();
+        let keys = self.query_capped(
+            "SELECT id, \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+            &[SqlParam::from(name.as_str())],
+            usize::MAX,
+        )?;
+        let mut foreign_keys: Vec<(i64, ForeignKey)> = Vec::new();
+        for row in keys.rows {
+            let id = row[0].as_i64().unwrap_or_default();
+            let text = |i: usize| row[i].as_str().map(str::to_owned);
+            if foreign_keys.last().is_none_or(|(last, _)| *last != id) {
+                foreign_keys.push((
+                    id,
+                    ForeignKey {
+                        columns: Vec::new(),
+                        references_table: text(2).unwrap_or_default(),
+                        references_columns: Vec::new(),
+                    },
+                ));
+            }
+            if let Some((_, key)) = foreign_keys.last_mut() {
+                key.columns.extend(text(1));
+                key.references_columns.extend(text(3));
+            }
+        }
+        let listed = self.query_capped(
+            "SELECT l.name, l.\"unique\", l.origin = 'pk', i.name \
+             FROM pragma_index_list(?1) AS l, pragma_index_info(l.name) AS i \
+             ORDER BY l.name, i.seqno",
+            &[SqlParam::from(name.as_str())],
+            usize::MAX,
+        )?;
+        let mut indexes: Vec<IndexInfo> = Vec::new();
+        for row in listed.rows {
+            let index = row[0].as_str().unwrap_or_default();
+            if indexes.last().is_none_or(|last| last.name != index) {
+                indexes.push(IndexInfo {
+                    name: index.to_owned(),
+                    columns: Vec::new(),
+                    unique: row[1].as_i64() == Some(1),
+                    primary: row[2].as_i64() == Some(1),
+                });
+            }
+            if let Some(last) = indexes.last_mut() {
+                last.columns
+                    .push(row[3].as_str().unwrap_or("(expression)").to_owned());
+            }
+        }
         Ok(TableDescription {
             name,
+            schema: None,
             kind,
             columns,
             row_count,
+            row_count_estimated: false,
+            foreign_keys: foreign_keys.into_iter().map(|(_, key)| key).collect(),
+            indexes,
         })
     }
 
@@ -423,30 +494,50 @@ impl Database {
         sql: &str,
         params: &[SqlParam],
         require_read_only: bool,
+        rows_of: fn(&T) -> usize,
         run: impl FnOnce(&Connection, &mut rusqlite::Statement<'_>) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        self.policy.check_text(sql)?;
+        let waiting = Instant::now();
         let conn = self.lock();
-        let _running = StatementGuard::arm(self)?;
-        self.authorizer.begin(sql);
-        let mut stmt = conn.prepare(sql).map_err(|e| {
-            // rusqlite compiles the rest of the text to detect a second statement, so an
-            // error may come from that second statement; say so, with SQLite's message.
-            let several =
-                !matches!(e, rusqlite::Error::MultipleStatement) && has_several_statements(sql);
-            let error = self.map_error(e);
-            match error {
-                DbError::Refused(_) | DbError::Sqlite(_) if several => {
-                    DbError::Refused(Refusal::SeveralStatements {
-                        detail: Some(error.to_string()),
-                    })
-                }
-                error => error,
+        let parent = PARENT.with_borrow(Clone::clone);
+        let statement = match &parent {
+            Some(parent) => {
+                parent.in_scope(|| StatementSpan::start(&self.info, sql, Some(waiting.elapsed())))
             }
-        })?;
-        self.policy.check_prepared(&stmt, require_read_only)?;
-        bind(&mut stmt, params)?;
-        run(&conn, &mut stmt)
+            None => StatementSpan::start(&self.info, sql, Some(waiting.elapsed())),
+        };
+        drop(parent);
+        let outcome = statement.span().in_scope(|| {
+            self.policy.check_text(sql)?;
+            let _running = StatementGuard::arm(self)?;
+            self.authorizer.begin(sql);
+            let mut stmt = conn.prepare(sql).map_err(|e| {
+                // rusqlite compiles the rest of the text to detect a second statement, so
+                // an error may come from that second statement; say so, with SQLite's
+                // message.
+                let several =
+                    !matches!(e, rusqlite::Error::MultipleStatement) && has_several_statements(sql);
+                let error = self.map_error(e);
+                match error {
+                    DbError::Refused(_) | DbError::Sqlite(_) if several => {
+                        DbError::Refused(Refusal::SeveralStatements {
+                            detail: Some(error.to_string()),
+                        })
+                    }
+                    error => error,
+                }
+            })?;
+            self.policy.check_prepared(&stmt, require_read_only)?;
+            bind(&mut stmt, params)?;
+            run(&conn, &mut stmt)
+        });
+        let outcome = statement.finish(outcome, rows_of);
+        if matches!(outcome, Err(DbError::Stopped)) {
+            // Stopped work runs no further statement: its span may end now, before the
+            // connection passes to the next caller.
+            PARENT.set(None);
+        }
+        outcome
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -506,6 +597,8 @@ impl Stops {
 thread_local! {
     /// The ticket of the work this thread runs inside [`Database::stoppable`], 0 outside.
     static TICKET: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The span the statements of [`Database::stoppable_in`] work belong to.
+    static PARENT: std::cell::RefCell<Option<tracing::Span>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Arms the deadline and the stop check of the running statement (the caller holds the
@@ -573,13 +666,28 @@ impl DatabaseBuilder {
         .map_err(|e| DbError::setup("progress handler", &e))?;
         Ok(Database {
             conn: Mutex::new(conn),
-            config,
             policy,
             deadline,
             stops,
             tickets: AtomicU64::new(1),
             epoch,
             authorizer,
+            info: BackendInfo {
+                system: "sqlite",
+                namespace: Some(
+                    config
+                        .path
+                        .as_deref()
+                        .and_then(|p| p.file_stem())
+                        .map_or_else(|| "main".to_owned(), |s| s.to_string_lossy().into_owned()),
+                ),
+                server_address: None,
+                server_port: None,
+                placeholders: "?, ?1, ?2, ... (or :name)",
+                dialect: "SQLite",
+                allow_write: config.allow_write,
+            },
+            config,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! `db-server`: SQL over an embedded SQLite database as an MCP server over stdio or
-//! Streamable HTTP (`--http`), read-only by default, traced end to end with [`trace_meta`].
+//! `db-server`: SQL over PostgreSQL (`--database-url`) or an embedded SQLite database as an
+//! MCP server over stdio or Streamable HTTP (`--http`), read-only by default, traced end to
+//! end with [`trace_meta`], into the database.
 //!
 //! The database is an existing SQLite file (`--db`) or an in-memory database built at start
 //! from CSV files (`--load TABLE=FILE.csv`) and SQL scripts (`--init FILE.sql`). The tools
@@ -8,6 +9,12 @@
 //! [`policy`].
 //!
 //! # Layout
+//! - [`backend`]: the [`backend::Backend`] seam the tools work through, and the database
+//!   CLIENT span of each statement.
+//! - [`postgres`]: the PostgreSQL backend (pool, read-only transactions, cancel requests,
+//!   sqlcommenter).
+//! - [`sql`]: statement summaries and the sqlcommenter comment, for every backend.
+//! - [`model`]: what the tools return, the same on every backend.
 //! - [`policy`]: what a statement may do (authorizer, read-only checks), independent of MCP.
 //! - [`database`]: open, then query with a row cap and a time limit, independent of MCP.
 //! - [`load`]: fill a database at start from CSV files and SQL scripts.
@@ -28,10 +35,14 @@
 
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod cli;
 pub mod database;
 pub mod load;
+pub mod model;
 pub mod policy;
+pub mod postgres;
+pub mod sql;
 pub mod tools;
 pub mod value;
 
@@ -43,13 +54,16 @@ pub use cli::Args;
 
 use database::{Config, Database};
 
-/// Builds the database `args` describe, without serving it.
+/// Builds the SQLite database `args` describe, without serving it.
 ///
 /// CSV files are loaded first, then the scripts run, then the policy is switched on.
 /// Errors name the file and the option that failed.
 pub fn open_database(args: &Args) -> anyhow::Result<Database> {
     let config = Config {
-        path: args.db.clone(),
+        path: match args.database_url.as_deref().and_then(sqlite_path) {
+            Some(path) => Some(path),
+            None => args.db.clone(),
+        },
         allow_write: args.allow_write,
         max_rows: usize::try_from(args.max_rows).unwrap_or(usize::MAX),
         timeout: args.timeout,
@@ -65,16 +79,75 @@ pub fn open_database(args: &Args) -> anyhow::Result<Database> {
     Ok(builder.finish()?)
 }
 
-/// Runs the server: builds the database, then serves MCP through [`trace_meta::run`]
+/// The SQLite file a `--database-url` names (`sqlite:PATH`, `sqlite://PATH`, or a string
+/// that is no PostgreSQL URL or conninfo), or `None` for PostgreSQL.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let url = url.trim();
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        return Some(path.into());
+    }
+    let postgres =
+        url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains('=');
+    (!postgres).then(|| url.into())
+}
+
+/// The service name spans and `application_name` carry: `OTEL_SERVICE_NAME`, else
+/// `db-server`.
+fn service_name() -> String {
+    std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| "db-server".to_owned())
+}
+
+/// Runs the server: builds the database, then serves MCP through [`trace_meta::run_with`]
 /// (telemetry, signals, flush): on stdin/stdout until stdin closes or SIGTERM/SIGINT
 /// arrives, or with `--http ADDR` over Streamable HTTP at `http://ADDR/mcp` until a signal.
+///
+/// With a PostgreSQL `--database-url`, the pool is opened inside the server's runtime and
+/// the server fails to start (exit status 1, the database named without its password)
+/// when the database cannot be reached.
 ///
 /// It owns its tokio runtime and blocks, so another binary can call it from `main`
 /// (`db_server::run(db_server::Args::parse_from(...))`).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let database = open_database(&args)?;
     let transport = args.serve.transport().context("db-server cannot start")?;
-    let server = tools::DbServer::new(Arc::new(database));
-    trace_meta::run("db-server", server, transport).context("db-server stopped")?;
+    let postgres_url = args
+        .database_url
+        .clone()
+        .filter(|url| sqlite_path(url).is_none());
+    let Some(url) = postgres_url else {
+        let database = open_database(&args).context("db-server cannot start")?;
+        let server = tools::DbServer::new(Arc::new(database));
+        trace_meta::run("db-server", server, transport).context("db-server stopped")?;
+        return Ok(());
+    };
+    let target = postgres::Target::parse(&url, &service_name())
+        .map_err(anyhow::Error::msg)
+        .context("db-server cannot start")?;
+    let password_in_argv = target.config.get_password().is_some()
+        && std::env::args().any(|arg| arg.starts_with("--database-url"))
+        && std::env::var_os("PGPASSWORD").is_none();
+    let settings = postgres::Settings {
+        allow_write: args.allow_write,
+        max_rows: usize::try_from(args.max_rows).unwrap_or(usize::MAX),
+        max_bytes: usize::try_from(args.max_bytes).unwrap_or(usize::MAX),
+        timeout: args.timeout,
+        pool_size: usize::from(args.pool_size),
+        sqlcommenter: args.sqlcommenter,
+    };
+    trace_meta::run_with("db-server", transport, || async move {
+        if password_in_argv {
+            tracing::warn!(
+                "the database password is on the command line, where every user of this machine can read it: set DATABASE_URL (or PGPASSWORD) instead of --database-url"
+            );
+        }
+        let backend = postgres::Postgres::connect(target, settings).await?;
+        Ok::<_, database::DbError>(tools::DbServer::with_backend(Arc::new(backend)))
+    })
+    .context("db-server cannot start")?;
     Ok(())
 }

@@ -122,6 +122,15 @@ pub enum Refusal {
         /// What SQLite said about the rest of the text, if it said anything.
         detail: Option<String>,
     },
+    /// A kind of statement this backend refuses whatever the statement says (transaction
+    /// control, `COPY`, `SET ROLE`, ...), and why.
+    #[error("{statement} is refused: {reason}")]
+    Statement {
+        /// The statement's leading keywords (`COMMIT`, `SET ROLE`).
+        statement: String,
+        /// Why the server refuses it.
+        reason: &'static str,
+    },
 }
 
 /// The rules one connection enforces.

@@ -16,8 +16,11 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::database::{Database, DbError, Ticket};
 pub use crate::value::SqlParam;
+use crate::{
+    backend::{Backend, BackendInfo, sqlite::Sqlite},
+    database::{Database, DbError},
+};
 use trace_meta::attributes::{self as attr, truncate};
 
 /// The most characters of SQL recorded as `db.query.text`.
@@ -45,45 +48,51 @@ pub struct DescribeArgs {
 /// The MCP server: the database's tools behind rmcp's tool router.
 #[derive(Debug, Clone)]
 pub struct DbServer {
-    db: Arc<Database>,
+    backend: Arc<dyn Backend>,
     tool_router: ToolRouter<Self>,
 }
 
 impl DbServer {
-    /// A server for `db`. The `execute` tool is listed and callable only when the database
-    /// allows writes.
+    /// A server for the SQLite database `db`. The `execute` tool is listed and callable
+    /// only when the database allows writes.
     pub fn new(db: Arc<Database>) -> Self {
+        Self::with_backend(Arc::new(Sqlite::new(db)))
+    }
+
+    /// A server for any [`Backend`]. The tools' descriptions name the backend's dialect
+    /// and placeholder style; `execute` is listed and callable only when it allows writes.
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Self {
         let mut tool_router = Self::tool_router();
-        if !db.config().allow_write {
+        let info = backend.info();
+        if !info.allow_write {
             // Removing the route, not just hiding it, makes a call by name fail as an
             // unknown tool.
             tool_router.remove_route("execute");
         }
-        Self { db, tool_router }
+        for name in ["query_database", "execute"] {
+            if let Some(route) = tool_router.map.get_mut(name) {
+                describe_dialect(&mut route.attr, info);
+            }
+        }
+        Self {
+            backend,
+            tool_router,
+        }
     }
 
-    /// The database served.
-    pub fn database(&self) -> &Arc<Database> {
-        &self.db
+    /// The backend served.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
-    /// Runs `work` on a blocking thread with the database, and turns its outcome into a
-    /// tool result: JSON text on success, an `isError` result with the message otherwise.
-    async fn run<T, F>(&self, work: F, rows_of: impl Fn(&T) -> usize) -> CallToolResult
-    where
-        T: Serialize + Send + 'static,
-        F: FnOnce(&Database) -> Result<T, DbError> + Send + 'static,
-    {
-        let db = Arc::clone(&self.db);
-        let ticket = db.ticket();
-        // Dropped with this future when the request is cancelled (trace-meta's `Traced`
-        // drops the handler): the statement is interrupted rather than left to its limit.
-        let stop = StopOnDrop(Some((Arc::clone(&db), ticket)));
-        let outcome =
-            tokio::task::spawn_blocking(move || db.stoppable(ticket, |db| work(db))).await;
-        stop.disarm();
+    /// Turns a backend's outcome into a tool result: JSON text on success (its row count
+    /// on the current span), an `isError` result with the message otherwise.
+    fn result<T: Serialize>(
+        outcome: Result<T, DbError>,
+        rows_of: impl Fn(&T) -> usize,
+    ) -> CallToolResult {
         match outcome {
-            Ok(Ok(value)) => {
+            Ok(value) => {
                 let rows = i64::try_from(rows_of(&value)).unwrap_or(i64::MAX);
                 tracing::Span::current().set_attribute(attr::DB_RESPONSE_RETURNED_ROWS, rows);
                 match serde_json::to_string(&value) {
@@ -91,47 +100,39 @@ impl DbServer {
                     Err(error) => error_result(format!("cannot encode the result: {error}")),
                 }
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 tracing::debug!(%error, "statement failed");
                 error_result(error.to_string())
             }
-            Err(join) => error_result(format!("the database task failed: {join}")),
         }
     }
+}
 
-    /// Takes the statement out of `args` (refusing one over [`MAX_SQL_BYTES`]) and runs
-    /// `work` on it, as [`run`](Self::run) does.
-    async fn run_statement<T>(
-        &self,
-        args: SqlArgs,
-        work: fn(&Database, &str, &[SqlParam]) -> Result<T, DbError>,
-        rows_of: impl Fn(&T) -> usize,
-    ) -> CallToolResult
-    where
-        T: Serialize + Send + 'static,
+/// Says in the tool's description and in its `sql` parameter which SQL dialect and which
+/// placeholders the backend takes.
+fn describe_dialect(tool: &mut rmcp::model::Tool, info: &BackendInfo) {
+    if let Some(description) = &tool.description {
+        let text = description.replace("SQLite", info.dialect).replace(
+            "?/?1 placeholders",
+            &format!("{} placeholders", info.placeholders),
+        );
+        tool.description = Some(text.into());
+    }
+    let schema = Arc::make_mut(&mut tool.input_schema);
+    if let Some(sql) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("sql"))
+        .and_then(|p| p.as_object_mut())
     {
-        match take_statement(args) {
-            Ok((sql, params)) => self.run(move |db| work(db, &sql, &params), rows_of).await,
-            Err(refusal) => error_result(refusal),
-        }
-    }
-}
-
-/// Stops the work of a ticket when dropped before [`disarm`](Self::disarm).
-struct StopOnDrop(Option<(Arc<Database>, Ticket)>);
-
-impl StopOnDrop {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        if let Some((db, ticket)) = self.0.take() {
-            tracing::debug!("request cancelled: stopping its statement");
-            db.stop(ticket);
-        }
+        sql.insert(
+            "description".into(),
+            format!(
+                "Exactly one {} statement. Several statements in one call are refused. \
+                 Write values as placeholders ({}) and pass them in params.",
+                info.dialect, info.placeholders
+            )
+            .into(),
+        );
     }
 }
 
@@ -157,8 +158,8 @@ fn error_result(message: String) -> CallToolResult {
 
 /// Records the statement on the current span and takes it and its parameters out of the
 /// arguments, or says why a statement over [`MAX_SQL_BYTES`] is refused.
-fn take_statement(args: SqlArgs) -> Result<(String, Vec<SqlParam>), String> {
-    record_query(&args.sql);
+fn take_statement(args: SqlArgs, system: &str) -> Result<(String, Vec<SqlParam>), String> {
+    record_query(&args.sql, system);
     if args.sql.len() > MAX_SQL_BYTES {
         return Err(format!(
             "refused: the statement is {} bytes, over the limit of {MAX_SQL_BYTES} bytes",
@@ -169,9 +170,9 @@ fn take_statement(args: SqlArgs) -> Result<(String, Vec<SqlParam>), String> {
 }
 
 /// Records the database attributes of the conventions on the current span.
-fn record_query(sql: &str) {
+fn record_query(sql: &str, system: &str) {
     let span = tracing::Span::current();
-    span.set_attribute(attr::DB_SYSTEM_NAME, "sqlite");
+    span.set_attribute(attr::DB_SYSTEM_NAME, system.to_owned());
     if !sql.is_empty() {
         span.set_attribute(
             attr::DB_QUERY_TEXT,
@@ -202,9 +203,11 @@ impl DbServer {
         &self,
         Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .run_statement(args, Database::query, |r| r.row_count)
-            .await)
+        let outcome = match take_statement(args, self.backend.info().system) {
+            Ok((sql, params)) => self.backend.query(&sql, &params).await,
+            Err(refusal) => return Ok(error_result(refusal)),
+        };
+        Ok(Self::result(outcome, |r| r.row_count))
     }
 
     /// List the tables and views of the database with their schema, type and column count:
@@ -220,8 +223,8 @@ impl DbServer {
         )
     )]
     async fn list_tables(&self) -> Result<CallToolResult, ErrorData> {
-        record_query("");
-        Ok(self.run(|db| db.list_tables(), Vec::len).await)
+        record_query("", self.backend.info().system);
+        Ok(Self::result(self.backend.list_tables().await, Vec::len))
     }
 
     /// Describe one table or view: its columns (name, type, notnull, pk, default) and its
@@ -240,11 +243,11 @@ impl DbServer {
         &self,
         Parameters(args): Parameters<DescribeArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        record_query("");
-        let table = args.table;
-        Ok(self
-            .run(move |db| db.describe_table(&table), |d| d.columns.len())
-            .await)
+        record_query("", self.backend.info().system);
+        Ok(Self::result(
+            self.backend.describe_table(&args.table).await,
+            |d| d.columns.len(),
+        ))
     }
 
     /// Run exactly one SQL statement that changes the database (INSERT, UPDATE, DELETE,
@@ -264,7 +267,11 @@ impl DbServer {
         &self,
         Parameters(args): Parameters<SqlArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self.run_statement(args, Database::execute, |_| 0).await)
+        let outcome = match take_statement(args, self.backend.info().system) {
+            Ok((sql, params)) => self.backend.execute(&sql, &params).await,
+            Err(refusal) => return Ok(error_result(refusal)),
+        };
+        Ok(Self::result(outcome, |_| 0))
     }
 }
 

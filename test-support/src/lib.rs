@@ -13,6 +13,7 @@
 //!   backend).
 //! - [`otlp`]: a loopback OTLP/HTTP trace backend that records what it receives and can
 //!   misbehave on request.
+//! - [`postgres`]: a throwaway PostgreSQL server with the sample data and a read-only role.
 //! - [`process`]: waiting for a child process's exit with a time limit.
 //! - [`telemetry`]: an in-memory span exporter installed as the process's telemetry, and
 //!   attribute look-ups on the spans it keeps.
@@ -28,6 +29,7 @@ pub mod env;
 pub mod in_process;
 pub mod loopback;
 pub mod otlp;
+pub mod postgres;
 pub mod process;
 pub mod telemetry;
 

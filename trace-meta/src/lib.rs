@@ -131,7 +131,7 @@ pub use client::TracedClient;
 #[cfg(feature = "http-server")]
 pub use http::{HttpConfig, HttpServer};
 #[cfg(all(feature = "server", feature = "telemetry"))]
-pub use lifecycle::{RunError, run};
+pub use lifecycle::{RunError, run, run_with};
 #[cfg(feature = "server")]
 pub use lifecycle::{
     SHUTDOWN_GRACE, ServeError, ServerTransport, StopSignal, serve, shutdown_signal,

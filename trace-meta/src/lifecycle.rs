@@ -54,6 +54,9 @@ pub enum RunError {
     /// The tokio runtime could not be started.
     #[error("cannot start the tokio runtime: {0}")]
     Runtime(std::io::Error),
+    /// The handler could not be built ([`run_with`]); the message is the builder's error.
+    #[error("{0}")]
+    Setup(Box<dyn std::error::Error + Send + Sync>),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
@@ -94,6 +97,38 @@ pub fn run<H>(service_name: &str, handler: H, transport: ServerTransport) -> Res
 where
     H: ServerHandler,
 {
+    run_with(service_name, transport, || async {
+        Ok::<_, std::convert::Infallible>(handler)
+    })
+}
+
+/// [`run`] with a handler built by `make` inside the server's runtime, once telemetry is
+/// up and the signal handlers are installed: for a handler whose setup is async or must
+/// live on that runtime (a database pool, whose connections are tasks of it). When `make`
+/// fails, nothing is served; the spans recorded so far are flushed and the error is
+/// returned as [`RunError::Setup`].
+///
+/// ```no_run
+/// # #[derive(Clone)] struct MyServer;
+/// # impl rmcp::ServerHandler for MyServer {}
+/// # async fn connect() -> Result<MyServer, std::io::Error> { Ok(MyServer) }
+/// fn main() -> anyhow::Result<()> {
+///     trace_meta::run_with("my-server", trace_meta::ServerTransport::Stdio, connect)?;
+///     Ok(())
+/// }
+/// ```
+#[cfg(feature = "telemetry")]
+pub fn run_with<H, F, Fut, E>(
+    service_name: &str,
+    transport: ServerTransport,
+    make: F,
+) -> Result<(), RunError>
+where
+    H: ServerHandler,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<H, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut telemetry = crate::telemetry::init(service_name)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,11 +138,20 @@ where
     let served = runtime.block_on(async {
         // Before anything else: a signal during setup must still end the process cleanly.
         let mut signals = ShutdownSignals::install();
+        let handler = tokio::select! {
+            made = make() => made.map_err(|e| RunError::Setup(e.into()))?,
+            signal = signals.recv() => {
+                tracing::info!("{signal}: shutting down before serving");
+                return Ok(());
+            }
+        };
         let shutdown = async move {
             let signal = signals.recv().await;
             tracing::info!("{signal}: shutting down");
         };
-        serve(handler, transport, shutdown).await
+        serve(handler, transport, shutdown)
+            .await
+            .map_err(RunError::from)
     });
     // A statement still running on a blocking thread has no one to answer, and when stdin
     // is not a pipe rmcp reads it on a blocking thread: neither may hold the exit up. The
@@ -117,7 +161,7 @@ where
     // Flush before reporting any error, so the spans of a failed session still leave. A
     // failed flush is logged inside and does not change how the session ended.
     let _logged = telemetry.shutdown();
-    Ok(served?)
+    served
 }
 
 /// How long the runtime waits for leftover tasks (a blocked stdin read) when it stops.

@@ -1,0 +1,732 @@
+//! The PostgreSQL backend: a pool of `tokio-postgres` connections
+//! ([deadpool-postgres](https://docs.rs/deadpool-postgres)), read-only enforced by the
+//! database, statements cancelled in the database, and the trace carried into it.
+//!
+//! # One call, one transaction
+//! Every read runs as
+//!
+//! ```sql
+//! BEGIN READ ONLY; SET LOCAL statement_timeout = …; SET LOCAL lock_timeout = …;
+//! SET LOCAL idle_in_transaction_session_timeout = …
+//! <the statement, with bound parameters and a sqlcommenter comment>
+//! ROLLBACK; SELECT pg_advisory_unlock_all()
+//! ```
+//!
+//! The first two go out together (one round trip), so a read costs two. PostgreSQL
+//! refuses any write inside the read-only transaction; the `ROLLBACK` undoes whatever
+//! else the statement did to the session (`set_config`, a temporary table, a cursor), and
+//! `pg_advisory_unlock_all()` releases session-level advisory locks, the one thing a
+//! rollback keeps. The extended protocol admits exactly one statement. A few kinds of
+//! statement are refused before they are sent ([`refusal`]): transaction control (the
+//! server owns the transaction), `PREPARE`/`EXECUTE`/`DEALLOCATE` (prepared statements
+//! outlive it), `COPY` and `LOAD` (files, programs and libraries on the database server),
+//! `SET ROLE` / `SET SESSION AUTHORIZATION` (privileges) and `RESET` / `DISCARD`. The
+//! role's privileges are the last line: [`checks`] warns at start when the role could do
+//! more than read.
+//!
+//! Writes (`execute`, with `--allow-write`) run the same way in a read-write transaction
+//! that ends in `COMMIT`.
+//!
+//! # Faults
+//! A cancelled request (its future dropped), a timeout, or a result cut at the row or
+//! byte bound sends PostgreSQL a cancel request, so the statement stops in the database;
+//! a connection whose call did not end cleanly is closed rather than returned to the pool.
+//! A read that fails because its connection was lost (the database restarted) is tried
+//! once more on a new connection.
+
+mod catalog;
+pub mod checks;
+pub mod connect;
+pub(crate) mod value;
+
+use std::{
+    pin::pin,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use futures_util::{StreamExt, future::join};
+use tokio_postgres::types::Type;
+use tracing::Instrument;
+
+pub use connect::Target;
+
+use crate::{
+    backend::{Backend, BackendInfo, StatementSpan},
+    database::DbError,
+    model::{ExecuteResult, QueryResult, TableDescription, TableSummary},
+    policy::Refusal,
+    sql,
+    value::SqlParam,
+};
+use value::{PgJson, TextParam};
+
+/// How long past `--timeout` the server waits for the database's own timeout before it
+/// gives the call up itself (cancel request, connection closed).
+const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+
+/// How every call that does not commit ends: its transaction rolled back, and the one
+/// thing a rollback keeps (session-level advisory locks) released.
+const END: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
+
+/// How long a cancel request may take.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the server asks of the database, from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Whether `execute` may change the database.
+    pub allow_write: bool,
+    /// The most rows a query returns.
+    pub max_rows: usize,
+    /// The most bytes of row data a query returns (PostgreSQL's binary sizes).
+    pub max_bytes: usize,
+    /// `statement_timeout` and `lock_timeout` of each call; also how long a call waits
+    /// for a pooled connection.
+    pub timeout: Duration,
+    /// The most connections open at once.
+    pub pool_size: usize,
+    /// Whether statements carry their span's context as a sqlcommenter comment.
+    pub sqlcommenter: bool,
+}
+
+/// The PostgreSQL [`Backend`].
+pub struct Postgres {
+    pool: Pool,
+    target: Target,
+    info: BackendInfo,
+    settings: Settings,
+    begin_read: String,
+    begin_write: String,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("target", &self.target)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a statement returned.
+struct Outcome {
+    columns: Vec<String>,
+    rows: Vec<Vec<serde_json::Value>>,
+    truncated: bool,
+    rows_affected: u64,
+}
+
+/// Whether a read or a write, and the bounds of a read.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Read { max_rows: usize, max_bytes: usize },
+    Write,
+}
+
+impl Postgres {
+    /// Opens the pool on `target` and proves it with one connection, then runs the
+    /// start-up [`checks`] (warnings on stderr). Fails when the database cannot be
+    /// reached, naming it without the password.
+    pub async fn connect(target: Target, settings: Settings) -> Result<Self, DbError> {
+        let manager = Manager::from_config(
+            target.config.clone(),
+            target.tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(settings.timeout))
+            .create_timeout(Some(
+                target
+                    .config
+                    .get_connect_timeout()
+                    .copied()
+                    .unwrap_or(connect::DEFAULT_CONNECT_TIMEOUT),
+            ))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| DbError::setup("database pool", &e))?;
+        let ms = settings.timeout.as_millis().max(1);
+        let idle_ms = (settings.timeout * 2 + Duration::from_secs(1)).as_millis();
+        let limits = format!(
+            "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}; \
+             SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+        );
+        let info = BackendInfo {
+            system: "postgresql",
+            namespace: target.database(),
+            server_address: target.host(),
+            server_port: Some(target.port()),
+            placeholders: "$1, $2, ...",
+            dialect: "PostgreSQL",
+            allow_write: settings.allow_write,
+        };
+        let backend = Self {
+            pool,
+            info,
+            begin_read: format!("BEGIN READ ONLY; {limits}"),
+            begin_write: format!("BEGIN READ WRITE; {limits}"),
+            target,
+            settings,
+        };
+        let client = backend
+            .pool
+            .get()
+            .await
+            .map_err(|e| match backend.pool_error(e) {
+                DbError::Unavailable(message) => DbError::setup("--database-url", &message),
+                other => other,
+            })?;
+        checks::warn_about_role(&client, &backend.target, backend.settings.allow_write).await;
+        Ok(backend)
+    }
+
+    /// The connection target (for logs: [`Target::redacted`]).
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn pool_error(&self, error: PoolError) -> DbError {
+        let at = self.target.redacted();
+        DbError::Unavailable(match error {
+            PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => format!(
+                "no database connection became free within {}s: all {} connections of the pool are busy (--pool-size)",
+                self.settings.timeout.as_secs_f64(),
+                self.settings.pool_size
+            ),
+            PoolError::Timeout(_) => format!("connecting to {at} timed out"),
+            PoolError::Backend(e) => format!("cannot connect to {at}: {}", error_text(&e)),
+            other => format!("cannot connect to {at}: {other}"),
+        })
+    }
+
+    /// Runs `sql` in its own transaction, with one retry when a read lost its connection.
+    async fn run(&self, sql: &str, params: &[SqlParam], mode: Mode) -> Result<Outcome, DbError> {
+        if let Some(refusal) = refusal(sql) {
+            let statement = StatementSpan::start(&self.info, sql, None);
+            return statement.finish(Err(DbError::Refused(refusal)), |_: &Outcome| 0);
+        }
+        match self.attempt(sql, params, mode).await {
+            Err(Lost(error, true)) if matches!(mode, Mode::Read { .. }) => {
+                tracing::info!(%error, "the database connection was lost: trying once more on a new connection");
+                self.attempt(sql, params, mode)
+                    .await
+                    .map_err(|Lost(e, _)| e)
+            }
+            other => other.map_err(|Lost(e, _)| e),
+        }
+    }
+
+    /// One try: a pooled connection, the statement's span, the transaction.
+    async fn attempt(&self, sql: &str, params: &[SqlParam], mode: Mode) -> Result<Outcome, Lost> {
+        let waiting = Instant::now();
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Lost(self.pool_error(e), false))?;
+        let statement = StatementSpan::start(&self.info, sql, Some(waiting.elapsed()));
+        let text = if self.settings.sqlcommenter {
+            let pairs = statement.comment_pairs();
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            sql::with_comment(sql, &pairs)
+        } else {
+            sql.to_owned()
+        };
+        let call = InFlight::new(client, self.target.tls.clone());
+        let work = self.transaction(call.client(), &text, params, mode);
+        let outcome = match tokio::time::timeout(self.settings.timeout + TIMEOUT_GRACE, work)
+            .instrument(statement.span().clone())
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Ended {
+                result: Err(DbError::Timeout(self.settings.timeout)),
+                clean: false,
+                lost: false,
+            },
+        };
+        if outcome.clean {
+            call.release();
+        } else {
+            call.abandon();
+        }
+        let lost = outcome.lost;
+        let result = statement.finish(outcome.result, |o: &Outcome| {
+            if matches!(mode, Mode::Write) {
+                0
+            } else {
+                o.rows.len()
+            }
+        });
+        result.map_err(|e| Lost(e, lost))
+    }
+
+    /// The transaction of one call on `client`.
+    async fn transaction(
+        &self,
+        client: &tokio_postgres::Client,
+        text: &str,
+        params: &[SqlParam],
+        mode: Mode,
+    ) -> Ended {
+        let begin = match mode {
+            Mode::Read { .. } => &self.begin_read,
+            Mode::Write => &self.begin_write,
+        };
+        let typed = params.iter().map(|p| (TextParam(p), Type::UNKNOWN));
+        // Both requests are queued before either is awaited: one round trip.
+        let (begun, started) = join(
+            client.batch_execute(begin),
+            client.query_typed_raw(text, typed),
+        )
+        .await;
+        let read = match (begun, started) {
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(stream)) => match self.read(client, stream, text, mode).await {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err(refused)) => {
+                    let ended = client.batch_execute(END).await;
+                    return Ended {
+                        result: Err(refused),
+                        clean: ended.is_ok(),
+                        lost: false,
+                    };
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let (statement_error, lost) = match &read {
+            Ok(_) => (None, false),
+            Err(e) => (Some(self.error(e)), is_lost(client, e)),
+        };
+        if lost {
+            return Ended {
+                result: Err(statement_error.unwrap_or(DbError::Stopped)),
+                clean: false,
+                lost: true,
+            };
+        }
+        let end = match (mode, &read) {
+            (Mode::Write, Ok(_)) => "COMMIT; SELECT pg_advisory_unlock_all()",
+            _ => END,
+        };
+        let ended = client.batch_execute(end).await;
+        match (read, ended) {
+            (Ok(outcome), Ok(())) => Ended {
+                result: Ok(outcome),
+                clean: true,
+                lost: false,
+            },
+            (Ok(outcome), Err(e)) => match mode {
+                // The rows are what the database returned; only the connection is suspect.
+                Mode::Read { .. } => Ended {
+                    result: Ok(outcome),
+                    clean: false,
+                    lost: false,
+                },
+                // A failed COMMIT (a deferred constraint) means nothing was written.
+                Mode::Write => Ended {
+                    result: Err(self.error(&e)),
+                    clean: !is_lost(client, &e),
+                    lost: false,
+                },
+            },
+            (Err(_), ended) => Ended {
+                result: Err(statement_error.unwrap_or(DbError::Stopped)),
+                clean: ended.is_ok(),
+                lost: false,
+            },
+        }
+    }
+
+    /// Reads the rows of `stream` up to the bounds. A result cut short is cancelled in
+    /// the database rather than read to its end.
+    async fn read(
+        &self,
+        client: &tokio_postgres::Client,
+        stream: tokio_postgres::RowStream,
+        text: &str,
+        mode: Mode,
+    ) -> Result<Result<Outcome, DbError>, tokio_postgres::Error> {
+        let (max_rows, max_bytes) = match mode {
+            Mode::Read {
+                max_rows,
+                max_bytes,
+            } => (max_rows, max_bytes),
+            Mode::Write => (0, 0),
+        };
+        let mut stream = pin!(stream);
+        let mut columns: Option<Vec<String>> = None;
+        let mut rows = Vec::new();
+        let mut bytes = 0usize;
+        let mut truncated = false;
+        while let Some(row) = stream.next().await {
+            let row = row?;
+            if matches!(mode, Mode::Write) {
+                continue;
+            }
+            if columns.is_none() {
+                columns = Some(row.columns().iter().map(|c| c.name().to_owned()).collect());
+            }
+            let size = row.raw_size_bytes() + 4 * row.len();
+            if rows.is_empty() && size > max_bytes {
+                cancel(client, &self.target).await;
+                return Ok(Err(DbError::Refused(Refusal::Statement {
+                    statement: format!("a row of {size} bytes"),
+                    reason: "it is over the server's limit of a result (--max-bytes); select fewer or shorter columns (left(column, 1000))",
+                })));
+            }
+            if rows.len() == max_rows || bytes + size > max_bytes {
+                truncated = true;
+                break;
+            }
+            bytes += size;
+            let mut values = Vec::with_capacity(row.len());
+            for i in 0..row.len() {
+                values.push(row.try_get::<_, PgJson>(i)?.0);
+            }
+            rows.push(values);
+        }
+        let rows_affected = if truncated {
+            // Stop the rest in the database; a cancel that arrives after the statement
+            // ended finds the connection idle and is ignored by PostgreSQL.
+            cancel(client, &self.target).await;
+            0
+        } else {
+            stream.rows_affected().unwrap_or(0)
+        };
+        let columns = match columns {
+            Some(columns) => columns,
+            // No row came back: the statement's description still names the columns.
+            None if matches!(mode, Mode::Read { .. }) => client
+                .prepare(text)
+                .await
+                .map(|s| s.columns().iter().map(|c| c.name().to_owned()).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(Ok(Outcome {
+            columns,
+            rows,
+            truncated,
+            rows_affected,
+        }))
+    }
+
+    /// The tool error for a driver error: the database's message with its detail and
+    /// hint, or what happened to the connection.
+    fn error(&self, error: &tokio_postgres::Error) -> DbError {
+        if let Some(db) = error.as_db_error() {
+            let mut message = format!("{}: {}", db.severity(), db.message());
+            if let Some(detail) = db.detail() {
+                message.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                message.push_str(&format!(" (hint: {hint})"));
+            }
+            let code = db.code().code();
+            match code {
+                "25006" => message.push_str(
+                    " (db-server runs every query in a read-only transaction; start it with --allow-write and use the execute tool to change the database)",
+                ),
+                "57014" if db.message().contains("statement timeout") => message.push_str(&format!(
+                    " (db-server's --timeout is {}s)",
+                    self.settings.timeout.as_secs_f64()
+                )),
+                _ => {}
+            }
+            return DbError::Database {
+                message,
+                code: Some(code.to_owned()),
+            };
+        }
+        DbError::Unavailable(format!(
+            "the connection to the database ({}) failed: {}",
+            self.target.redacted(),
+            error_text(error)
+        ))
+    }
+
+    async fn query_capped(
+        &self,
+        sql: &str,
+        params: &[SqlParam],
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<QueryResult, DbError> {
+        let outcome = self
+            .run(
+                sql,
+                params,
+                Mode::Read {
+                    max_rows,
+                    max_bytes,
+                },
+            )
+            .await?;
+        Ok(QueryResult {
+            columns: outcome.columns,
+            row_count: outcome.rows.len(),
+            rows: outcome.rows,
+            truncated: outcome.truncated,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for Postgres {
+    fn info(&self) -> &BackendInfo {
+        &self.info
+    }
+
+    async fn query(&self, sql: &str, params: &[SqlParam]) -> Result<QueryResult, DbError> {
+        self.query_capped(sql, params, self.settings.max_rows, self.settings.max_bytes)
+            .await
+    }
+
+    async fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<ExecuteResult, DbError> {
+        if !self.settings.allow_write {
+            return Err(DbError::Refused(Refusal::WouldWrite));
+        }
+        let outcome = self.run(sql, params, Mode::Write).await?;
+        Ok(ExecuteResult {
+            rows_changed: outcome.rows_affected,
+        })
+    }
+
+    async fn list_tables(&self) -> Result<Vec<TableSummary>, DbError> {
+        catalog::list_tables(self).await
+    }
+
+    async fn describe_table(&self, table: &str) -> Result<TableDescription, DbError> {
+        catalog::describe_table(self, table).await
+    }
+}
+
+/// How one transaction ended: its result, whether the connection may go back to the
+/// pool, and whether the connection was lost (a read may be tried again).
+struct Ended {
+    result: Result<Outcome, DbError>,
+    clean: bool,
+    lost: bool,
+}
+
+/// A failed try: its error, and whether the connection was lost before the statement
+/// could answer (a read may then be tried again).
+struct Lost(DbError, bool);
+
+/// Whether `error` means the connection is gone (closed, reset, the server shutting
+/// down) rather than that the statement failed.
+fn is_lost(client: &tokio_postgres::Client, error: &tokio_postgres::Error) -> bool {
+    if client.is_closed() || error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+        None => error.as_db_error().is_none(),
+    }
+}
+
+/// The driver error's text with its causes, which hold the useful part ("Connection
+/// refused").
+fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Sends PostgreSQL a cancel request for whatever `client`'s connection is running.
+async fn cancel(client: &tokio_postgres::Client, target: &Target) {
+    let token = client.cancel_token();
+    match tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(target.tls.clone())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the cancel request failed"),
+        Err(_) => tracing::warn!("the cancel request timed out"),
+    }
+}
+
+/// A pooled connection in use by one call. Released to the pool when the call ended
+/// cleanly; otherwise (an error that left the connection in doubt, a timeout, or the
+/// call's future dropped because the request was cancelled) a cancel request goes to the
+/// database and the connection is closed instead of reused.
+struct InFlight {
+    client: Option<Object>,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+impl InFlight {
+    fn new(client: Object, tls: tokio_postgres_rustls::MakeRustlsConnect) -> Self {
+        Self {
+            client: Some(client),
+            tls,
+        }
+    }
+
+    fn client(&self) -> &tokio_postgres::Client {
+        self.client.as_ref().expect("in flight until released")
+    }
+
+    /// Back to the pool.
+    fn release(mut self) {
+        drop(self.client.take());
+    }
+
+    /// Cancel whatever runs, close the connection.
+    fn abandon(self) {
+        drop(self);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        let token = client.cancel_token();
+        let tls = self.tls.clone();
+        // Out of the pool: the connection closes when `wrapper` drops.
+        let wrapper = Object::take(client);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await;
+                drop(wrapper);
+            });
+        }
+    }
+}
+
+/// Why a statement is refused before it is sent, by its leading keywords; `None` for
+/// every other statement (the database decides those).
+pub fn refusal(sql: &str) -> Option<Refusal> {
+    let words = sql::leading_keywords(sql, 4);
+    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    let statement = |n: usize| words[..n.min(words.len())].join(" ");
+    const TRANSACTION: &str = "each call runs in a transaction of its own that the server begins and ends (reads end in ROLLBACK), so transaction control has nothing to act on; send the statement alone";
+    let (n, reason) = match word(0) {
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => {
+            (1, TRANSACTION)
+        }
+        "PREPARE" if word(1) == "TRANSACTION" => (2, TRANSACTION),
+        "PREPARE" | "EXECUTE" | "DEALLOCATE" => (
+            1,
+            "prepared statements outlive the call's transaction; send the statement itself, with its values in params",
+        ),
+        "COPY" => (
+            1,
+            "COPY moves data to and from files and programs on the database server; use SELECT",
+        ),
+        "LOAD" => (1, "it loads a library into the database server"),
+        "RESET" | "DISCARD" => (
+            1,
+            "the server sets the session's limits itself, and each call's settings end with its transaction",
+        ),
+        "SET" => {
+            let mut i = 1;
+            if matches!(word(1), "SESSION" | "LOCAL")
+                && !matches!(word(2), "CHARACTERISTICS" | "")
+                && matches!(word(2), "ROLE" | "SESSION")
+            {
+                i = 2;
+            }
+            match (word(i), word(i + 1)) {
+                ("ROLE", _) | ("SESSION", "AUTHORIZATION") => (
+                    i + 1 + usize::from(word(i) == "SESSION"),
+                    "it changes the privileges the server works with",
+                ),
+                ("TRANSACTION", _) | ("SESSION", "CHARACTERISTICS") => (
+                    i + 1 + usize::from(word(i) == "SESSION"),
+                    "the server sets each call's transaction mode itself (read-only unless it was started with --allow-write)",
+                ),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(Refusal::Statement {
+        statement: statement(n),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_the_statement_and_the_reason() {
+        let refused = |sql: &str| refusal(sql).map(|r| r.to_string());
+        assert!(
+            refused("commit")
+                .unwrap()
+                .starts_with("COMMIT is refused: each call")
+        );
+        assert!(
+            refused("  /* x */ Begin; select 1")
+                .unwrap()
+                .starts_with("BEGIN is refused")
+        );
+        assert!(
+            refused("PREPARE TRANSACTION 'x'")
+                .unwrap()
+                .starts_with("PREPARE TRANSACTION is refused")
+        );
+        assert!(
+            refused("prepare q as select 1")
+                .unwrap()
+                .starts_with("PREPARE is refused")
+        );
+        assert!(
+            refused("COPY (SELECT 1) TO PROGRAM 'id'")
+                .unwrap()
+                .starts_with("COPY is refused")
+        );
+        assert!(
+            refused("set role postgres")
+                .unwrap()
+                .starts_with("SET ROLE is refused")
+        );
+        assert!(
+            refused("SET LOCAL ROLE postgres")
+                .unwrap()
+                .starts_with("SET LOCAL ROLE is refused")
+        );
+        assert!(
+            refused("SET SESSION AUTHORIZATION postgres")
+                .unwrap()
+                .starts_with("SET SESSION AUTHORIZATION is refused")
+        );
+        assert!(
+            refused("SET TRANSACTION READ WRITE")
+                .unwrap()
+                .starts_with("SET TRANSACTION is refused")
+        );
+        assert!(
+            refused("set session characteristics as transaction read write")
+                .unwrap()
+                .starts_with("SET SESSION CHARACTERISTICS is refused")
+        );
+        assert!(refused("RESET ALL").is_some());
+        assert!(refused("DISCARD ALL").is_some());
+        assert_eq!(refused("SET search_path = public"), None);
+        assert_eq!(refused("SET SESSION statement_timeout = 0"), None);
+        assert_eq!(refused("SELECT 'commit'"), None);
+        assert_eq!(refused("WITH x AS (SELECT 1) SELECT * FROM x"), None);
+    }
+}
