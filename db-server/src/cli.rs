@@ -76,13 +76,9 @@ pub struct Args {
     /// key=value conninfo; `sqlite:PATH` or a path serves that SQLite file as --db does.
     /// Prefer the DATABASE_URL variable (and PGPASSWORD) to the flag: a command line is
     /// visible to every user of the machine.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        conflicts_with_all = ["db", "load", "init"]
-    )]
+    /// --db, --load and --init name a SQLite database and take precedence over it, so an
+    /// exported DATABASE_URL never changes what those commands serve.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// PostgreSQL: the most connections open at once (calls beyond it wait up to --timeout
@@ -98,12 +94,23 @@ pub struct Args {
     /// PostgreSQL: whether each statement carries its span's trace context as a
     /// sqlcommenter comment (/*traceparent='00-…'*/), so the database's logs,
     /// pg_stat_activity and auto_explain name the trace of the tool call that sent it.
-    #[arg(long, value_name = "on|off", env = "DB_SERVER_SQLCOMMENTER", default_value = "on", value_parser = parse_switch)]
+    #[arg(long, value_name = "on|off", env = "DB_SERVER_SQLCOMMENTER", default_value = "on", value_parser = parse_switch, action = clap::ArgAction::Set)]
     pub sqlcommenter: bool,
 
     /// How the server is reached: stdio, or `--http ADDR`.
     #[command(flatten)]
     pub serve: trace_meta::cli::ServeArgs,
+}
+
+impl Args {
+    /// The `--database-url` to serve: `None` when it is unset or empty, or when --db,
+    /// --load or --init name a SQLite database instead.
+    pub fn database_url(&self) -> Option<&str> {
+        let sqlite_options = self.db.is_some() || !self.load.is_empty() || !self.init.is_empty();
+        self.database_url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty() && !sqlite_options)
+    }
 }
 
 /// One `--load TABLE=FILE.csv`.
@@ -201,6 +208,23 @@ mod tests {
         assert!(args.allow_write);
         assert_eq!(args.max_rows, 10);
         assert_eq!(args.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn sqlite_options_take_precedence_over_a_database_url() {
+        let url = "postgres://reader@localhost/sales";
+        let args = Args::parse_from(["db-server", "--database-url", url]);
+        assert_eq!(args.database_url(), Some(url));
+        let args = Args::parse_from(["db-server", "--database-url", url, "--db", "x.db"]);
+        assert_eq!(args.database_url(), None);
+        let args = Args::parse_from(["db-server", "--database-url", url, "--load", "t=u.csv"]);
+        assert_eq!(args.database_url(), None);
+        let args = Args::parse_from(["db-server", "--database-url", " "]);
+        assert_eq!(args.database_url(), None);
+        let args = Args::parse_from(["db-server", "--sqlcommenter", "off", "--pool-size", "9"]);
+        assert!(!args.sqlcommenter);
+        assert_eq!(args.pool_size, 9);
+        assert!(Args::try_parse_from(["db-server", "--sqlcommenter", "maybe"]).is_err());
     }
 
     #[test]

@@ -60,7 +60,7 @@ use database::{Config, Database};
 /// Errors name the file and the option that failed.
 pub fn open_database(args: &Args) -> anyhow::Result<Database> {
     let config = Config {
-        path: match args.database_url.as_deref().and_then(sqlite_path) {
+        path: match args.database_url().and_then(sqlite_path) {
             Some(path) => Some(path),
             None => args.db.clone(),
         },
@@ -116,9 +116,9 @@ fn service_name() -> String {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let transport = args.serve.transport().context("db-server cannot start")?;
     let postgres_url = args
-        .database_url
-        .clone()
-        .filter(|url| sqlite_path(url).is_none());
+        .database_url()
+        .filter(|url| sqlite_path(url).is_none())
+        .map(str::to_owned);
     let Some(url) = postgres_url else {
         let database = open_database(&args).context("db-server cannot start")?;
         let server = tools::DbServer::new(Arc::new(database));

@@ -249,7 +249,8 @@ async fn the_tools_serve_postgresql_types_schemas_and_bounds() {
     let started = Instant::now();
     let cut = ok(&query(
         &client,
-        "SELECT g, md5(g::text) FROM generate_series(1, 50000000) AS g",
+        // In the select list the series streams (in FROM it would be built whole first).
+        "SELECT generate_series(1, 50000000) AS g, md5(random()::text)",
     )
     .await);
     assert_eq!(cut["row_count"], 50);
@@ -273,6 +274,45 @@ async fn the_tools_serve_postgresql_types_schemas_and_bounds() {
 
     client.cancel().await.ok();
     served.await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commented_statements_still_group_in_pg_stat_statements() {
+    let Some(pg) = Postgres::start() else { return };
+    let _telemetry = InMemoryTelemetry::install("db-server");
+    let (session, served) = serve(&pg, settings(Duration::from_secs(5))).await;
+    let client = TracedClient::new(session.peer().clone());
+    let sql = "SELECT count(*) FROM sales WHERE year = $1";
+    for year in [2023, 2024, 2024] {
+        let root = tracing::info_span!("grouping");
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new("query_database").with_arguments(
+                    json!({"sql": sql, "params": [year]})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+            )
+            .instrument(root)
+            .await
+            .unwrap();
+        assert_eq!(result.is_error, Some(false));
+    }
+    session.cancel().await.ok();
+    served.await.ok();
+    // Three statements, three different comments (one span each), one entry: the comment
+    // is not part of the normalised statement. The text kept is the first one seen.
+    let entries = pg.admin(&format!(
+        "SELECT calls || ' ' || query FROM pg_stat_statements \
+         WHERE query LIKE '{sql}%' AND query NOT LIKE '%pg_stat_statements%'"
+    ));
+    let lines: Vec<&str> = entries.lines().collect();
+    assert_eq!(lines.len(), 1, "{entries}");
+    assert!(
+        lines[0].starts_with("3 SELECT count(*) FROM sales WHERE year = $1 /*traceparent='00-"),
+        "{entries}"
+    );
 }
 
 /// Everything a statement could change, as text: the data, the catalog, the roles, the
@@ -715,4 +755,90 @@ async fn the_binary_serves_postgresql_from_database_url_and_warns_about_a_superu
     );
     assert!(!message.contains("hunter2"), "{message}");
     assert!(out.stdout.is_empty(), "stdout carries JSON-RPC only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_checks_what_libpq_checks() {
+    let Some(pg) = Postgres::start_tls() else {
+        return;
+    };
+    let ca = pg.ca_path().display().to_string();
+    let url = |host: &str, query: &str| {
+        format!(
+            "postgres://mcp_reader:{READER_PASSWORD}@{host}:{}/sales?{query}",
+            pg.port()
+        )
+    };
+    let connects = |url: String| async move {
+        let target = Target::parse(&url, "db-server-test").map_err(|e| e.to_string())?;
+        PgBackend::connect(target, settings(Duration::from_secs(5)))
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let encrypted = |backend: PgBackend| async move {
+        let server = DbServer::with_backend(Arc::new(backend));
+        let (client, served) = connect(server).await;
+        let ssl = ok(&query(
+            &client,
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        )
+        .await);
+        client.cancel().await.ok();
+        served.await.ok();
+        ssl["rows"][0][0].clone()
+    };
+
+    let full = connects(url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await;
+    assert_eq!(
+        encrypted(full.expect("verify-full with the right CA and name")).await,
+        true
+    );
+    let chain = connects(url(
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ))
+    .await;
+    assert_eq!(
+        encrypted(chain.expect("verify-ca ignores the name")).await,
+        true
+    );
+    let require = connects(url("127.0.0.1", "sslmode=require")).await;
+    assert_eq!(
+        encrypted(require.expect("require checks nothing")).await,
+        true
+    );
+    let plain = connects(url("127.0.0.1", "sslmode=disable")).await;
+    assert_eq!(encrypted(plain.expect("disable")).await, false);
+
+    let wrong_name = connects(url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .expect_err("the certificate is for localhost, not 127.0.0.1");
+    assert!(wrong_name.contains("certificate"), "{wrong_name}");
+    let server_pem = pg
+        .ca_path()
+        .with_file_name("server.pem")
+        .display()
+        .to_string();
+    let wrong_ca = connects(url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={server_pem}"),
+    ))
+    .await
+    .expect_err("a root that did not sign the certificate");
+    assert!(wrong_ca.contains("certificate"), "{wrong_ca}");
+    assert!(!wrong_ca.contains(READER_PASSWORD));
+    let no_root = connects(url(
+        "localhost",
+        "sslmode=verify-full&sslrootcert=/nonexistent.pem",
+    ))
+    .await
+    .expect_err("a missing root file");
+    assert!(no_root.contains("/nonexistent.pem"), "{no_root}");
 }

@@ -75,7 +75,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let specs = match &cli.common.config {
         Some(file) => config::load(file)?,
-        None => bundled::specs(cli.common.data_dir.as_deref())?,
+        None => bundled::specs(
+            cli.common.data_dir.as_deref(),
+            cli.common.database_url.as_deref(),
+        )?,
     };
     let grouping = Grouping::from_args(&cli.grouping);
     match cli.command {

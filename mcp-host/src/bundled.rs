@@ -41,8 +41,13 @@ pub fn serve(args: Vec<OsString>) -> ExitCode {
 }
 
 /// The bundled servers on `data_dir` (default: the sample data): this executable in its
-/// hidden server mode.
-pub fn specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
+/// hidden server mode. With `database_url`, db-server serves that database instead of the
+/// sample table; the URL reaches it as its `DATABASE_URL` variable, never as an argument
+/// (a command line is visible to every user of the machine).
+pub fn specs(
+    data_dir: Option<&Path>,
+    database_url: Option<&str>,
+) -> anyhow::Result<Vec<ServerSpec>> {
     let data = match data_dir {
         Some(dir) => dir.to_owned(),
         None => default_data_dir(),
@@ -70,18 +75,27 @@ pub fn specs(data_dir: Option<&Path>) -> anyhow::Result<Vec<ServerSpec>> {
         cwd: None,
         remote: None,
     };
-    Ok(vec![
-        spec(
-            "file-server",
-            vec!["--root".into(), data.display().to_string()],
-        ),
-        spec(
+    let database = match database_url.filter(|url| !url.trim().is_empty()) {
+        Some(url) => {
+            let mut spec = spec("db-server", Vec::new());
+            spec.env.insert("DATABASE_URL".into(), url.to_owned());
+            spec
+        }
+        // --load takes precedence over a DATABASE_URL the user's shell may export.
+        None => spec(
             "db-server",
             vec![
                 "--load".into(),
                 format!("sales={}", data.join("sales.csv").display()),
             ],
         ),
+    };
+    Ok(vec![
+        spec(
+            "file-server",
+            vec!["--root".into(), data.display().to_string()],
+        ),
+        database,
     ])
 }
 

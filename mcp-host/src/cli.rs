@@ -144,6 +144,20 @@ pub struct Common {
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 
+    /// Point the bundled db-server at this database instead of the sample data: a
+    /// PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE) or sqlite:PATH. It reaches
+    /// db-server as its DATABASE_URL variable, never on a command line; prefer
+    /// MCP_HOST_DATABASE_URL to the flag for a URL with a password. A DATABASE_URL of your
+    /// shell is not used: the bundled servers serve the sample data unless this is given.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MCP_HOST_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<String>,
+
     /// Write every collected span to FILE as OTLP/JSON (an ExportTraceServiceRequest).
     #[arg(long, value_name = "FILE", global = true)]
     pub trace_json: Option<PathBuf>,

@@ -8,8 +8,9 @@
 //!   or `{"type": "http", "url": …}`;
 //! - VS Code: `{"type": "http", "url": …, "headers": {…}}`.
 //!
-//! `${VAR}`, `${env:VAR}` and `${VAR:-default}` in a `url` or a header value are replaced by
-//! the environment variable; a variable that is not set is an error naming it (never its
+//! `${VAR}`, `${env:VAR}` and `${VAR:-default}` in a `url`, a header value or an `env` value
+//! are replaced by the environment variable (as Claude Code, Cursor and VS Code do), so a
+//! config names `"DATABASE_URL": "${DATABASE_URL}"` rather than the secret itself; a variable that is not set is an error naming it (never its
 //! value, nor a header's). Entries of the legacy `sse` transport are skipped with a warning
 //! naming them. A relative `command` path (one with a `/`) resolves against the config
 //! file's folder, and servers start in that folder, so relative arguments work the way they
@@ -24,7 +25,10 @@ use serde::Deserialize;
 
 /// How to reach one MCP server: a program to start over stdio, or, when [`Self::remote`]
 /// is set, a URL to call over Streamable HTTP.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Environment values are often credentials (`DATABASE_URL`, API keys): `Debug` shows
+/// their names only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerSpec {
     /// The name the config gives it.
     pub name: String,
@@ -50,6 +54,19 @@ pub struct RemoteSpec {
     pub url: String,
     /// Headers for every request (`Authorization`, API keys), variables expanded.
     pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ServerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSpec")
+            .field("name", &self.name)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("cwd", &self.cwd)
+            .field("remote", &self.remote)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for RemoteSpec {
@@ -339,7 +356,9 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
             Some(serde_json::Value::Object(vars)) => vars
                 .iter()
                 .map(|(key, value)| match value {
-                    serde_json::Value::String(s) => Ok((key.clone(), s.clone())),
+                    serde_json::Value::String(s) => expand_vars(s)
+                        .map(|value| (key.clone(), value))
+                        .map_err(|problem| field_error("env", format!("{key} {problem}"))),
                     serde_json::Value::Number(n) => Ok((key.clone(), n.to_string())),
                     serde_json::Value::Bool(b) => Ok((key.clone(), b.to_string())),
                     other => Err(field_error(
@@ -395,6 +414,26 @@ mod tests {
         assert_eq!(specs[0].args, ["--root", "data"]);
         assert_eq!(specs[0].env["RUST_LOG"], "info");
         assert_eq!(specs[0].cwd.as_deref(), Some(Path::new("/etc/mcp")));
+    }
+
+    #[test]
+    fn env_values_take_variables_from_the_environment() {
+        // PATH is set in every test environment; the config names it, not its value.
+        let specs = parse(
+            r#"{"mcpServers": {"db": {"command": "db-server", "env": {"SEARCH": "${PATH}", "PLAIN": "x", "DEFAULTED": "${MCP_TRACE_UNSET_VAR:-fallback}"}}}}"#,
+            Path::new("/etc/mcp/config.json"),
+        )
+        .unwrap();
+        assert_eq!(specs[0].env["SEARCH"], std::env::var("PATH").unwrap());
+        assert_eq!(specs[0].env["PLAIN"], "x");
+        assert_eq!(specs[0].env["DEFAULTED"], "fallback");
+        let error = parse(
+            r#"{"mcpServers": {"db": {"command": "db-server", "env": {"DATABASE_URL": "${MCP_TRACE_UNSET_VAR}"}}}}"#,
+            Path::new("/etc/mcp/config.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("MCP_TRACE_UNSET_VAR"), "{error}");
     }
 
     #[test]

@@ -47,7 +47,12 @@ fn every_process_exports_its_metrics_at_shutdown() {
     ]);
     assert_eq!(names.get("mcp-host"), Some(&client), "{names:?}");
     assert_eq!(names.get("file-server"), Some(&server), "{names:?}");
-    assert_eq!(names.get("db-server"), Some(&server), "{names:?}");
+    let database = set(&[
+        "mcp.server.operation.duration",
+        "mcp.server.session.duration",
+        "db.client.operation.duration",
+    ]);
+    assert_eq!(names.get("db-server"), Some(&database), "{names:?}");
 
     // The host's tool calls, with the conventions' attributes.
     use opentelemetry_proto::tonic::{common::v1::any_value::Value, metrics::v1::metric::Data};
@@ -72,6 +77,29 @@ fn every_process_exports_its_metrics_at_shutdown() {
         })
         .collect();
     assert_eq!(tools, set(&["query_database", "read_file"]));
+
+    // The database client metric, with the database conventions' buckets and attributes.
+    let statements: Vec<_> = backend
+        .metrics()
+        .into_iter()
+        .filter(|m| m.metric.name == "db.client.operation.duration")
+        .flat_map(|m| match m.metric.data {
+            Some(Data::Histogram(histogram)) => histogram.data_points,
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(!statements.is_empty());
+    for point in &statements {
+        assert_eq!(
+            point.explicit_bounds,
+            db_server::backend::DB_DURATION_BUCKETS.to_vec()
+        );
+        let keys: BTreeSet<&str> = point.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert!(
+            keys.contains("db.system.name") && keys.contains("db.operation.name"),
+            "{keys:?}"
+        );
+    }
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub struct Postgres {
     port: u16,
     owner: Option<(u32, u32)>,
     child: Option<Child>,
+    tls: bool,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -68,6 +69,22 @@ impl Postgres {
     /// Starts a server with the sample data loaded, or returns `None` (with a note on
     /// stderr) when PostgreSQL is not installed and not required.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`start`](Self::start) with TLS on: a certificate for `localhost` (DNS name only,
+    /// no IP address) signed by a CA of its own, whose certificate is
+    /// [`ca_path`](Self::ca_path). Made with the `openssl` program.
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    /// The CA certificate of [`start_tls`](Self::start_tls) (PEM).
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let Some(bin) = bin_dir() else {
             assert!(
                 !required(),
@@ -96,6 +113,7 @@ impl Postgres {
             port: free_port(),
             owner,
             child: None,
+            tls: false,
             dir,
         };
         let initdb = server
@@ -112,6 +130,10 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        if tls {
+            server.make_certificates();
+        }
+        server.tls = tls;
         server.launch();
         server.load_sample();
         Some(server)
@@ -194,6 +216,20 @@ impl Postgres {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        if self.tls {
+            command
+                .args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!(
+                    "ssl_cert_file={}",
+                    self.dir.path().join("server.pem").display()
+                ))
+                .arg("-c")
+                .arg(format!(
+                    "ssl_key_file={}",
+                    self.dir.path().join("server.key").display()
+                ));
+        }
         // SAFETY: prctl with PR_SET_PDEATHSIG is async-signal-safe; nothing else runs here.
         unsafe {
             command.pre_exec(|| {
@@ -311,6 +347,83 @@ impl Postgres {
              ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {READER}; \
              ANALYZE sales"
         ));
+    }
+
+    /// A CA and a server certificate for `localhost` signed by it, with `openssl`.
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .expect("openssl runs (apt-get install openssl)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=mcp-trace test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("extension file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ]);
+        let key = dir.join("server.key");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod");
+        if let Some((uid, gid)) = self.owner {
+            for file in ["server.key", "server.pem"] {
+                std::os::unix::fs::chown(dir.join(file), Some(uid), Some(gid)).expect("chown");
+            }
+        }
     }
 
     /// Stops the server (fast shutdown: sessions are ended) and waits for it.

@@ -29,8 +29,11 @@
 //!
 //! # Faults
 //! A cancelled request (its future dropped), a timeout, or a result cut at the row or
-//! byte bound sends PostgreSQL a cancel request, so the statement stops in the database;
-//! a connection whose call did not end cleanly is closed rather than returned to the pool.
+//! byte bound sends PostgreSQL a cancel request, so the statement stops in the database,
+//! and closes that connection rather than returning it to the pool: PostgreSQL acts on a
+//! cancel request when it gets to it, which on a reused connection could be during the
+//! next caller's statement. Any other call that did not end cleanly closes its connection
+//! too.
 //! A read that fails because its connection was lost (the database restarted) is tried
 //! once more on a new connection.
 
@@ -70,7 +73,8 @@ const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
 /// thing a rollback keeps (session-level advisory locks) released.
 const END: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
 
-/// How long a cancel request may take.
+/// How long a cancel request may take (it is sent, and the connection closed, from a task of
+/// its own: no call waits for it).
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the server asks of the database, from the command line.
@@ -289,12 +293,22 @@ impl Postgres {
         let read = match (begun, started) {
             (Err(e), _) | (Ok(()), Err(e)) => Err(e),
             (Ok(()), Ok(stream)) => match self.read(client, stream, text, mode).await {
+                // Cut short: the statement may still be running. A cancel request stops
+                // it, and the connection is closed rather than reused, because PostgreSQL
+                // acts on a cancel request at a moment of its own: on a reused connection
+                // it could stop the next caller's statement.
+                Ok(Ok(outcome)) if outcome.truncated => {
+                    return Ended {
+                        result: Ok(outcome),
+                        clean: false,
+                        lost: false,
+                    };
+                }
                 Ok(Ok(outcome)) => Ok(outcome),
                 Ok(Err(refused)) => {
-                    let ended = client.batch_execute(END).await;
                     return Ended {
                         result: Err(refused),
-                        clean: ended.is_ok(),
+                        clean: false,
                         lost: false,
                     };
                 }
@@ -376,7 +390,6 @@ impl Postgres {
             }
             let size = row.raw_size_bytes() + 4 * row.len();
             if rows.is_empty() && size > max_bytes {
-                cancel(client, &self.target).await;
                 return Ok(Err(DbError::Refused(Refusal::Statement {
                     statement: format!("a row of {size} bytes"),
                     reason: "it is over the server's limit of a result (--max-bytes); select fewer or shorter columns (left(column, 1000))",
@@ -393,14 +406,17 @@ impl Postgres {
             }
             rows.push(values);
         }
-        let rows_affected = if truncated {
-            // Stop the rest in the database; a cancel that arrives after the statement
-            // ended finds the connection idle and is ignored by PostgreSQL.
-            cancel(client, &self.target).await;
-            0
-        } else {
-            stream.rows_affected().unwrap_or(0)
-        };
+        if truncated {
+            // The rest is stopped in the database by the caller (a cancel request, then
+            // the connection closed: see `transaction`).
+            return Ok(Ok(Outcome {
+                columns: columns.unwrap_or_default(),
+                rows,
+                truncated,
+                rows_affected: 0,
+            }));
+        }
+        let rows_affected = stream.rows_affected().unwrap_or(0);
         let columns = match columns {
             Some(columns) => columns,
             // No row came back: the statement's description still names the columns.
@@ -550,16 +566,6 @@ fn error_text(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Sends PostgreSQL a cancel request for whatever `client`'s connection is running.
-async fn cancel(client: &tokio_postgres::Client, target: &Target) {
-    let token = client.cancel_token();
-    match tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(target.tls.clone())).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "the cancel request failed"),
-        Err(_) => tracing::warn!("the cancel request timed out"),
-    }
 }
 
 /// A pooled connection in use by one call. Released to the pool when the call ended
