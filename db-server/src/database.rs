@@ -5,8 +5,8 @@
 //! [`Policy`] (read-only unless `allow_write`). Every statement then runs under the
 //! time limit and the row cap of its [`Config`].
 //!
-//! The methods block; call them from a blocking thread (`tokio::task::spawn_blocking`),
-//! never on an async worker. One [`Mutex`] serialises access to the connection.
+//! The methods block; call them from a thread of their own (the server queues them to one:
+//! [`crate::backend::sqlite`]), never on an async worker. One [`Mutex`] serialises access to the connection.
 
 use std::{
     path::PathBuf,

@@ -842,3 +842,49 @@ async fn sslmode_checks_what_libpq_checks() {
     .expect_err("a missing root file");
     assert!(no_root.contains("/nonexistent.pem"), "{no_root}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_allow_write_execute_commits_and_query_database_stays_read_only() {
+    let Some(pg) = Postgres::start() else { return };
+    pg.admin(
+        "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL); \
+         GRANT SELECT, INSERT, UPDATE ON notes TO mcp_reader; \
+         GRANT USAGE ON SEQUENCE notes_id_seq TO mcp_reader",
+    );
+    let (client, served) = serve(
+        &pg,
+        Settings {
+            allow_write: true,
+            ..settings(Duration::from_secs(5))
+        },
+    )
+    .await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "execute"));
+
+    let inserted = ok(&call(
+        &client,
+        "execute",
+        json!({"sql": "INSERT INTO notes (body) VALUES ($1), ($2)", "params": ["one", "two"]}),
+    )
+    .await);
+    assert_eq!(inserted["rows_changed"], 2);
+    assert_eq!(pg.admin("SELECT count(*) FROM notes"), "2", "committed");
+
+    let read_only = refused(&query(&client, "INSERT INTO notes (body) VALUES ('x')").await);
+    assert!(read_only.contains("read-only transaction"), "{read_only}");
+    let failed = refused(
+        &call(
+            &client,
+            "execute",
+            json!({"sql": "INSERT INTO notes (id, body) VALUES (1, 'dup')"}),
+        )
+        .await,
+    );
+    assert!(failed.contains("duplicate key"), "{failed}");
+    let control = refused(&call(&client, "execute", json!({"sql": "COMMIT"})).await);
+    assert!(control.contains("COMMIT is refused"), "{control}");
+    assert_eq!(pg.admin("SELECT count(*) FROM notes"), "2");
+    client.cancel().await.ok();
+    served.await.ok();
+}

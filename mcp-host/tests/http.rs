@@ -32,6 +32,16 @@ struct Remote {
 
 impl Remote {
     fn start(name: &str, args: &[String], otlp: &str, token: Option<&str>) -> Self {
+        Self::start_with_env(name, args, otlp, token, &[])
+    }
+
+    fn start_with_env(
+        name: &str,
+        args: &[String],
+        otlp: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(HOST);
         clean_env(&mut command);
         command
@@ -45,6 +55,7 @@ impl Remote {
         if let Some(token) = token {
             command.env("MCP_SERVER_TOKEN", token);
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("starting a server");
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut first = String::new();
@@ -339,10 +350,55 @@ fn an_unreachable_or_refusing_remote_is_named_without_its_secrets() {
 /// The query of the stdio benchmark (BENCHMARKS.md), so the figures compare.
 const BENCH_SQL: &str = "SELECT region, SUM(revenue) FROM sales WHERE year = 2024 GROUP BY region";
 
+/// The most threads a process had, sampled from `/proc/PID/status` every 20 ms until the
+/// returned guard is dropped.
+struct ThreadPeak {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    peak: Arc<std::sync::atomic::AtomicU64>,
+    sampler: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ThreadPeak {
+    fn watch(pid: u32) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (done, seen) = (stop.clone(), peak.clone());
+        let sampler = std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(threads) = mcp_host::bench::proc_status_kib(pid, "Threads") {
+                    seen.fetch_max(threads, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self {
+            stop,
+            peak,
+            sampler: Some(sampler),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(sampler) = self.sampler.take() {
+            let _ = sampler.join();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
 /// Runs `clients` concurrent sessions of `calls` `query_database` calls each against a
-/// db-server over HTTP, every call with its own `traceparent` in `_meta`; checks every call
-/// succeeds and every server span arrives with the parent it was sent; returns the figures.
+/// db-server over HTTP (on the sample SQLite table, or on the PostgreSQL of `database_url`),
+/// every call with its own `traceparent` in `_meta`; checks every call succeeds and every
+/// server span arrives with the parent it was sent; returns the figures and the server's
+/// thread count at the peak.
 fn load(clients: usize, calls: usize) -> String {
+    load_on(clients, calls, None).0
+}
+
+fn load_on(clients: usize, calls: usize, database_url: Option<&str>) -> (String, u64) {
     use rmcp::{
         model::{CallToolRequestParams, ProtocolVersion, RequestMetaObject},
         service::{ClientLifecycleMode, ClientServiceExt},
@@ -353,8 +409,18 @@ fn load(clients: usize, calls: usize) -> String {
     };
 
     let backend = Backend::start(Mode::Ok);
-    let db = Remote::start("db-server", &db_server_args(), &backend.endpoint, None);
+    let db = match database_url {
+        None => Remote::start("db-server", &db_server_args(), &backend.endpoint, None),
+        Some(database) => Remote::start_with_env(
+            "db-server",
+            &[],
+            &backend.endpoint,
+            None,
+            &[("DATABASE_URL", database)],
+        ),
+    };
     let url = db.url.clone();
+    let threads = ThreadPeak::watch(db.pid());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -422,6 +488,7 @@ fn load(clients: usize, calls: usize) -> String {
     });
     let elapsed = started.elapsed();
     let rss_kb = mcp_host::bench::proc_status_kib(db.pid(), "VmHWM").unwrap();
+    let peak_threads = threads.finish();
     db.stop();
 
     let total = clients * calls;
@@ -455,14 +522,53 @@ fn load(clients: usize, calls: usize) -> String {
     latencies.sort();
     let percentile =
         |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    format!(
-        "{clients} clients x {calls} calls: {total} calls in {:.2} s = {:.0} calls/s; p50 {:.2} ms, p99 {:.2} ms; server peak RSS {:.1} MB",
+    let figures = format!(
+        "{} {clients} clients x {calls} calls: {total} calls in {:.2} s = {:.0} calls/s; p50 {:.2} ms, p99 {:.2} ms; server peak RSS {:.1} MB, {peak_threads} threads at the peak",
+        if database_url.is_some() {
+            "postgresql"
+        } else {
+            "sqlite"
+        },
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         percentile(0.50).as_secs_f64() * 1000.0,
         percentile(0.99).as_secs_f64() * 1000.0,
         rss_kb as f64 / 1024.0
-    )
+    );
+    (figures, peak_threads)
+}
+
+/// The PostgreSQL of `MCP_TRACE_BENCH_DATABASE_URL` (a benchmark's own server), else a
+/// throwaway one of test-support's (`None`: PostgreSQL is not installed here).
+fn postgres_for_load() -> Option<(Option<test_support::postgres::Postgres>, String)> {
+    if let Ok(url) = std::env::var("MCP_TRACE_BENCH_DATABASE_URL") {
+        return Some((None, url));
+    }
+    let pg = test_support::postgres::Postgres::start()?;
+    let url = pg.reader_url();
+    Some((Some(pg), url))
+}
+
+/// On PostgreSQL the server's threads are bounded by what it is built of (the runtime,
+/// the export thread), not by the calls in flight: no call waits on a thread of its own.
+#[test]
+fn load_small_postgres_threads_do_not_grow_with_calls_in_flight() {
+    let Some((_pg, url)) = postgres_for_load() else {
+        return;
+    };
+    let (figures, threads) = load_on(16, 25, Some(&url));
+    eprintln!("{figures}");
+    assert!(threads <= 6, "{threads} threads for 16 calls in flight");
+}
+
+/// The full load on PostgreSQL. Run with `cargo test --release -p mcp-host --test http --
+/// --ignored --nocapture load_64_clients_x_200_calls_postgres` (and
+/// `MCP_TRACE_BENCH_DATABASE_URL` to use a server of your own).
+#[test]
+#[ignore = "slow on 2 cores; figures in BENCHMARKS.md"]
+fn load_64_clients_x_200_calls_postgres() {
+    let (_pg, url) = postgres_for_load().expect("PostgreSQL");
+    eprintln!("{}", load_on(64, 200, Some(&url)).0);
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! The SQLite backend: [`Database`] (blocking, one connection) behind the async
 //! [`Backend`] seam.
 //!
-//! Each call runs on a blocking thread inside the caller's span, so the statement spans
-//! that [`Database`] records are children of the tool's SERVER span. A call whose future
-//! is dropped (the request was cancelled) stops its statement through
-//! [`Database::stop`].
+//! One connection does one statement at a time, so one thread does the work: calls are
+//! queued to a worker thread that owns nothing but the queue, runs them in order inside
+//! each caller's span (the statement spans [`Database`] records are children of the
+//! tool's SERVER span), and answers each on a oneshot channel. However many calls are in
+//! flight, the server has that one thread for them, and the connection never idles while
+//! work is queued. A call whose future is dropped (the request was cancelled) stops its
+//! statement through [`Database::stop`], or never starts it.
 
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
 
@@ -17,16 +20,33 @@ use crate::{
     value::SqlParam,
 };
 
+/// A call queued for the worker thread.
+type Job = Box<dyn FnOnce(&Database) + Send>;
+
 /// [`Database`] as a [`Backend`].
 #[derive(Debug, Clone)]
 pub struct Sqlite {
     db: Arc<Database>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Sqlite {
-    /// The backend of `db`.
+    /// The backend of `db`, with its worker thread (which ends when the last clone of the
+    /// backend is dropped).
     pub fn new(db: Arc<Database>) -> Self {
-        Self { db }
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let worker = Arc::clone(&db);
+        std::thread::Builder::new()
+            .name("sqlite".into())
+            .spawn(move || {
+                for job in queue {
+                    // A panicking call loses its answer (its caller gets an error), not the
+                    // worker: the next call runs as usual.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&worker)));
+                }
+            })
+            .expect("the SQLite worker thread starts");
+        Self { db, jobs }
     }
 
     /// The database served.
@@ -34,26 +54,27 @@ impl Sqlite {
         &self.db
     }
 
-    /// Runs `work` on a blocking thread, in the current span, as stoppable work.
+    /// Queues `work` for the worker thread, in the current span, as stoppable work, and
+    /// waits for its answer.
     async fn run<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, DbError> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        let ticket = db.ticket();
+        let ticket = self.db.ticket();
         // Dropped with this future when the request is cancelled (trace-meta's `Traced`
         // drops the handler): the statement is interrupted rather than left to its limit.
-        let stop = StopOnDrop(Some((Arc::clone(&db), ticket)));
+        let stop = StopOnDrop(Some((Arc::clone(&self.db), ticket)));
         let span = tracing::Span::current();
-        let outcome =
-            tokio::task::spawn_blocking(move || db.stoppable_in(ticket, span, work)).await;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |db: &Database| {
+            let _ = answer.send(db.stoppable_in(ticket, span, work));
+        });
+        let unavailable = || DbError::Unavailable("the SQLite worker thread has stopped".into());
+        self.jobs.send(job).map_err(|_| unavailable())?;
+        let outcome = answered.await.map_err(|_| unavailable());
         stop.disarm();
-        outcome.unwrap_or_else(|join| {
-            Err(DbError::Unavailable(format!(
-                "the database task failed: {join}"
-            )))
-        })
+        outcome?
     }
 }
 

@@ -12,7 +12,8 @@
 //! ROLLBACK; SELECT pg_advisory_unlock_all()
 //! ```
 //!
-//! The first two go out together (one round trip), so a read costs two. PostgreSQL
+//! All three go out together and their answers come back in order: a read is one round
+//! trip. PostgreSQL
 //! refuses any write inside the read-only transaction; the `ROLLBACK` undoes whatever
 //! else the statement did to the session (`set_config`, a temporary table, a cursor), and
 //! `pg_advisory_unlock_all()` releases session-level advisory locks, the one thing a
@@ -43,13 +44,15 @@ pub mod connect;
 pub(crate) mod value;
 
 use std::{
+    future::Future,
     pin::pin,
+    task::Poll,
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
-use futures_util::{StreamExt, future::join};
+use futures_util::{StreamExt, future::maybe_done};
 use tokio_postgres::types::Type;
 use tracing::Instrument;
 
@@ -272,6 +275,11 @@ impl Postgres {
     }
 
     /// The transaction of one call on `client`.
+    ///
+    /// A read is one round trip: `BEGIN …`, the statement and `ROLLBACK …` leave together,
+    /// and the answers come back in that order (the rows are read as they arrive, before
+    /// the end's answer is awaited). A write waits for its statement before it chooses
+    /// between `COMMIT` and `ROLLBACK`.
     async fn transaction(
         &self,
         client: &tokio_postgres::Client,
@@ -279,20 +287,35 @@ impl Postgres {
         params: &[SqlParam],
         mode: Mode,
     ) -> Ended {
-        let begin = match mode {
-            Mode::Read { .. } => &self.begin_read,
-            Mode::Write => &self.begin_write,
+        let reading = matches!(mode, Mode::Read { .. });
+        let begin = if reading {
+            &self.begin_read
+        } else {
+            &self.begin_write
         };
         let typed = params.iter().map(|p| (TextParam(p), Type::UNKNOWN));
-        // Both requests are queued before either is awaited: one round trip.
-        let (begun, started) = join(
-            client.batch_execute(begin),
-            client.query_typed_raw(text, typed),
-        )
+        let mut begun = pin!(maybe_done(client.batch_execute(begin)));
+        let mut started = pin!(maybe_done(client.query_typed_raw(text, typed)));
+        // A read's end, sent with it (a write's waits for its statement; this one is then
+        // never polled, so never sent).
+        let mut ended = pin!(maybe_done(client.batch_execute(END)));
+        // One poll each queues the requests, in this order, before any answer is awaited.
+        std::future::poll_fn(|cx| {
+            let _ = begun.as_mut().poll(cx);
+            let _ = started.as_mut().poll(cx);
+            if reading {
+                let _ = ended.as_mut().poll(cx);
+            }
+            Poll::Ready(())
+        })
         .await;
+        begun.as_mut().await;
+        started.as_mut().await;
+        let begun = begun.as_mut().take_output().expect("awaited");
+        let started = started.as_mut().take_output().expect("awaited");
         let read = match (begun, started) {
             (Err(e), _) | (Ok(()), Err(e)) => Err(e),
-            (Ok(()), Ok(stream)) => match self.read(client, stream, text, mode).await {
+            (Ok(()), Ok(stream)) => match self.read(stream, mode).await {
                 // Cut short: the statement may still be running. A cancel request stops
                 // it, and the connection is closed rather than reused, because PostgreSQL
                 // acts on a cancel request at a moment of its own: on a reused connection
@@ -326,17 +349,35 @@ impl Postgres {
                 lost: true,
             };
         }
-        let end = match (mode, &read) {
-            (Mode::Write, Ok(_)) => "COMMIT; SELECT pg_advisory_unlock_all()",
-            _ => END,
+        let ended = if reading {
+            ended.as_mut().await;
+            ended.as_mut().take_output().expect("awaited")
+        } else {
+            let end = match &read {
+                Ok(_) => "COMMIT; SELECT pg_advisory_unlock_all()",
+                Err(_) => END,
+            };
+            client.batch_execute(end).await
         };
-        let ended = client.batch_execute(end).await;
         match (read, ended) {
-            (Ok(outcome), Ok(())) => Ended {
-                result: Ok(outcome),
-                clean: true,
-                lost: false,
-            },
+            (Ok(mut outcome), Ok(())) => {
+                if reading && outcome.columns.is_empty() && outcome.rows.is_empty() {
+                    // No row came back: the statement's description still names the
+                    // columns (asked after the transaction ended; nothing runs).
+                    if let Ok(statement) = client.prepare(text).await {
+                        outcome.columns = statement
+                            .columns()
+                            .iter()
+                            .map(|c| c.name().to_owned())
+                            .collect();
+                    }
+                }
+                Ended {
+                    result: Ok(outcome),
+                    clean: true,
+                    lost: false,
+                }
+            }
             (Ok(outcome), Err(e)) => match mode {
                 // The rows are what the database returned; only the connection is suspect.
                 Mode::Read { .. } => Ended {
@@ -359,13 +400,11 @@ impl Postgres {
         }
     }
 
-    /// Reads the rows of `stream` up to the bounds. A result cut short is cancelled in
-    /// the database rather than read to its end.
+    /// Reads the rows of `stream` up to the bounds; past them, stops reading and says
+    /// `truncated` (the caller stops the statement in the database).
     async fn read(
         &self,
-        client: &tokio_postgres::Client,
         stream: tokio_postgres::RowStream,
-        text: &str,
         mode: Mode,
     ) -> Result<Result<Outcome, DbError>, tokio_postgres::Error> {
         let (max_rows, max_bytes) = match mode {
@@ -406,29 +445,13 @@ impl Postgres {
             }
             rows.push(values);
         }
-        if truncated {
-            // The rest is stopped in the database by the caller (a cancel request, then
-            // the connection closed: see `transaction`).
-            return Ok(Ok(Outcome {
-                columns: columns.unwrap_or_default(),
-                rows,
-                truncated,
-                rows_affected: 0,
-            }));
-        }
-        let rows_affected = stream.rows_affected().unwrap_or(0);
-        let columns = match columns {
-            Some(columns) => columns,
-            // No row came back: the statement's description still names the columns.
-            None if matches!(mode, Mode::Read { .. }) => client
-                .prepare(text)
-                .await
-                .map(|s| s.columns().iter().map(|c| c.name().to_owned()).collect())
-                .unwrap_or_default(),
-            None => Vec::new(),
+        let rows_affected = if truncated {
+            0
+        } else {
+            stream.rows_affected().unwrap_or(0)
         };
         Ok(Ok(Outcome {
-            columns,
+            columns: columns.unwrap_or_default(),
             rows,
             truncated,
             rows_affected,
