@@ -260,10 +260,18 @@ async fn the_tools_serve_postgresql_types_schemas_and_bounds() {
         "{:?}",
         started.elapsed()
     );
-    let running = pg.admin(
+    // The cancel request leaves as the answer does; the statement is gone a moment later.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while pg.admin(
         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mcp_reader' AND state = 'active'",
-    );
-    assert_eq!(running, "0", "the cut statement still runs in the database");
+    ) != "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the cut statement still runs in the database"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // Errors carry PostgreSQL's message.
     let missing = refused(&query(&client, "SELECT * FROM no_such_table").await);
@@ -885,6 +893,56 @@ async fn with_allow_write_execute_commits_and_query_database_stays_read_only() {
     let control = refused(&call(&client, "execute", json!({"sql": "COMMIT"})).await);
     assert!(control.contains("COMMIT is refused"), "{control}");
     assert_eq!(pg.admin("SELECT count(*) FROM notes"), "2");
+    client.cancel().await.ok();
+    served.await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_plans_survive_a_schema_change() {
+    let Some(pg) = Postgres::start() else { return };
+    pg.admin("CREATE TABLE shapes (a integer); INSERT INTO shapes VALUES (1); GRANT SELECT ON shapes TO mcp_reader");
+    // Without the comment the statement's plan is kept per connection.
+    let (client, served) = serve(
+        &pg,
+        Settings {
+            sqlcommenter: false,
+            pool_size: 1,
+            ..settings(Duration::from_secs(5))
+        },
+    )
+    .await;
+    let before = ok(&query(&client, "SELECT * FROM shapes").await);
+    assert_eq!(before["columns"], json!(["a"]));
+    let again = ok(&call(
+        &client,
+        "query_database",
+        json!({"sql": "SELECT * FROM shapes WHERE a = $1", "params": [1]}),
+    )
+    .await);
+    assert_eq!(again["row_count"], 1);
+    let empty = ok(&query(&client, "SELECT * FROM shapes WHERE false").await);
+    assert_eq!(
+        empty["columns"],
+        json!(["a"]),
+        "columns of an empty result from the kept plan"
+    );
+    pg.admin("ALTER TABLE shapes ADD COLUMN b text DEFAULT 'x'");
+    let after = ok(&query(&client, "SELECT * FROM shapes").await);
+    assert_eq!(after["columns"], json!(["a", "b"]));
+    assert_eq!(after["rows"], json!([[1, "x"]]));
+    let mismatch = refused(
+        &call(
+            &client,
+            "query_database",
+            json!({"sql": "SELECT * FROM shapes WHERE a = $1 AND b = $2", "params": [1]}),
+        )
+        .await,
+    );
+    assert!(mismatch.contains("parameters"), "{mismatch}");
+    assert_eq!(
+        ok(&query(&client, "SELECT count(*) FROM shapes").await)["rows"][0][0],
+        1
+    );
     client.cancel().await.ok();
     served.await.ok();
 }

@@ -76,6 +76,10 @@ const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
 /// thing a rollback keeps (session-level advisory locks) released.
 const END: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
 
+/// The most plans kept per connection (statements without a comment); past it the
+/// connection's plans are forgotten and kept anew.
+const STATEMENT_CACHE_LIMIT: usize = 256;
+
 /// How long a cancel request may take (it is sent, and the connection closed, from a task of
 /// its own: no call waits for it).
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -246,7 +250,7 @@ impl Postgres {
             sql.to_owned()
         };
         let call = InFlight::new(client, self.target.tls.clone());
-        let work = self.transaction(call.client(), &text, params, mode);
+        let work = self.transaction(call.client(), &text, text.len() == sql.len(), params, mode);
         let outcome = match tokio::time::timeout(self.settings.timeout + TIMEOUT_GRACE, work)
             .instrument(statement.span().clone())
             .await
@@ -282,20 +286,55 @@ impl Postgres {
     /// between `COMMIT` and `ROLLBACK`.
     async fn transaction(
         &self,
-        client: &tokio_postgres::Client,
+        pooled: &deadpool_postgres::ClientWrapper,
         text: &str,
+        cacheable: bool,
         params: &[SqlParam],
         mode: Mode,
     ) -> Ended {
+        let client: &tokio_postgres::Client = pooled;
         let reading = matches!(mode, Mode::Read { .. });
         let begin = if reading {
             &self.begin_read
         } else {
             &self.begin_write
         };
-        let typed = params.iter().map(|p| (TextParam(p), Type::UNKNOWN));
+        // A statement without a comment is the same text each time: its plan is kept (a
+        // named statement per connection, at most STATEMENT_CACHE_LIMIT of them), as
+        // drivers do. One with its trace context is new text every time, parsed anew.
+        let cached = if cacheable {
+            if pooled.statement_cache.size() >= STATEMENT_CACHE_LIMIT {
+                pooled.statement_cache.clear();
+            }
+            match pooled.prepare_cached(text).await {
+                Ok(statement) => Some(statement),
+                Err(e) => {
+                    let lost = is_lost(client, &e);
+                    return Ended {
+                        result: Err(self.error(&e)),
+                        clean: !lost,
+                        lost,
+                    };
+                }
+            }
+        } else {
+            None
+        };
+        let query = async {
+            match &cached {
+                Some(statement) => {
+                    client
+                        .query_raw(statement, params.iter().map(TextParam))
+                        .await
+                }
+                None => {
+                    let typed = params.iter().map(|p| (TextParam(p), Type::UNKNOWN));
+                    client.query_typed_raw(text, typed).await
+                }
+            }
+        };
         let mut begun = pin!(maybe_done(client.batch_execute(begin)));
-        let mut started = pin!(maybe_done(client.query_typed_raw(text, typed)));
+        let mut started = pin!(maybe_done(query));
         // A read's end, sent with it (a write's waits for its statement; this one is then
         // never polled, so never sent).
         let mut ended = pin!(maybe_done(client.batch_execute(END)));
@@ -340,7 +379,15 @@ impl Postgres {
         };
         let (statement_error, lost) = match &read {
             Ok(_) => (None, false),
-            Err(e) => (Some(self.error(e)), is_lost(client, e)),
+            Err(e) => {
+                // A kept plan that a schema change made stale: forget the plans of this
+                // connection; a read is tried again.
+                let stale = cached.is_some() && e.code().is_some_and(|c| c.code() == "0A000");
+                if stale {
+                    pooled.statement_cache.clear();
+                }
+                (Some(self.error(e)), stale || is_lost(client, e))
+            }
         };
         if lost {
             return Ended {
@@ -361,7 +408,13 @@ impl Postgres {
         };
         match (read, ended) {
             (Ok(mut outcome), Ok(())) => {
-                if reading && outcome.columns.is_empty() && outcome.rows.is_empty() {
+                if let (true, Some(statement)) = (outcome.columns.is_empty(), &cached) {
+                    outcome.columns = statement
+                        .columns()
+                        .iter()
+                        .map(|c| c.name().to_owned())
+                        .collect();
+                } else if reading && outcome.columns.is_empty() && outcome.rows.is_empty() {
                     // No row came back: the statement's description still names the
                     // columns (asked after the transaction ended; nothing runs).
                     if let Ok(statement) = client.prepare(text).await {
@@ -485,11 +538,19 @@ impl Postgres {
                 code: Some(code.to_owned()),
             };
         }
-        DbError::Unavailable(format!(
-            "the connection to the database ({}) failed: {}",
-            self.target.redacted(),
-            error_text(error)
-        ))
+        if error.is_closed() || error_is_io(error) {
+            return DbError::Unavailable(format!(
+                "the connection to the database ({}) failed: {}",
+                self.target.redacted(),
+                error_text(error)
+            ));
+        }
+        // The driver's own refusal (the parameters do not fit the statement, a value it
+        // cannot read).
+        DbError::Database {
+            message: error_text(error),
+            code: None,
+        }
     }
 
     async fn query_capped(
@@ -563,16 +624,20 @@ struct Lost(DbError, bool);
 /// Whether `error` means the connection is gone (closed, reset, the server shutting
 /// down) rather than that the statement failed.
 fn is_lost(client: &tokio_postgres::Client, error: &tokio_postgres::Error) -> bool {
-    if client.is_closed() || error.is_closed() {
+    if client.is_closed() || error.is_closed() || error_is_io(error) {
         return true;
     }
-    match error.code() {
-        Some(code) => {
-            let code = code.code();
-            code.starts_with("08") || code.starts_with("57P")
-        }
-        None => error.as_db_error().is_none(),
-    }
+    // Connection exceptions (08: but not 08P01, a protocol violation the session survives)
+    // and the server shutting down or restarting (57P01, 57P02, 57P03).
+    error.code().is_some_and(|code| {
+        let code = code.code();
+        (code.starts_with("08") && code != "08P01") || code.starts_with("57P")
+    })
+}
+
+/// Whether the driver failed reading or writing the socket.
+fn error_is_io(error: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(error).is_some_and(|cause| cause.is::<std::io::Error>())
 }
 
 /// The driver error's text with its causes, which hold the useful part ("Connection
@@ -608,7 +673,7 @@ impl InFlight {
         }
     }
 
-    fn client(&self) -> &tokio_postgres::Client {
+    fn client(&self) -> &deadpool_postgres::ClientWrapper {
         self.client.as_ref().expect("in flight until released")
     }
 
