@@ -152,12 +152,14 @@ impl Postgres {
             .max_size(settings.pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(settings.timeout))
+            // A call never waits longer than its --timeout for a new connection either.
             .create_timeout(Some(
                 target
                     .config
                     .get_connect_timeout()
                     .copied()
-                    .unwrap_or(connect::DEFAULT_CONNECT_TIMEOUT),
+                    .unwrap_or(connect::DEFAULT_CONNECT_TIMEOUT)
+                    .min(settings.timeout.max(Duration::from_secs(1))),
             ))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
