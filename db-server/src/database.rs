@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::{
     backend::{BackendInfo, StatementSpan},
-    policy::{Authorizer, Policy, Refusal, has_several_statements},
+    policy::{Authorizer, Policy, Refusal, has_several_statements, is_schema_bookkeeping},
     value::{SqlParam, bind, to_json},
 };
 
@@ -320,7 +320,7 @@ impl Database {
                 let mut rows = Vec::new();
                 let mut truncated = false;
                 let mut cursor = stmt.raw_query();
-                while let Some(row) = cursor.next().map_err(|e| self.map_error(e))? {
+                while let Some(row) = cursor.next().map_err(|e| self.map_error(e, sql))? {
                     if rows.len() == cap {
                         // One row past the cap is enough to know there are more; stop there
                         // rather than running the rest of the query.
@@ -354,7 +354,7 @@ impl Database {
             |conn, stmt| {
                 let before = conn.total_changes();
                 let mut cursor = stmt.raw_query();
-                while cursor.next().map_err(|e| self.map_error(e))?.is_some() {}
+                while cursor.next().map_err(|e| self.map_error(e, sql))?.is_some() {}
                 Ok(ExecuteResult {
                     rows_changed: conn.total_changes().saturating_sub(before),
                 })
@@ -517,7 +517,7 @@ impl Database {
                 // message.
                 let several =
                     !matches!(e, rusqlite::Error::MultipleStatement) && has_several_statements(sql);
-                let error = self.map_error(e);
+                let error = self.map_error(e, sql);
                 match error {
                     DbError::Refused(_) | DbError::Sqlite(_) if several => {
                         DbError::Refused(Refusal::SeveralStatements {
@@ -551,7 +551,7 @@ impl Database {
 
     /// Turns a rusqlite error into ours: interrupts become timeouts, authorizer denials
     /// carry their reason, several statements get a clear refusal.
-    fn map_error(&self, error: rusqlite::Error) -> DbError {
+    fn map_error(&self, error: rusqlite::Error, sql: &str) -> DbError {
         if matches!(error, rusqlite::Error::MultipleStatement) {
             return DbError::Refused(Refusal::SeveralStatements { detail: None });
         }
@@ -565,6 +565,13 @@ impl Database {
             }
             Some(rusqlite::ErrorCode::AuthorizationForStatementDenied) => {
                 match self.authorizer.take_denial() {
+                    // Name the statement (`CREATE TABLE`), not SQLite's write to its schema
+                    // table underneath it.
+                    Some(refusal) if is_schema_bookkeeping(&refusal) => {
+                        DbError::Refused(Refusal::ReadOnlyAction {
+                            action: crate::sql::leading_keywords(sql, 2).join(" "),
+                        })
+                    }
                     Some(refusal) => DbError::Refused(refusal),
                     None => DbError::Sqlite(error),
                 }

@@ -114,20 +114,20 @@ fn service_name() -> String {
 /// It owns its tokio runtime and blocks, so another binary can call it from `main`
 /// (`db_server::run(db_server::Args::parse_from(...))`).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let transport = args.serve.transport().context("db-server cannot start")?;
+    let transport = args.serve.transport().context("cannot start")?;
     let postgres_url = args
         .database_url()
         .filter(|url| sqlite_path(url).is_none())
         .map(str::to_owned);
     let Some(url) = postgres_url else {
-        let database = open_database(&args).context("db-server cannot start")?;
+        let database = open_database(&args).context("cannot start")?;
         let server = tools::DbServer::new(Arc::new(database));
-        trace_meta::run("db-server", server, transport).context("db-server stopped")?;
+        trace_meta::run("db-server", server, transport).context("stopped")?;
         return Ok(());
     };
     let target = postgres::Target::parse(&url, &service_name())
         .map_err(anyhow::Error::msg)
-        .context("db-server cannot start")?;
+        .context("cannot start")?;
     let password_in_argv = target.config.get_password().is_some()
         && std::env::args().any(|arg| arg.starts_with("--database-url"))
         && std::env::var_os("PGPASSWORD").is_none();
@@ -148,6 +148,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let backend = postgres::Postgres::connect(target, settings).await?;
         Ok::<_, database::DbError>(tools::DbServer::with_backend(Arc::new(backend)))
     })
-    .context("db-server cannot start")?;
+    .context("cannot start")?;
     Ok(())
 }

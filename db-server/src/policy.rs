@@ -252,7 +252,7 @@ impl Policy {
 }
 
 /// The authorizer installed on a connection (layer 3), and what it knows between
-/// statements: whether the running statement is a `VACUUM`, and the reason of its last
+/// statements: whether the running statement is a `VACUUM`, and the reason of its
 /// denial, for a clearer message than SQLite's "not authorized".
 #[derive(Debug, Default)]
 pub(crate) struct Authorizer {
@@ -290,6 +290,15 @@ impl Authorizer {
 }
 
 /// A short name for an action in a refusal message.
+/// Whether `refusal` is a write to SQLite's schema table, which is how SQLite sees DDL (it
+/// checks that write first, and stops there).
+pub(crate) fn is_schema_bookkeeping(refusal: &Refusal) -> bool {
+    matches!(refusal, Refusal::ReadOnlyAction { action }
+        if ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
+            .iter()
+            .any(|table| action.ends_with(&format!(" {table}"))))
+}
+
 fn describe(action: &AuthAction<'_>) -> String {
     match action {
         AuthAction::Insert { table_name } => format!("INSERT into {table_name}"),

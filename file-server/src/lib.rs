@@ -45,14 +45,14 @@ pub use tools::FileServer;
 /// `MCP_SERVER_TOKEN` is unusable. Builds its own tokio runtime, so call it from a plain
 /// `main`, not from inside a runtime.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let server = args.server().context("file-server cannot start")?;
-    let transport = args.serve.transport().context("file-server cannot start")?;
+    let server = args.server().context("cannot start")?;
+    let transport = args.serve.transport().context("cannot start")?;
     tracing::debug!(
         roots = ?server.roots().roots(),
         allow_write = args.allow_write,
         max_read_bytes = args.max_read_bytes,
         "file-server starting"
     );
-    trace_meta::run("file-server", server, transport).context("file-server stopped")?;
+    trace_meta::run("file-server", server, transport).context("stopped")?;
     Ok(())
 }
