@@ -24,7 +24,7 @@ const ROLE_CHECK: &str = "SELECT r.rolsuper, r.rolbypassrls, r.rolcreaterole, \
        current_user::text, pg_catalog.current_setting('server_version') \
      FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
 
-/// What [`ROLE_CHECK`] found.
+/// What the role check at start found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RoleReport {
     /// The role's name.
