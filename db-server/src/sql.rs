@@ -38,9 +38,11 @@ fn tokens(sql: &str) -> Vec<Token<'_>> {
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            b if b.is_ascii_whitespace() => i += 1,
+            // PostgreSQL's whitespace includes the vertical tab (is_ascii_whitespace does
+            // not), and a `--` comment ends at a carriage return as at a newline.
+            b if b.is_ascii_whitespace() || b == 0x0B => i += 1,
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
                     i += 1;
                 }
             }
@@ -346,7 +348,12 @@ pub fn with_comment(sql: &str, pairs: &[(&str, &str)]) -> String {
         None => (trimmed, ""),
     };
     // After a `--` comment on the last line, a comment on the same line would be swallowed.
-    let separator = if statement.rsplit('\n').next().unwrap_or("").contains("--") {
+    let separator = if statement
+        .rsplit(['\n', '\r'])
+        .next()
+        .unwrap_or("")
+        .contains("--")
+    {
         "\n"
     } else {
         " "
@@ -381,6 +388,11 @@ mod tests {
         assert_eq!(leading_keywords("select 1", 3), ["SELECT"]);
         assert!(leading_keywords("", 1).is_empty());
         assert!(leading_keywords("(select 1)", 1).is_empty());
+        assert_eq!(leading_keywords("--x\rDEALLOCATE ALL", 1), ["DEALLOCATE"]);
+        assert_eq!(
+            leading_keywords("\x0bPREPARE p AS SELECT 1", 1),
+            ["PREPARE"]
+        );
     }
 
     #[test]

@@ -890,6 +890,18 @@ async fn with_allow_write_execute_commits_and_query_database_stays_read_only() {
         .await,
     );
     assert!(failed.contains("duplicate key"), "{failed}");
+    // A committed write that changes the session does not reach the next call: its
+    // connection is closed, not pooled.
+    ok(&call(
+        &client,
+        "execute",
+        json!({"sql": "SELECT set_config('search_path', 'nowhere', false)"}),
+    )
+    .await);
+    assert_eq!(
+        ok(&query(&client, "SELECT current_setting('search_path')").await)["rows"][0][0],
+        "\"$user\", public"
+    );
     let control = refused(&call(&client, "execute", json!({"sql": "COMMIT"})).await);
     assert!(control.contains("COMMIT is refused"), "{control}");
     assert_eq!(pg.admin("SELECT count(*) FROM notes"), "2");
@@ -944,5 +956,60 @@ async fn kept_plans_survive_a_schema_change() {
         1
     );
     client.cancel().await.ok();
+    served.await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_the_driver_must_look_up_never_stall_a_call() {
+    let Some(pg) = Postgres::start() else { return };
+    // Spans exist, so statements carry the trace comment (the path that is not kept).
+    let _telemetry = InMemoryTelemetry::install("db-server");
+    pg.admin(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); \
+         CREATE DOMAIN positive AS integer CHECK (VALUE > 0); \
+         CREATE TYPE pair AS (label text, weight positive); \
+         CREATE TABLE moods (m mood, p positive, pr pair); \
+         INSERT INTO moods SELECT (ARRAY['sad','ok','happy'])[1 + g % 3]::mood, g, ROW('x' || g, g)::pair \
+           FROM generate_series(1, 20000) AS g; \
+         GRANT SELECT ON moods TO mcp_reader",
+    );
+    let (session, served) = serve(&pg, settings(Duration::from_secs(5))).await;
+    let client = TracedClient::new(session.peer().clone());
+    for sql in [
+        "SELECT m, p, pr FROM moods",
+        "SELECT m, count(*) FROM moods GROUP BY m ORDER BY m",
+        "SELECT m, p, pr FROM moods ORDER BY p LIMIT 2",
+    ] {
+        for _ in 0..2 {
+            let started = Instant::now();
+            let result = client
+                .call_tool(
+                    CallToolRequestParams::new("query_database")
+                        .with_arguments(json!({ "sql": sql }).as_object().unwrap().clone()),
+                )
+                .instrument(tracing::info_span!("custom-types"))
+                .await
+                .unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{sql}: {:?}",
+                started.elapsed()
+            );
+            let body = ok(&result);
+            if sql.ends_with("LIMIT 2") {
+                assert_eq!(
+                    body["rows"],
+                    json!([["ok", 1, {"label": "x1", "weight": 1}], ["happy", 2, {"label": "x2", "weight": 2}]])
+                );
+            }
+            if sql.contains("GROUP BY") {
+                assert_eq!(
+                    body["rows"],
+                    json!([["sad", 6666], ["ok", 6667], ["happy", 6667]])
+                );
+            }
+        }
+    }
+    session.cancel().await.ok();
     served.await.ok();
 }

@@ -73,7 +73,7 @@ pub(super) async fn describe_table(
                      COALESCE((SELECT k.ord FROM pg_catalog.pg_index i, \
                                 unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
                                WHERE i.indrelid = t.oid AND i.indisprimary \
-                                 AND k.attnum = a.attnum), 0), \
+                                 AND k.attnum = a.attnum AND k.ord <= i.indnkeyatts), 0), \
                      pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum), '[]') \
             FROM pg_catalog.pg_attribute a \
             LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -89,7 +89,8 @@ pub(super) async fn describe_table(
                        JOIN pg_catalog.pg_attribute a \
                          ON a.attrelid = con.confrelid AND a.attnum = k.attnum)) \
                    ORDER BY con.conname), '[]') \
-            FROM pg_catalog.pg_constraint con WHERE con.conrelid = t.oid AND con.contype = 'f'), \
+            FROM pg_catalog.pg_constraint con WHERE con.conrelid = t.oid AND con.contype = 'f' \
+              AND con.conparentid = 0), \
            (SELECT COALESCE(jsonb_agg(jsonb_build_object( \
                      'name', ic.relname, 'unique', i.indisunique, 'primary', i.indisprimary, \
                      'columns', (SELECT jsonb_agg(pg_catalog.pg_get_indexdef(i.indexrelid, k, true) \

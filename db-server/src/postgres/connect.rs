@@ -227,9 +227,11 @@ fn take_ssl_options(text: &str) -> Result<(String, Option<Ssl>, Option<PathBuf>)
             chars.next();
         }
         if chars.next() != Some('=') {
-            return Err(format!(
-                "the database URL is not valid: `{key}` has no value (expected key=value pairs or postgres://...)"
-            ));
+            // The word is not echoed: after a value with an unescaped space it is part of
+            // that value, which may be the password.
+            return Err(
+                "the database URL is not valid: a word without `=value` (expected key=value pairs, values with spaces quoted, or postgres://...)".into(),
+            );
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -252,13 +254,21 @@ fn take_ssl_options(text: &str) -> Result<(String, Option<Ssl>, Option<PathBuf>)
                 }
             }
         } else {
+            // Unquoted, a backslash escapes the next character (`a\ b`), as libpq reads it.
             while let Some(&c) = chars.peek() {
                 if c.is_whitespace() {
                     break;
                 }
-                raw.push(c);
-                value.push(c);
                 chars.next();
+                raw.push(c);
+                if c == '\\' {
+                    if let Some(next) = chars.next() {
+                        raw.push(next);
+                        value.push(next);
+                    }
+                } else {
+                    value.push(c);
+                }
             }
         }
         if !take(&key, &value)? {
@@ -504,6 +514,13 @@ mod tests {
         .unwrap_err();
         assert!(error.contains("/nonexistent"), "{error}");
         assert!(!error.contains("hunter2"));
+        // An unescaped space in a password: the rest of it is never echoed.
+        let error =
+            Target::parse("host=h user=u password=abc s3cretpart dbname=d", "x").unwrap_err();
+        assert!(!error.contains("s3cretpart"), "{error}");
+        let t =
+            Target::parse("host=h user=u password=a\\ b dbname=d sslmode=disable", "x").unwrap();
+        assert_eq!(t.config.get_password(), Some(&b"a b"[..]));
         let error = Target::parse("host=h sslcert=/c.pem", "x").unwrap_err();
         assert!(error.contains("client certificates"), "{error}");
     }

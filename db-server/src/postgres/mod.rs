@@ -110,6 +110,7 @@ pub struct Postgres {
     settings: Settings,
     begin_read: String,
     begin_write: String,
+    shapes: Shapes,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -184,6 +185,7 @@ impl Postgres {
             info,
             begin_read: format!("BEGIN READ ONLY; {limits}"),
             begin_write: format!("BEGIN READ WRITE; {limits}"),
+            shapes: Shapes::default(),
             target,
             settings,
         };
@@ -252,22 +254,36 @@ impl Postgres {
             sql.to_owned()
         };
         let call = InFlight::new(client, self.target.tls.clone());
-        let work = self.transaction(call.client(), &text, text.len() == sql.len(), params, mode);
+        let committing = std::sync::atomic::AtomicBool::new(false);
+        let work = self.transaction(call.client(), sql, &text, params, mode, &committing);
         let outcome = match tokio::time::timeout(self.settings.timeout + TIMEOUT_GRACE, work)
             .instrument(statement.span().clone())
             .await
         {
             Ok(outcome) => outcome,
-            Err(_) => Ended {
-                result: Err(DbError::Timeout(self.settings.timeout)),
-                clean: false,
-                lost: false,
-            },
+            Err(_) => {
+                // A result type that changed under a statement sent in one round trip could
+                // be what held it up (see `transaction`): it is prepared first next time.
+                self.forget_shape(sql);
+                let error = if committing.load(std::sync::atomic::Ordering::Relaxed) {
+                    DbError::Unavailable(format!(
+                        "the write may have been committed: COMMIT was sent but not answered within {}s; check the data before running it again",
+                        (self.settings.timeout + TIMEOUT_GRACE).as_secs_f64()
+                    ))
+                } else {
+                    DbError::Timeout(self.settings.timeout)
+                };
+                Ended {
+                    result: Err(error),
+                    next: Next::CancelAndClose,
+                    lost: false,
+                }
+            }
         };
-        if outcome.clean {
-            call.release();
-        } else {
-            call.abandon();
+        match outcome.next {
+            Next::Reuse => call.release(),
+            Next::Close => call.retire(),
+            Next::CancelAndClose => call.abandon(),
         }
         let lost = outcome.lost;
         let result = statement.finish(outcome.result, |o: &Outcome| {
@@ -280,50 +296,92 @@ impl Postgres {
         result.map_err(|e| Lost(e, lost))
     }
 
-    /// The transaction of one call on `client`.
+    /// The transaction of one call on `pooled`: `sql` as the caller wrote it, `text` as
+    /// it is sent (with the trace comment, if any).
     ///
-    /// A read is one round trip: `BEGIN …`, the statement and `ROLLBACK …` leave together,
-    /// and the answers come back in that order (the rows are read as they arrive, before
-    /// the end's answer is awaited). A write waits for its statement before it chooses
-    /// between `COMMIT` and `ROLLBACK`.
+    /// A statement is sent in one of three forms:
+    /// - **kept**: its text carries no comment, so its plan is kept per connection
+    ///   (deadpool's statement cache, at most [`STATEMENT_CACHE_LIMIT`]);
+    /// - **in one round trip**: `BEGIN …`, the statement (unnamed, parameters typed by the
+    ///   server) and, for a read, `ROLLBACK …` leave together and their answers come back
+    ///   in that order. Only for a statement whose result the server has already described
+    ///   with built-in types alone ([`Shapes`]): the driver looks an unknown type up with a
+    ///   query of its own on the same connection, whose answer would wait behind the unread
+    ///   rows of this one, and the call would stall until its timeout;
+    /// - **prepared in the transaction**: `BEGIN …` and Parse/Describe leave together (the
+    ///   driver looks up any type it does not know, with nothing else pending), then the
+    ///   statement runs with the read's end. Two round trips.
+    ///
+    /// A write waits for its statement before it chooses `COMMIT` or `ROLLBACK`, and its
+    /// connection is closed afterwards: a committed write may have changed the session
+    /// (`SET`, `set_config(…, false)`, a temporary table, `LISTEN`), which must not reach
+    /// the next caller.
     async fn transaction(
         &self,
         pooled: &deadpool_postgres::ClientWrapper,
+        sql: &str,
         text: &str,
-        cacheable: bool,
         params: &[SqlParam],
         mode: Mode,
+        committing: &std::sync::atomic::AtomicBool,
     ) -> Ended {
         let client: &tokio_postgres::Client = pooled;
         let reading = matches!(mode, Mode::Read { .. });
+        let after = if reading { Next::Reuse } else { Next::Close };
         let begin = if reading {
             &self.begin_read
         } else {
             &self.begin_write
         };
-        // A statement without a comment is the same text each time: its plan is kept (a
-        // named statement per connection, at most STATEMENT_CACHE_LIMIT of them), as
-        // drivers do. One with its trace context is new text every time, parsed anew.
-        let cached = if cacheable {
-            if pooled.statement_cache.size() >= STATEMENT_CACHE_LIMIT {
-                pooled.statement_cache.clear();
+        let kept = text.len() == sql.len();
+        let shape = if kept { None } else { self.shape(sql) };
+        if kept && pooled.statement_cache.size() >= STATEMENT_CACHE_LIMIT {
+            pooled.statement_cache.clear();
+        }
+        let mut begun = pin!(maybe_done(client.batch_execute(begin)));
+        let mut prepared = pin!(maybe_done(async {
+            if kept {
+                Some(pooled.prepare_cached(text).await)
+            } else if shape.is_none() {
+                Some(client.prepare(text).await)
+            } else {
+                None
             }
-            match pooled.prepare_cached(text).await {
-                Ok(statement) => Some(statement),
-                Err(e) => {
-                    let lost = is_lost(client, &e);
-                    return Ended {
-                        result: Err(self.error(&e)),
-                        clean: !lost,
-                        lost,
-                    };
+        }));
+        // One poll queues `BEGIN …`, then the Parse/Describe if one is needed (a kept plan
+        // answers at once, with nothing sent).
+        std::future::poll_fn(|cx| {
+            let _ = begun.as_mut().poll(cx);
+            let _ = prepared.as_mut().poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+        prepared.as_mut().await;
+        let statement = match prepared.as_mut().take_output().expect("awaited") {
+            None => None,
+            Some(Ok(statement)) => {
+                if !kept && statement.columns().iter().all(|c| is_builtin(c.type_())) {
+                    self.remember_shape(sql, &statement);
                 }
+                Some(statement)
             }
-        } else {
-            None
+            Some(Err(e)) => {
+                begun.as_mut().await;
+                let lost = is_lost(client, &e);
+                let next = if lost {
+                    Next::CancelAndClose
+                } else {
+                    self.after_error(pooled, &e, client.batch_execute(END).await.is_ok(), after)
+                };
+                return Ended {
+                    result: Err(self.error(&e)),
+                    next,
+                    lost,
+                };
+            }
         };
         let query = async {
-            match &cached {
+            match &statement {
                 Some(statement) => {
                     client
                         .query_raw(statement, params.iter().map(TextParam))
@@ -335,14 +393,11 @@ impl Postgres {
                 }
             }
         };
-        let mut begun = pin!(maybe_done(client.batch_execute(begin)));
         let mut started = pin!(maybe_done(query));
         // A read's end, sent with it (a write's waits for its statement; this one is then
         // never polled, so never sent).
         let mut ended = pin!(maybe_done(client.batch_execute(END)));
-        // One poll each queues the requests, in this order, before any answer is awaited.
         std::future::poll_fn(|cx| {
-            let _ = begun.as_mut().poll(cx);
             let _ = started.as_mut().poll(cx);
             if reading {
                 let _ = ended.as_mut().poll(cx);
@@ -364,7 +419,7 @@ impl Postgres {
                 Ok(Ok(outcome)) if outcome.truncated => {
                     return Ended {
                         result: Ok(outcome),
-                        clean: false,
+                        next: Next::CancelAndClose,
                         lost: false,
                     };
                 }
@@ -372,64 +427,44 @@ impl Postgres {
                 Ok(Err(refused)) => {
                     return Ended {
                         result: Err(refused),
-                        clean: false,
+                        next: Next::CancelAndClose,
                         lost: false,
                     };
                 }
                 Err(e) => Err(e),
             },
         };
-        let (statement_error, lost) = match &read {
-            Ok(_) => (None, false),
-            Err(e) => {
-                // A kept plan that a schema change made stale: forget the plans of this
-                // connection; a read is tried again.
-                let stale = cached.is_some() && e.code().is_some_and(|c| c.code() == "0A000");
-                if stale {
-                    pooled.statement_cache.clear();
-                }
-                (Some(self.error(e)), stale || is_lost(client, e))
-            }
-        };
-        if lost {
+        if let Err(e) = &read
+            && is_lost(client, e)
+        {
             return Ended {
-                result: Err(statement_error.unwrap_or(DbError::Stopped)),
-                clean: false,
+                result: Err(self.error(e)),
+                next: Next::CancelAndClose,
                 lost: true,
             };
         }
         let ended = if reading {
             ended.as_mut().await;
             ended.as_mut().take_output().expect("awaited")
+        } else if read.is_ok() {
+            committing.store(true, std::sync::atomic::Ordering::Relaxed);
+            client.batch_execute("COMMIT").await
         } else {
-            let end = match &read {
-                Ok(_) => "COMMIT; SELECT pg_advisory_unlock_all()",
-                Err(_) => END,
-            };
-            client.batch_execute(end).await
+            client.batch_execute(END).await
         };
         match (read, ended) {
             (Ok(mut outcome), Ok(())) => {
-                if let (true, Some(statement)) = (outcome.columns.is_empty(), &cached) {
-                    outcome.columns = statement
-                        .columns()
-                        .iter()
-                        .map(|c| c.name().to_owned())
-                        .collect();
-                } else if reading && outcome.columns.is_empty() && outcome.rows.is_empty() {
-                    // No row came back: the statement's description still names the
-                    // columns (asked after the transaction ended; nothing runs).
-                    if let Ok(statement) = client.prepare(text).await {
-                        outcome.columns = statement
-                            .columns()
-                            .iter()
-                            .map(|c| c.name().to_owned())
-                            .collect();
-                    }
+                if outcome.columns.is_empty() {
+                    // No row came back: the description names the columns.
+                    outcome.columns = match (&statement, &shape) {
+                        (Some(statement), _) => column_names(statement.columns()),
+                        (None, Some(columns)) => columns.clone(),
+                        (None, None) => Vec::new(),
+                    };
                 }
                 Ended {
                     result: Ok(outcome),
-                    clean: true,
+                    next: after,
                     lost: false,
                 }
             }
@@ -437,22 +472,80 @@ impl Postgres {
                 // The rows are what the database returned; only the connection is suspect.
                 Mode::Read { .. } => Ended {
                     result: Ok(outcome),
-                    clean: false,
+                    next: Next::CancelAndClose,
                     lost: false,
                 },
                 // A failed COMMIT (a deferred constraint) means nothing was written.
                 Mode::Write => Ended {
                     result: Err(self.error(&e)),
-                    clean: !is_lost(client, &e),
+                    next: Next::Close,
                     lost: false,
                 },
             },
-            (Err(_), ended) => Ended {
-                result: Err(statement_error.unwrap_or(DbError::Stopped)),
-                clean: ended.is_ok(),
-                lost: false,
-            },
+            (Err(e), ended) => {
+                // A kept plan made stale by a schema change: every connection forgets its
+                // plans, and a read is tried again.
+                let stale = kept && is_stale_plan(&e);
+                if stale {
+                    self.pool.manager().statement_caches.clear();
+                }
+                Ended {
+                    result: Err(self.error(&e)),
+                    next: if stale {
+                        Next::Close
+                    } else {
+                        self.after_error(pooled, &e, ended.is_ok(), after)
+                    },
+                    lost: stale,
+                }
+            }
         }
+    }
+
+    /// What becomes of a connection after the statement failed with `error` and the
+    /// transaction was (`rolled_back`) or was not ended.
+    fn after_error(
+        &self,
+        pooled: &deadpool_postgres::ClientWrapper,
+        error: &tokio_postgres::Error,
+        rolled_back: bool,
+        after: Next,
+    ) -> Next {
+        // A prepared statement the driver relies on is gone: start the connection afresh.
+        if error.code().is_some_and(|c| c.code() == "26000") {
+            pooled.statement_cache.clear();
+            return Next::Close;
+        }
+        if rolled_back {
+            after
+        } else {
+            Next::CancelAndClose
+        }
+    }
+
+    /// The columns of `sql`'s result when the server has described it with built-in
+    /// types alone; `None` when it has not (yet).
+    fn shape(&self, sql: &str) -> Option<Vec<String>> {
+        self.shapes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned()
+    }
+
+    fn remember_shape(&self, sql: &str, statement: &tokio_postgres::Statement) {
+        let mut shapes = self.shapes.lock().unwrap_or_else(|p| p.into_inner());
+        if shapes.len() >= SHAPES_LIMIT {
+            shapes.clear();
+        }
+        shapes.insert(sql.to_owned(), column_names(statement.columns()));
+    }
+
+    fn forget_shape(&self, sql: &str) {
+        self.shapes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sql);
     }
 
     /// Reads the rows of `stream` up to the bounds; past them, stops reading and says
@@ -615,8 +708,42 @@ impl Backend for Postgres {
 /// pool, and whether the connection was lost (a read may be tried again).
 struct Ended {
     result: Result<Outcome, DbError>,
-    clean: bool,
+    next: Next,
     lost: bool,
+}
+
+/// What becomes of a connection after its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Back to the pool: the transaction ended cleanly and left nothing behind.
+    Reuse,
+    /// Closed: its session may hold something of the call (a committed write's `SET`).
+    Close,
+    /// A cancel request for whatever still runs, then closed.
+    CancelAndClose,
+}
+
+/// Results described with built-in types alone, by statement text (without its comment):
+/// their columns. At most [`SHAPES_LIMIT`], then forgotten and learnt anew.
+type Shapes = std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>;
+
+/// The most statement texts [`Shapes`] remembers.
+const SHAPES_LIMIT: usize = 1024;
+
+fn column_names(columns: &[tokio_postgres::Column]) -> Vec<String> {
+    columns.iter().map(|c| c.name().to_owned()).collect()
+}
+
+/// Whether the driver knows `ty` without asking the server (no lookup query).
+fn is_builtin(ty: &Type) -> bool {
+    Type::from_oid(ty.oid()).is_some()
+}
+
+/// PostgreSQL's refusal to run a kept plan whose result type a schema change altered.
+fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        db.code().code() == "0A000" && db.message().contains("cached plan must not change")
+    })
 }
 
 /// A failed try: its error, and whether the connection was lost before the statement
@@ -687,6 +814,13 @@ impl InFlight {
     /// Cancel whatever runs, close the connection.
     fn abandon(self) {
         drop(self);
+    }
+
+    /// Close the connection; nothing runs on it.
+    fn retire(mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
     }
 }
 

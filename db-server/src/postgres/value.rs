@@ -18,7 +18,8 @@
 //! | arrays | JSON arrays (nested for several dimensions) |
 //! | composite types and `record` | JSON objects (`f1`, `f2`... where unnamed) |
 //! | domains | as their base type |
-//! | anything else | its text when the binary form is printable UTF-8, else `\x` and hex |
+//! | `macaddr` | `08:00:2b:01:02:03` |
+//! | anything else | `\x` and the hex of its binary form (cast to `text` in the query for PostgreSQL's rendering) |
 
 use std::{error::Error, fmt::Write as _};
 
@@ -130,15 +131,27 @@ fn decode(ty: &Type, raw: &[u8]) -> Result<Json, BoxError> {
             }
         }
         Type::MONEY => Json::String(money(wire::int8_from_sql(raw)?)),
+        Type::MACADDR => Json::String(
+            wire::macaddr_from_sql(raw)?
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+        ),
         _ => match ty.kind() {
             Kind::Array(element) => array(element, raw)?,
             Kind::Domain(base) => decode(base, raw)?,
             Kind::Enum(_) => Json::String(wire::text_from_sql(raw)?.to_owned()),
             Kind::Composite(fields) => {
-                let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
-                record(&names, raw)?
+                let fields: Vec<(&str, &Type)> =
+                    fields.iter().map(|f| (f.name(), f.type_())).collect();
+                record(&fields, raw)?
             }
             _ if *ty == Type::RECORD => record(&[], raw)?,
+            // Extension types whose binary form is their text.
+            _ if matches!(ty.name(), "citext") => {
+                Json::String(wire::text_from_sql(raw)?.to_owned())
+            }
             _ => fallback(raw),
         },
     })
@@ -257,8 +270,9 @@ fn nest(lengths: &[usize], values: &mut impl Iterator<Item = Json>) -> Json {
 }
 
 /// A composite value's binary form: field count, then each field's type, length and
-/// bytes. Fields are named from `names`, else `f1`, `f2`... as PostgreSQL names them.
-fn record(names: &[&str], raw: &[u8]) -> Result<Json, BoxError> {
+/// bytes. Fields are named and typed from `fields` (a composite type's), else (`record`)
+/// `f1`, `f2`... as PostgreSQL names them, typed by the OID each carries.
+fn record(fields: &[(&str, &Type)], raw: &[u8]) -> Result<Json, BoxError> {
     let count = usize::try_from(wire::int4_from_sql(raw.get(..4).ok_or("short record")?)?)?;
     let mut rest = &raw[4..];
     let mut object = Map::new();
@@ -272,32 +286,24 @@ fn record(names: &[&str], raw: &[u8]) -> Result<Json, BoxError> {
             let len = usize::try_from(len)?;
             let bytes = rest.get(..len).ok_or("short record")?;
             rest = &rest[len..];
-            match Type::from_oid(oid) {
-                Some(ty) => decode(&ty, bytes)?,
-                None => fallback(bytes),
+            match (fields.get(i), Type::from_oid(oid)) {
+                (Some((_, ty)), _) => decode(ty, bytes)?,
+                (None, Some(ty)) => decode(&ty, bytes)?,
+                (None, None) => fallback(bytes),
             }
         };
-        let name = names
+        let name = fields
             .get(i)
-            .map_or_else(|| format!("f{}", i + 1), |n| (*n).to_owned());
+            .map_or_else(|| format!("f{}", i + 1), |(n, _)| (*n).to_owned());
         object.insert(name, value);
     }
     Ok(Json::Object(object))
 }
 
-/// A value of a type this module does not know: its text when the binary form is
-/// printable UTF-8 (as for `citext` or `ltree`), else `\x` and its hex.
+/// A value of a type this module does not know: `\x` and the hex of its binary form
+/// (cast the column to text, `col::text`, for PostgreSQL's own rendering).
 fn fallback(raw: &[u8]) -> Json {
-    match std::str::from_utf8(raw) {
-        Ok(text)
-            if !text
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t') =>
-        {
-            Json::String(text.to_owned())
-        }
-        _ => Json::String(format!("\\x{}", hex(raw))),
-    }
+    Json::String(format!("\\x{}", hex(raw)))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -331,6 +337,9 @@ fn date(days: i32) -> String {
 }
 
 fn time(micros: i64) -> String {
+    if micros == 86_400_000_000 {
+        return "24:00:00".into();
+    }
     let seconds = u32::try_from(micros.div_euclid(1_000_000)).unwrap_or(0);
     let nanos = u32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0);
     NaiveTime::from_num_seconds_from_midnight_opt(seconds, nanos).map_or_else(
@@ -489,7 +498,8 @@ mod tests {
 
     #[test]
     fn unknown_types_fall_back_to_text_or_hex() {
-        assert_eq!(fallback(b"a.b.c"), Json::String("a.b.c".into()));
+        assert_eq!(fallback(b"a.b.c"), Json::String("\\x612e622e63".into()));
+        assert_eq!(time(86_400_000_000), "24:00:00");
         assert_eq!(fallback(&[0, 1, 255]), Json::String("\\x0001ff".into()));
         assert_eq!(money(-1234), "-12.34");
         assert_eq!(uuid([0xab; 16]), "abababab-abab-abab-abab-abababababab");
