@@ -236,9 +236,10 @@ fn the_page_renders_in_headless_chromium_with_no_console_error_and_no_request() 
     );
     let rows = shown.dom.matches("<div class=\"row").count()
         - shown.dom.matches("<div class=\"rows\"").count();
-    assert_eq!(rows, 10, "every span of the default run is a row");
+    assert_eq!(rows, 11, "every span of the default run is a row");
     for text in [
         "mcp-tool-orchestration",
+        "SELECT sales",
         "tool-read_file",
         "tool-query_database",
         "file-server",
