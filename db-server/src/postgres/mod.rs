@@ -12,8 +12,9 @@
 //! ROLLBACK; SELECT pg_advisory_unlock_all()
 //! ```
 //!
-//! All three go out together and their answers come back in order: a read is one round
-//! trip. PostgreSQL
+//! When the statement's result is known to have built-in types only, all three go out
+//! together and their answers come back in order: a read is one round trip. Otherwise the
+//! statement is first described inside the transaction (see `transaction`). PostgreSQL
 //! refuses any write inside the read-only transaction; the `ROLLBACK` undoes whatever
 //! else the statement did to the session (`set_config`, a temporary table, a cursor), and
 //! `pg_advisory_unlock_all()` releases session-level advisory locks, the one thing a
