@@ -280,7 +280,24 @@ impl DbServer {
     name = "db-server",
     instructions = "SQL over an SQLite database. Call list_tables and describe_table to learn the schema, then query_database with one SQL statement per call. The database is read-only unless the server was started with --allow-write, which adds the execute tool."
 )]
-impl ServerHandler for DbServer {}
+impl ServerHandler for DbServer {
+    /// Routes a call to its tool; `execute` on a read-only server is refused with a message
+    /// that names the flag, rather than as an unknown tool.
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        if request.name == "execute" && !self.backend.info().allow_write {
+            return Err(ErrorData::invalid_params(
+                "execute is not available: db-server is read-only; start it with --allow-write to change the database",
+                None,
+            ));
+        }
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -437,6 +437,26 @@ impl FileServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for FileServer {
+    /// Routes a call to its tool; a write tool on a read-only server is refused with a
+    /// message that names the flag, rather than as an unknown tool.
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        if !self.options.allow_write && WRITE_TOOLS.contains(&request.name.as_ref()) {
+            return Err(rmcp::ErrorData::invalid_params(
+                format!(
+                    "{} is not available: file-server is read-only; start it with --allow-write to change files",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         let roots: Vec<String> = self
             .roots
