@@ -116,19 +116,15 @@ impl Postgres {
             tls: false,
             dir,
         };
-        let initdb = server
-            .command("initdb")
-            .arg("-D")
-            .arg(server.data())
-            .args(["-U", "postgres", "-N", "-E", "UTF8", "--locale=C"])
-            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
-            .arg(format!("--pwfile={}", password_file.display()))
-            .output()
-            .expect("initdb runs");
-        assert!(
-            initdb.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&initdb.stderr)
+        run(
+            server
+                .command("initdb")
+                .arg("-D")
+                .arg(server.data())
+                .args(["-U", "postgres", "-N", "-E", "UTF8", "--locale=C"])
+                .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+                .arg(format!("--pwfile={}", password_file.display())),
+            "initdb",
         );
         if tls {
             server.make_certificates();
@@ -289,29 +285,19 @@ impl Postgres {
     /// Runs `sql` as the superuser in [`DATABASE`] (psql over the Unix socket) and returns
     /// what it printed (unaligned, tuples only); panics with psql's error on failure.
     pub fn admin(&self, sql: &str) -> String {
-        let out = self
-            .psql(DATABASE)
-            .args(["-c", sql])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "psql failed on {sql:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        run(
+            self.psql(DATABASE).args(["-c", sql]),
+            &format!("psql {sql:?}"),
+        )
+        .trim()
+        .to_owned()
     }
 
     fn load_sample(&self) {
-        let out = self
-            .psql("postgres")
-            .args(["-c", &format!("CREATE DATABASE {DATABASE}")])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run(
+            self.psql("postgres")
+                .args(["-c", &format!("CREATE DATABASE {DATABASE}")]),
+            "psql CREATE DATABASE",
         );
         self.admin(
             "CREATE TABLE sales (year integer NOT NULL, month integer NOT NULL, \
@@ -325,19 +311,14 @@ impl Postgres {
         ));
         // The password stays out of the statement log: a second command of the same
         // session, after logging is turned off for it.
-        let out = self
-            .psql(DATABASE)
-            .args(["-c", "SET log_statement = 'none'"])
-            .args([
-                "-c",
-                &format!("CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'"),
-            ])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run(
+            self.psql(DATABASE)
+                .args(["-c", "SET log_statement = 'none'"])
+                .args([
+                    "-c",
+                    &format!("CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'"),
+                ]),
+            "psql CREATE ROLE",
         );
         self.admin(&format!(
             "CREATE EXTENSION pg_stat_statements; \
@@ -353,15 +334,9 @@ impl Postgres {
     fn make_certificates(&self) {
         let dir = self.dir.path();
         let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .current_dir(dir)
-                .args(args)
-                .output()
-                .expect("openssl runs (apt-get install openssl)");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
+            run(
+                Command::new("openssl").current_dir(dir).args(args),
+                "openssl (apt-get install openssl)",
             );
         };
         openssl(&[
@@ -428,16 +403,7 @@ impl Postgres {
 
     /// Stops the server (fast shutdown: sessions are ended) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: kill with a valid pid of our own child.
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGINT);
-            }
-            if crate::process::wait_timeout(&mut child, Duration::from_secs(20)).is_none() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+        self.signal_and_wait(libc::SIGINT, Duration::from_secs(20));
     }
 
     /// Starts the server again after [`stop`](Self::stop), on the same port and data.
@@ -445,22 +411,40 @@ impl Postgres {
         self.stop();
         self.launch();
     }
-}
 
-impl Drop for Postgres {
-    fn drop(&mut self) {
+    /// Sends the server `signal` and waits up to `limit` for its exit, then kills it.
+    fn signal_and_wait(&mut self, signal: libc::c_int, limit: Duration) {
         if let Some(mut child) = self.child.take() {
-            // Immediate shutdown: nothing in a throwaway server needs a checkpoint.
             // SAFETY: kill with a valid pid of our own child.
             unsafe {
-                libc::kill(child.id() as i32, libc::SIGQUIT);
+                libc::kill(child.id() as i32, signal);
             }
-            if crate::process::wait_timeout(&mut child, Duration::from_secs(10)).is_none() {
+            if crate::process::wait_timeout(&mut child, limit).is_none() {
                 let _ = child.kill();
                 let _ = child.wait();
             }
         }
     }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Immediate shutdown: nothing in a throwaway server needs a checkpoint.
+        self.signal_and_wait(libc::SIGQUIT, Duration::from_secs(10));
+    }
+}
+
+/// Runs `command` to its end and returns its stdout; panics with its stderr when it fails.
+fn run(command: &mut Command, what: &str) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what} did not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The uid and gid of the `postgres` user (from /etc/passwd).
