@@ -9,7 +9,10 @@
 //! work is queued. A call whose future is dropped (the request was cancelled) stops its
 //! statement through [`Database::stop`], or never starts it.
 
-use std::sync::{Arc, mpsc};
+use std::{
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 
@@ -27,7 +30,28 @@ type Job = Box<dyn FnOnce(&Database) + Send>;
 #[derive(Debug, Clone)]
 pub struct Sqlite {
     db: Arc<Database>,
-    jobs: mpsc::Sender<Job>,
+    worker: Arc<Worker>,
+}
+
+/// How long the last backend to go waits for the call the worker is finishing (a stopped
+/// statement ends within a thousand SQLite instructions): the call's spans then end before
+/// the process flushes them: the grace a runtime gives its blocking tasks at shutdown.
+const WORKER_DRAIN: Duration = Duration::from_millis(200);
+
+/// The worker thread's queue, and word of its end.
+#[derive(Debug)]
+struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    done: Mutex<mpsc::Receiver<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the queue ends the worker once it has run what is queued.
+        drop(self.jobs.take());
+        let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = done.recv_timeout(WORKER_DRAIN);
+    }
 }
 
 impl Sqlite {
@@ -35,6 +59,7 @@ impl Sqlite {
     /// backend is dropped).
     pub fn new(db: Arc<Database>) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let (finished, done) = mpsc::channel::<()>();
         let worker = Arc::clone(&db);
         std::thread::Builder::new()
             .name("sqlite".into())
@@ -44,9 +69,16 @@ impl Sqlite {
                     // worker: the next call runs as usual.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&worker)));
                 }
+                let _ = finished.send(());
             })
             .expect("the SQLite worker thread starts");
-        Self { db, jobs }
+        Self {
+            db,
+            worker: Arc::new(Worker {
+                jobs: Some(jobs),
+                done: Mutex::new(done),
+            }),
+        }
     }
 
     /// The database served.
@@ -71,7 +103,8 @@ impl Sqlite {
             let _ = answer.send(db.stoppable_in(ticket, span, work));
         });
         let unavailable = || DbError::Unavailable("the SQLite worker thread has stopped".into());
-        self.jobs.send(job).map_err(|_| unavailable())?;
+        let jobs = self.worker.jobs.as_ref().ok_or_else(unavailable)?;
+        jobs.send(job).map_err(|_| unavailable())?;
         let outcome = answered.await.map_err(|_| unavailable());
         stop.disarm();
         outcome?
