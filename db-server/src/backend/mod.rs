@@ -120,19 +120,36 @@ impl StatementSpan {
             otel.name = %name,
             otel.kind = "client",
         );
+        // The metric's attributes are the span's low-cardinality ones; the span records
+        // them and a few more.
         let mut metric = vec![KeyValue::new(attr::DB_SYSTEM_NAME, info.system)];
-        span.set_attribute(attr::DB_SYSTEM_NAME, info.system);
-        if let Some(namespace) = &info.namespace {
-            span.set_attribute("db.namespace", namespace.clone());
-            metric.push(KeyValue::new("db.namespace", namespace.clone()));
-        }
-        if let Some(operation) = &summary.operation {
-            span.set_attribute("db.operation.name", operation.clone());
-            metric.push(KeyValue::new("db.operation.name", operation.clone()));
-        }
-        if let Some(collection) = summary.collection() {
-            span.set_attribute("db.collection.name", collection.to_owned());
-            metric.push(KeyValue::new("db.collection.name", collection.to_owned()));
+        metric.extend(
+            info.namespace
+                .clone()
+                .map(|namespace| KeyValue::new("db.namespace", namespace)),
+        );
+        metric.extend(
+            summary
+                .operation
+                .clone()
+                .map(|operation| KeyValue::new("db.operation.name", operation)),
+        );
+        metric.extend(
+            summary
+                .collection()
+                .map(|collection| KeyValue::new("db.collection.name", collection.to_owned())),
+        );
+        metric.extend(
+            info.server_address
+                .clone()
+                .map(|address| KeyValue::new(attr::SERVER_ADDRESS, address)),
+        );
+        metric.extend(
+            info.server_port
+                .map(|port| KeyValue::new(attr::SERVER_PORT, i64::from(port))),
+        );
+        for kv in &metric {
+            span.set_attribute(kv.key.clone(), kv.value.clone());
         }
         if let Some(text) = text {
             span.set_attribute("db.query.summary", text);
@@ -142,14 +159,6 @@ impl StatementSpan {
                 attr::DB_QUERY_TEXT,
                 truncate(sql, QUERY_TEXT_LIMIT).to_owned(),
             );
-        }
-        if let Some(address) = &info.server_address {
-            span.set_attribute("server.address", address.clone());
-            metric.push(KeyValue::new("server.address", address.clone()));
-        }
-        if let Some(port) = info.server_port {
-            span.set_attribute("server.port", i64::from(port));
-            metric.push(KeyValue::new("server.port", i64::from(port)));
         }
         if let Some(wait) = wait {
             span.set_attribute("db.client.connection.wait_time", wait.as_secs_f64());
@@ -194,7 +203,7 @@ impl StatementSpan {
     }
 
     /// Ends the span of a statement that returned (or changed) `rows` rows.
-    pub fn succeeded(self, rows: usize) {
+    fn succeeded(self, rows: usize) {
         self.span.set_attribute(
             "db.response.returned_rows",
             i64::try_from(rows).unwrap_or(i64::MAX),
@@ -203,7 +212,7 @@ impl StatementSpan {
     }
 
     /// Ends the span of a statement that failed.
-    pub fn failed(self, error: &DbError) {
+    fn failed(self, error: &DbError) {
         if let Some(code) = error.status_code() {
             self.span.set_attribute("db.response.status_code", code);
         }
