@@ -256,7 +256,7 @@ impl StatementSpan {
 }
 
 impl Drop for StatementSpan {
-    /// Ended by neither [`succeeded`](Self::succeeded) nor [`failed`](Self::failed): the
+    /// Ended without [`finish`](Self::finish): the
     /// request was cancelled while the statement ran.
     fn drop(&mut self) {
         self.record(Some((
