@@ -122,7 +122,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let Some(url) = postgres_url else {
         let database = open_database(&args).context("cannot start")?;
         let server = tools::DbServer::new(Arc::new(database));
-        trace_meta::run("db-server", server, transport).context("stopped")?;
+        let telemetry = args.serve.telemetry("db-server");
+        trace_meta::run_with_telemetry(telemetry, transport, || async {
+            Ok::<_, std::convert::Infallible>(server)
+        })
+        .context("stopped")?;
         return Ok(());
     };
     let target = postgres::Target::parse(&url, &service_name())
@@ -139,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pool_size: usize::from(args.pool_size),
         sqlcommenter: args.sqlcommenter,
     };
-    trace_meta::run_with("db-server", transport, || async move {
+    trace_meta::run_with_telemetry(args.serve.telemetry("db-server"), transport, || async move {
         if password_in_argv {
             tracing::warn!(
                 "the database password is on the command line, where every user of this machine can read it: set DATABASE_URL (or PGPASSWORD) instead of --database-url"

@@ -53,6 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_read_bytes = args.max_read_bytes,
         "file-server starting"
     );
-    trace_meta::run("file-server", server, transport).context("stopped")?;
+    let telemetry = args.serve.telemetry("file-server");
+    trace_meta::run_with_telemetry(telemetry, transport, || async {
+        Ok::<_, std::convert::Infallible>(server)
+    })
+    .context("stopped")?;
     Ok(())
 }

@@ -36,9 +36,28 @@ pub struct ServeArgs {
     /// one, requests that carry an Origin header are refused. Repeatable.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
     pub allowed_origins: Vec<String>,
+
+    /// Return the spans of a tools/call or resources/read to a client that asks for them
+    /// in `_meta.otel` (SEP-2448), so a caller whose backend this server does not export
+    /// to still sees its work. Off by default, because spans can hold data (what they
+    /// record follows OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT).
+    /// TRACE_META_RETURN_SPANS=true does the same.
+    #[cfg(feature = "span-return")]
+    #[arg(long = "return-spans")]
+    pub return_spans: bool,
 }
 
 impl ServeArgs {
+    /// Telemetry for the process `service_name`, with span return when `--return-spans`
+    /// (or `TRACE_META_RETURN_SPANS=true`) allows it; for [`crate::run_with_telemetry`].
+    pub fn telemetry(&self, service_name: &str) -> crate::telemetry::Telemetry {
+        let telemetry = crate::telemetry::Telemetry::new(service_name);
+        #[cfg(feature = "span-return")]
+        let telemetry =
+            telemetry.with_span_return(self.return_spans || crate::span_return::allowed_by_env());
+        telemetry
+    }
+
     /// The transport the flags ask for: stdio, or Streamable HTTP with the token from
     /// `MCP_SERVER_TOKEN`.
     pub fn transport(&self) -> Result<ServerTransport, HttpConfigError> {

@@ -56,6 +56,11 @@ pub struct TracedClient {
     server: Option<(String, u16)>,
     /// Cancellations of dropped requests still on their way to the transport.
     cancellations: Arc<Mutex<JoinSet<()>>>,
+    /// What `tools/call` and `resources/read` ask for back (SEP-2448).
+    #[cfg(feature = "span-return")]
+    span_return: Option<crate::span_return::SpanRequest>,
+    /// Recorded on every tool call's span.
+    tool_call_attributes: Vec<KeyValue>,
 }
 
 /// Most `tools/list` pages [`TracedClient::list_all_tools`] follows before it gives up on a
@@ -71,7 +76,30 @@ impl TracedClient {
             timeout: None,
             server: None,
             cancellations: Arc::default(),
+            #[cfg(feature = "span-return")]
+            span_return: None,
+            tool_call_attributes: Vec::new(),
         }
+    }
+
+    /// Records `attributes` on the span of every tool call, besides what the span records
+    /// itself: keys a backend reads, such as Confident AI's
+    /// `confident.span.metric_collection`.
+    pub fn with_tool_call_attributes(mut self, attributes: Vec<KeyValue>) -> Self {
+        self.tool_call_attributes = attributes;
+        self
+    }
+
+    /// Asks the server for the spans of each `tools/call` and `resources/read` (SEP-2448;
+    /// see [`span_return`](crate::span_return)): `request.detailed` for the whole tree under
+    /// the server's span rather than the span and its direct children. What comes back is
+    /// checked, queued to this process's OTLP destinations under the server's resource, and
+    /// taken out of the result's `_meta`; spans that fail the checks are dropped with one
+    /// warning and the call's result is unchanged. Off by default.
+    #[cfg(feature = "span-return")]
+    pub fn with_span_return(mut self, request: Option<crate::span_return::SpanRequest>) -> Self {
+        self.span_return = request;
+        self
     }
 
     /// Fails a request that has no response after `timeout` (default: wait as long as it
@@ -128,8 +156,9 @@ impl TracedClient {
     async fn call_tool_traced(
         &self,
         params: CallToolRequestParams,
-        extra: Vec<KeyValue>,
+        mut extra: Vec<KeyValue>,
     ) -> Result<CallToolResult, ServiceError> {
+        extra.extend(self.tool_call_attributes.iter().cloned());
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         match self.request_with(request, extra).await? {
             ServerResult::CallToolResult(result) => Ok(result),
@@ -219,7 +248,19 @@ impl TracedClient {
         if let Some(version) = version {
             span.set_attribute(attr::MCP_PROTOCOL_VERSION, version);
         }
-        propagation::inject(&span.context(), &mut request.get_meta_mut().0);
+        let cx = span.context();
+        propagation::inject(&cx, &mut request.get_meta_mut().0);
+        #[cfg(feature = "span-return")]
+        let returning = self.span_return.filter(|_| {
+            matches!(
+                request,
+                ClientRequest::CallToolRequest(_) | ClientRequest::ReadResourceRequest(_)
+            )
+        });
+        #[cfg(feature = "span-return")]
+        if let Some(asked) = returning {
+            asked.insert_into(&mut request.get_meta_mut().0);
+        }
 
         let unfinished = UnfinishedGuard::arm(&span);
         let outcome = async {
@@ -252,6 +293,13 @@ impl TracedClient {
         .instrument(span.clone())
         .await;
         unfinished.disarm();
+        #[cfg(feature = "span-return")]
+        let mut outcome = outcome;
+        #[cfg(feature = "span-return")]
+        if returning.is_some() {
+            use opentelemetry::trace::TraceContextExt as _;
+            self.take_returned_spans(&mut outcome, cx.span().span_context());
+        }
 
         let recorded = match &outcome {
             Ok(result) => Outcome::of_result(result),
@@ -261,6 +309,47 @@ impl TracedClient {
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
         outcome
+    }
+}
+
+#[cfg(feature = "span-return")]
+impl TracedClient {
+    /// Takes the spans the server returned out of `outcome` and hands them to
+    /// [`span_return::ingest`](crate::span_return::ingest), warning once when they are
+    /// dropped.
+    fn take_returned_spans(
+        &self,
+        outcome: &mut Result<ServerResult, ServiceError>,
+        call: &opentelemetry::trace::SpanContext,
+    ) {
+        use crate::span_return::{EXPORTED_META_KEY, META_KEY, ingest};
+        let meta = match outcome {
+            Ok(ServerResult::CallToolResult(result)) => result.meta.as_mut().map(|m| &mut m.0),
+            Ok(ServerResult::ReadResourceResult(result)) => result.meta.as_mut().map(|m| &mut m.0),
+            Err(ServiceError::McpError(error)) => error
+                .data
+                .as_mut()
+                .and_then(|data| data.get_mut("_meta"))
+                .and_then(serde_json::Value::as_object_mut),
+            _ => None,
+        };
+        let Some(meta) = meta else {
+            return;
+        };
+        if let Some(Err(rejected)) = ingest(meta, call) {
+            let server = self
+                .peer
+                .peer_info()
+                .and_then(|info| info.server_info.clone())
+                .map_or_else(|| "the server".to_owned(), |server| server.name);
+            tracing::warn!(
+                target: "trace_meta::span_return",
+                "dropped the spans {server} returned for request {}: {rejected}",
+                call.span_id()
+            );
+        }
+        meta.remove(META_KEY);
+        meta.remove(EXPORTED_META_KEY);
     }
 }
 

@@ -63,6 +63,7 @@
 //! | `metrics` | the MCP operation and session histograms ([`metrics`](mod@metrics)); exported with `otlp` |
 //! | `cli` | `cli::ServeArgs`, the `--http` flags for clap (with `http-server`) |
 //! | `grpc` | OTLP/gRPC export (with `otlp`) |
+//! | `span-return` | [`span_return`]: a server's spans returned to the client in the answer (SEP-2448), in [`Traced`] and [`TracedClient`] |
 //!
 //! Without any feature the crate is the [`carrier`], [`propagation`], the attribute names
 //! and [`SpanNames`], on the OpenTelemetry API (and the SDK's W3C propagators).
@@ -121,6 +122,8 @@ pub mod redact;
 mod request;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "span-return")]
+pub mod span_return;
 #[cfg(feature = "server")]
 mod stdio;
 #[cfg(feature = "telemetry")]
@@ -131,7 +134,7 @@ pub use client::TracedClient;
 #[cfg(feature = "http-server")]
 pub use http::{HttpConfig, HttpServer};
 #[cfg(all(feature = "server", feature = "telemetry"))]
-pub use lifecycle::{RunError, run, run_with};
+pub use lifecycle::{RunError, run, run_with, run_with_telemetry};
 #[cfg(feature = "server")]
 pub use lifecycle::{
     SHUTDOWN_GRACE, ServeError, ServerTransport, StopSignal, serve, shutdown_signal,

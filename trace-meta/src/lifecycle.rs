@@ -129,7 +129,41 @@ where
     Fut: Future<Output = Result<H, E>>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut telemetry = crate::telemetry::init(service_name)?;
+    run_with_telemetry(
+        crate::telemetry::Telemetry::new(service_name),
+        transport,
+        make,
+    )
+}
+
+/// [`run_with`] with telemetry set up as `telemetry` says (a default log filter, span
+/// return, an exporter of your own) rather than from the service name and the environment
+/// alone. `cli::ServeArgs::telemetry` builds one from a server's flags.
+///
+/// ```no_run
+/// # #[derive(Clone)] struct MyServer;
+/// # impl rmcp::ServerHandler for MyServer {}
+/// # async fn connect() -> Result<MyServer, std::io::Error> { Ok(MyServer) }
+/// fn main() -> anyhow::Result<()> {
+///     let telemetry = trace_meta::telemetry::Telemetry::new("my-server").with_default_log_filter("info");
+///     trace_meta::run_with_telemetry(telemetry, trace_meta::ServerTransport::Stdio, connect)?;
+///     Ok(())
+/// }
+/// ```
+#[cfg(feature = "telemetry")]
+pub fn run_with_telemetry<H, F, Fut, E>(
+    telemetry: crate::telemetry::Telemetry,
+    transport: ServerTransport,
+    make: F,
+) -> Result<(), RunError>
+where
+    H: ServerHandler,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<H, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let service_name = telemetry.service_name().to_owned();
+    let mut telemetry = telemetry.init()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name(service_name)

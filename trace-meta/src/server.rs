@@ -132,6 +132,23 @@ impl<H: ServerHandler> Traced<H> {
     where
         F: Future<Output = Result<T, ErrorData>>,
     {
+        self.traced_returning(described, context, outcome, None, call)
+            .await
+    }
+
+    /// [`traced`](Self::traced) for a request that may ask for its spans back (SEP-2448):
+    /// `attach` puts the `_meta` entries of the answer into a result.
+    async fn traced_returning<T, F>(
+        &self,
+        described: RequestSpan,
+        context: RequestContext<RoleServer>,
+        outcome: fn(&T) -> Outcome,
+        attach: Option<fn(&mut T, MetaEntries)>,
+        call: impl FnOnce(RequestContext<RoleServer>) -> F,
+    ) -> Result<T, ErrorData>
+    where
+        F: Future<Output = Result<T, ErrorData>>,
+    {
         let span = tracing::info_span!(
             target: "trace_meta",
             parent: None,
@@ -173,6 +190,11 @@ impl<H: ServerHandler> Traced<H> {
             span.set_attribute(attr::CONFIDENT_TOOL_DESCRIPTION, description.to_string());
         }
 
+        #[cfg(feature = "span-return")]
+        let capture = attach.and_then(|attach| capture(&span, &context.meta.0, attach));
+        #[cfg(not(feature = "span-return"))]
+        let _ = attach;
+
         // rmcp cancels `ct` when the client sends `notifications/cancelled` for this request
         // (or the session ends) but lets the handler run on; dropping its future here stops
         // the work at its next await, and rmcp drops whatever answer would have followed.
@@ -199,7 +221,104 @@ impl<H: ServerHandler> Traced<H> {
         metric.finish(&recorded);
         record(&span, recorded.attributes);
         span.set_status(recorded.status);
+        #[cfg(feature = "span-return")]
+        if let Some(capture) = capture {
+            // The SERVER span ends here, so that it is among the spans returned.
+            drop(span);
+            let mut result = result;
+            capture.attach_to(&mut result);
+            return result;
+        }
         result
+    }
+}
+
+/// `_meta` entries of an answer.
+type MetaEntries = serde_json::Map<String, serde_json::Value>;
+
+/// A request whose spans are being kept for its answer (SEP-2448).
+#[cfg(feature = "span-return")]
+struct Returning<T> {
+    capture: crate::span_return::Capture,
+    trace_id: opentelemetry::trace::TraceId,
+    attach: fn(&mut T, MetaEntries),
+}
+
+/// Starts keeping the spans of the request in `span` when the request asks for them, this
+/// process allows it, and the span is sampled (unsampled spans are never recorded).
+#[cfg(feature = "span-return")]
+fn capture<T>(
+    span: &tracing::Span,
+    meta: &MetaEntries,
+    attach: fn(&mut T, MetaEntries),
+) -> Option<Returning<T>> {
+    let request = crate::span_return::SpanRequest::from_meta(meta)?;
+    let collector = crate::span_return::collector()?;
+    let context = span.context();
+    let server = context.span().span_context().clone();
+    if !server.is_sampled() {
+        return None;
+    }
+    Some(Returning {
+        capture: collector.capture(server.span_id(), request),
+        trace_id: server.trace_id(),
+        attach,
+    })
+}
+
+#[cfg(feature = "span-return")]
+impl<T> Returning<T> {
+    /// Puts the spans kept into the answer: the result's `_meta`, or an error's
+    /// `data._meta` (when `data` is absent or an object without `_meta`).
+    fn attach_to(self, result: &mut Result<T, ErrorData>) {
+        let exported = crate::span_return::destinations()
+            .map(|destinations| destinations.fingerprints(self.trace_id))
+            .unwrap_or_default();
+        let entries = self.capture.finish(exported);
+        match result {
+            Ok(result) => (self.attach)(result, entries),
+            Err(error) => match &mut error.data {
+                None => {
+                    error.data = Some(serde_json::json!({ "_meta": entries }));
+                }
+                Some(serde_json::Value::Object(data)) if !data.contains_key("_meta") => {
+                    data.insert("_meta".to_owned(), entries.into());
+                }
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// Lists span return (SEP-2448) in `capabilities.extensions` when this process allows it.
+/// Advisory: the SEP needs no handshake, and a client may show it but never rely on it.
+fn advertise(capabilities: &mut rmcp::model::ServerCapabilities) {
+    #[cfg(feature = "span-return")]
+    if crate::span_return::enabled() {
+        capabilities
+            .extensions
+            .get_or_insert_with(Default::default)
+            .entry(crate::span_return::EXTENSION_ID.to_owned())
+            .or_default();
+    }
+    #[cfg(not(feature = "span-return"))]
+    let _ = capabilities;
+}
+
+/// Adds `entries` to a `_meta` that may not exist yet.
+fn extend_meta(meta: &mut Option<rmcp::model::MetaObject>, entries: MetaEntries) {
+    meta.get_or_insert_with(Default::default).0.extend(entries);
+}
+
+fn attach_to_tool_result(response: &mut CallToolResponse, entries: MetaEntries) {
+    if let CallToolResponse::Complete(result) = response {
+        extend_meta(&mut result.meta, entries);
+    }
+}
+
+fn attach_to_resource(response: &mut ReadResourceResponse, entries: MetaEntries) {
+    if let ReadResourceResponse::Complete(result) = response {
+        extend_meta(&mut result.meta, entries);
     }
 }
 
@@ -343,14 +462,18 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        self.inner.initialize(request, context).await
+        let mut result = self.inner.initialize(request, context).await?;
+        advertise(&mut result.capabilities);
+        Ok(result)
     }
 
     fn negotiate_initialize(
         &self,
         request: &InitializeRequestParams,
     ) -> Result<InitializeResult, ErrorData> {
-        self.inner.negotiate_initialize(request)
+        let mut result = self.inner.negotiate_initialize(request)?;
+        advertise(&mut result.capabilities);
+        Ok(result)
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
@@ -361,7 +484,9 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, ErrorData> {
-        self.inner.discover(context).await
+        let mut result = self.inner.discover(context).await?;
+        advertise(&mut result.capabilities);
+        Ok(result)
     }
 
     fn accepted_subscription_filter(
@@ -380,7 +505,9 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
     }
 
     fn get_info(&self) -> ServerConfig {
-        self.inner.get_info()
+        let mut info = self.inner.get_info();
+        advertise(&mut info.capabilities);
+        info
     }
 
     // Requests that do user work: each in its SERVER span.
@@ -391,9 +518,13 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let described = RequestSpan::tool_call(&request, Side::Server);
-        self.traced(described, context, tool_outcome, |cx| {
-            self.inner.call_tool(request, cx)
-        })
+        self.traced_returning(
+            described,
+            context,
+            tool_outcome,
+            Some(attach_to_tool_result),
+            |cx| self.inner.call_tool(request, cx),
+        )
         .await
     }
 
@@ -489,9 +620,13 @@ impl<H: ServerHandler> ServerHandler for Traced<H> {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let described =
             RequestSpan::targeted("resources/read", attr::MCP_RESOURCE_URI, &request.uri);
-        self.traced(described, context, success, |cx| {
-            self.inner.read_resource(request, cx)
-        })
+        self.traced_returning(
+            described,
+            context,
+            success,
+            Some(attach_to_resource),
+            |cx| self.inner.read_resource(request, cx),
+        )
         .await
     }
 

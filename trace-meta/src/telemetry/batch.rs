@@ -74,6 +74,9 @@ impl BatchConfig {
 #[derive(Debug)]
 struct Queue {
     spans: Mutex<Vec<SpanData>>,
+    /// Spans another process recorded and returned (SEP-2448), each group with that
+    /// process's resource; exported after the process's own.
+    imported: Mutex<Vec<(Resource, Vec<SpanData>)>>,
     /// Wakes the export task: a batch is full.
     full: Notify,
     /// A wake-up is pending, so later spans of the same batch need not send another.
@@ -87,6 +90,11 @@ impl Queue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty()
+            && self
+                .imported
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
     }
 }
 
@@ -105,6 +113,12 @@ pub(super) struct BatchProcessor {
     commands: mpsc::UnboundedSender<Command>,
 }
 
+/// Queues spans another process recorded (SEP-2448 span return) to one processor.
+#[derive(Debug, Clone)]
+pub(super) struct Importer {
+    queue: Arc<Queue>,
+}
+
 impl BatchProcessor {
     /// Starts the export task for `exporter` on `runtime`.
     pub(super) fn start<E: SpanExporter + 'static>(
@@ -114,6 +128,7 @@ impl BatchProcessor {
     ) -> Self {
         let queue = Arc::new(Queue {
             spans: Mutex::new(Vec::new()),
+            imported: Mutex::new(Vec::new()),
             full: Notify::new(),
             woken: AtomicBool::new(false),
             config,
@@ -123,6 +138,39 @@ impl BatchProcessor {
         Self { queue, commands }
     }
 
+    /// A handle that queues spans another process recorded.
+    pub(super) fn importer(&self) -> Importer {
+        Importer {
+            queue: Arc::clone(&self.queue),
+        }
+    }
+}
+
+impl Importer {
+    /// Queues `spans`, exported under `resource` with the next batch; `false` (and nothing
+    /// queued) when they would take the queue past its size.
+    pub(super) fn import(&self, resource: Resource, spans: Vec<SpanData>) -> bool {
+        let own = self
+            .queue
+            .spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let mut imported = self
+            .queue
+            .imported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let queued: usize = imported.iter().map(|(_, spans)| spans.len()).sum();
+        if own + queued + spans.len() > self.queue.config.max_queue {
+            return false;
+        }
+        imported.push((resource, spans));
+        true
+    }
+}
+
+impl BatchProcessor {
     /// Sends `command` and waits at most `timeout` for the export task's answer.
     fn ask(
         &self,
@@ -187,6 +235,8 @@ async fn export_task<E: SpanExporter>(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let delay = queue.config.delay;
+    // The process's resource, put back after each group of imported spans.
+    let mut own = Resource::builder_empty().build();
     let mut schedule = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
     schedule.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -196,7 +246,7 @@ async fn export_task<E: SpanExporter>(
             command = commands.recv() => match command {
                 Some(command) => Some(command),
                 None => {
-                    let _ = export_queued(&exporter, &queue).await;
+                    let _ = export_queued(&mut exporter, &queue, &own).await;
                     let _ = exporter.shutdown();
                     return;
                 }
@@ -206,11 +256,14 @@ async fn export_task<E: SpanExporter>(
         };
         match command {
             None => {
-                let _ = export_queued(&exporter, &queue).await;
+                let _ = export_queued(&mut exporter, &queue, &own).await;
             }
-            Some(Command::SetResource(resource)) => exporter.set_resource(&resource),
+            Some(Command::SetResource(resource)) => {
+                exporter.set_resource(&resource);
+                own = resource;
+            }
             Some(Command::Flush(reply)) => {
-                let result = export_queued(&exporter, &queue).await;
+                let result = export_queued(&mut exporter, &queue, &own).await;
                 let _ = reply.send(result);
             }
             Some(Command::Shutdown(timeout, reply)) => {
@@ -218,7 +271,7 @@ async fn export_task<E: SpanExporter>(
                 let drain = async {
                     let mut result = Ok(());
                     while !queue.is_empty() {
-                        if let Err(error) = export_queued(&exporter, &queue).await {
+                        if let Err(error) = export_queued(&mut exporter, &queue, &own).await {
                             result = Err(error);
                         }
                     }
@@ -236,10 +289,34 @@ async fn export_task<E: SpanExporter>(
 }
 
 /// Exports what is queued when it is called, a batch at a time (spans that end meanwhile
-/// wait for the next round, so a command is never kept waiting by a steady stream); the
-/// last error, if any batch failed.
-async fn export_queued<E: SpanExporter>(exporter: &E, queue: &Queue) -> OTelSdkResult {
+/// wait for the next round, so a command is never kept waiting by a steady stream), then the
+/// imported groups, each under its own resource (`own` is put back after them); the last
+/// error, if any batch failed.
+async fn export_queued<E: SpanExporter>(
+    exporter: &mut E,
+    queue: &Queue,
+    own: &Resource,
+) -> OTelSdkResult {
     let mut result = Ok(());
+    let imported = std::mem::take(
+        &mut *queue
+            .imported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
+    if !imported.is_empty() {
+        for (resource, spans) in imported {
+            exporter.set_resource(&resource);
+            let mut spans = spans.into_iter().peekable();
+            while spans.peek().is_some() {
+                let batch: Vec<SpanData> = spans.by_ref().take(queue.config.max_batch).collect();
+                if let Err(error) = exporter.export(batch).await {
+                    result = Err(error);
+                }
+            }
+        }
+        exporter.set_resource(own);
+    }
     queue.woken.store(false, Ordering::Release);
     let mut left = queue
         .spans

@@ -236,6 +236,51 @@ impl opentelemetry_http::HttpClient for OtlpClient {
     }
 }
 
+/// What identifies the user's destination for span return's fingerprints: the protocol,
+/// the traces endpoint as the exporter resolves it, and the headers it sends (with
+/// credentials, which only ever leave the process hashed with the trace id).
+#[cfg(feature = "span-return")]
+pub(super) fn user_identity() -> String {
+    let var = |name: &str| std::env::var(name).unwrap_or_default().trim().to_owned();
+    let protocol = [
+        var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        var("OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ]
+    .into_iter()
+    .find(|p| !p.is_empty())
+    .unwrap_or_else(|| "http/protobuf".to_owned());
+    let endpoint = match var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        traces if !traces.is_empty() => traces,
+        _ if protocol == "grpc" => var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        _ => format!(
+            "{}/v1/traces",
+            var("OTEL_EXPORTER_OTLP_ENDPOINT").trim_end_matches('/')
+        ),
+    };
+    let mut headers: Vec<String> = [
+        var("OTEL_EXPORTER_OTLP_HEADERS"),
+        var("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+    ]
+    .iter()
+    .flat_map(|list| list.split(','))
+    .map(|pair| pair.trim().to_owned())
+    .filter(|pair| !pair.is_empty())
+    .chain(
+        confident_headers()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}")),
+    )
+    .collect();
+    headers.sort();
+    format!("{protocol}\n{endpoint}\n{}", headers.join(","))
+}
+
+/// What identifies a second destination (OTLP/HTTP, no headers) for span return.
+#[cfg(feature = "span-return")]
+pub(super) fn local_identity(endpoint: &str) -> String {
+    format!("http/protobuf\n{}\n", endpoint.trim())
+}
+
 /// The user's endpoint as logs may show it: scheme, host and path, never credentials.
 pub(super) fn user_endpoint_label() -> String {
     let raw = std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

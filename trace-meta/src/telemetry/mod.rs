@@ -196,6 +196,8 @@ pub struct Telemetry {
     #[cfg(feature = "otlp")]
     local_endpoint: Option<String>,
     extra_processors: Vec<BatchSpanProcessor>,
+    #[cfg(feature = "span-return")]
+    span_return: bool,
 }
 
 impl fmt::Debug for Telemetry {
@@ -206,6 +208,8 @@ impl fmt::Debug for Telemetry {
             .field("default_log_filter", &self.default_log_filter);
         #[cfg(feature = "otlp")]
         debug.field("local_endpoint", &self.local_endpoint);
+        #[cfg(feature = "span-return")]
+        debug.field("span_return", &self.span_return);
         debug
             .field("extra_processors", &self.extra_processors.len())
             .finish()
@@ -223,7 +227,25 @@ impl Telemetry {
                 .ok()
                 .filter(|s| !s.trim().is_empty()),
             extra_processors: Vec::new(),
+            #[cfg(feature = "span-return")]
+            span_return: crate::span_return::allowed_by_env(),
         }
+    }
+
+    /// Lets this process's [`Traced`](crate::Traced) servers return the spans of a request
+    /// to a client that asks (SEP-2448; see [`span_return`](crate::span_return)), or not.
+    /// The default is what [`span_return::ENV`](crate::span_return::ENV) says: off unless
+    /// it is `true`, because spans can hold data.
+    #[cfg(feature = "span-return")]
+    pub fn with_span_return(mut self, allow: bool) -> Self {
+        self.span_return = allow;
+        self
+    }
+
+    /// The service name it was made with (`OTEL_SERVICE_NAME` may still override it in
+    /// the resource).
+    pub fn service_name(&self) -> &str {
+        &self.service_name
     }
 
     /// The log filter used when `RUST_LOG` is unset (default `warn`).
@@ -341,6 +363,15 @@ impl Telemetry {
         #[allow(unused_mut)]
         let mut guard = TelemetryGuard::empty();
         let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        #[cfg(feature = "span-return")]
+        let mut returned = crate::span_return::Destinations::default();
+        #[cfg(feature = "span-return")]
+        if self.span_return {
+            let collector = std::sync::Arc::new(crate::span_return::Collector::default());
+            builder = builder
+                .with_span_processor(crate::span_return::CollectorProcessor(collector.clone()));
+            guard.collector = Some(collector);
+        }
 
         #[cfg(feature = "otlp")]
         if self.local_endpoint.is_some() || export::user_endpoint_set() {
@@ -351,12 +382,24 @@ impl Telemetry {
             if let Some(endpoint) = &self.local_endpoint {
                 let processor = export::local_processor(endpoint, clients, &runtime)?;
                 guard.destinations.push(processor.state());
+                #[cfg(feature = "span-return")]
+                returned.targets.push(Box::new(
+                    processor.destination(export::local_identity(endpoint)),
+                ));
                 builder = builder.with_span_processor(processor);
             }
             if let Some(processor) = export::user_processor(clients, &runtime)? {
                 guard.destinations.push(processor.state());
+                #[cfg(feature = "span-return")]
+                returned
+                    .targets
+                    .push(Box::new(processor.destination(export::user_identity())));
                 builder = builder.with_span_processor(processor);
             }
+        }
+        #[cfg(feature = "span-return")]
+        {
+            guard.returned = Some(std::sync::Arc::new(returned));
         }
         for processor in self.extra_processors {
             builder = builder.with_span_processor(processor);
@@ -443,6 +486,10 @@ impl Pipeline {
             opentelemetry::global::set_meter_provider(provider.clone());
         }
         propagation::install_propagator();
+        #[cfg(feature = "span-return")]
+        if self.guard.provider.is_some() {
+            crate::span_return::install(self.guard.collector.clone(), self.guard.returned.clone());
+        }
         if let Some(warning) = &self.metrics_warning {
             tracing::warn!(target: "trace_meta::export", "{warning}");
         }
@@ -517,6 +564,12 @@ pub struct TelemetryGuard {
     /// The export thread, stopped after the exporters.
     #[cfg(feature = "otlp")]
     export_runtime: Option<runtime::ExportRuntime>,
+    /// The spans kept for requests that asked for them back (SEP-2448).
+    #[cfg(feature = "span-return")]
+    collector: Option<std::sync::Arc<crate::span_return::Collector>>,
+    /// The destinations spans returned by other processes join.
+    #[cfg(feature = "span-return")]
+    returned: Option<std::sync::Arc<crate::span_return::Destinations>>,
     shut_down: bool,
 }
 
@@ -530,6 +583,10 @@ impl TelemetryGuard {
             metrics: None,
             #[cfg(feature = "otlp")]
             export_runtime: None,
+            #[cfg(feature = "span-return")]
+            collector: None,
+            #[cfg(feature = "span-return")]
+            returned: None,
             shut_down: false,
         }
     }
@@ -580,6 +637,11 @@ impl TelemetryGuard {
     pub fn shutdown(&mut self) -> Result<(), TelemetryError> {
         if std::mem::replace(&mut self.shut_down, true) {
             return Ok(());
+        }
+        // Nothing more is queued to exporters that are about to stop.
+        #[cfg(feature = "span-return")]
+        if self.returned.is_some() {
+            crate::span_return::uninstall(self.returned.as_ref());
         }
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         let metrics = self.metrics.as_ref().map(|m| m.start_shutdown());

@@ -159,6 +159,40 @@ impl ReportingProcessor {
     pub(super) fn state(&self) -> Arc<ExportState> {
         self.state.clone()
     }
+
+    /// This destination as spans another process returned reach it, known by `identity`
+    /// (its endpoint and headers).
+    #[cfg(feature = "span-return")]
+    pub(super) fn destination(&self, identity: String) -> ReturnedSpans {
+        ReturnedSpans {
+            importer: self.inner.importer(),
+            state: self.state.clone(),
+            identity,
+        }
+    }
+}
+
+/// Where spans another process returned (SEP-2448) join one destination's queue; they count
+/// in its account like the process's own.
+#[cfg(feature = "span-return")]
+pub(super) struct ReturnedSpans {
+    importer: super::batch::Importer,
+    state: Arc<ExportState>,
+    identity: String,
+}
+
+#[cfg(feature = "span-return")]
+impl crate::span_return::Destination for ReturnedSpans {
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn import(&self, resource: Resource, spans: Vec<SpanData>) -> bool {
+        self.state
+            .ended
+            .fetch_add(spans.len() as u64, Ordering::Relaxed);
+        self.importer.import(resource, spans)
+    }
 }
 
 impl SpanProcessor for ReportingProcessor {
