@@ -16,6 +16,7 @@ use crate::{
     cli::{Cli, Command, Common, ModelArgs},
     config::{self, ServerSpec},
     conversation::{self, Grouping, Printer},
+    evaluation::Evaluation,
     session::{RUNTIME_SHUTDOWN, Session},
     signals::unless_signalled,
     toolbox::ServerSet,
@@ -80,15 +81,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.common.database_url.as_deref(),
         )?,
     };
-    let grouping = Grouping::from_args(&cli.grouping);
+    let evaluation = cli.common.evaluation.evaluation();
+    let grouping = Grouping::from_args(&cli.grouping).with_evaluation(evaluation.clone());
     match cli.command {
         None => {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
-            let agent = agent_for(&cli.model)?;
+            let agent = agent_for(&cli.model, &evaluation)?;
             run_query(agent.as_ref(), query, &grouping, specs, &cli.common).await
         }
         Some(Command::Chat(args)) => {
-            let agent = agent_for(&cli.model)?;
+            let agent = agent_for(&cli.model, &evaluation)?;
             conversation::run_chat(agent.as_ref(), &args, grouping, specs, &cli.common).await
         }
         Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_) | Command::View(_)) => {
@@ -103,10 +105,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The model agent when `--model` names a model, else the offline agent.
-pub fn agent_for(args: &ModelArgs) -> anyhow::Result<Box<dyn Agent>> {
+/// The model agent when `--model` names a model, else the offline agent; their model spans
+/// carry `evaluation`'s collection (and, for a real model, its prices).
+pub fn agent_for(args: &ModelArgs, evaluation: &Evaluation) -> anyhow::Result<Box<dyn Agent>> {
     let Some(model) = &args.model else {
-        return Ok(Box::new(OfflineAgent::default()));
+        let offline = OfflineAgent::default().with_llm_attributes(
+            Evaluation {
+                cost_per_input_token: None,
+                cost_per_output_token: None,
+                ..evaluation.clone()
+            }
+            .model_attributes(),
+        );
+        return Ok(Box::new(offline));
     };
     if !(args.model_timeout.is_finite() && args.model_timeout > 0.0) {
         bail!("--model-timeout must be a positive number of seconds");
@@ -116,7 +127,8 @@ pub fn agent_for(args: &ModelArgs) -> anyhow::Result<Box<dyn Agent>> {
         args.base_url.as_deref(),
         Duration::from_secs_f64(args.model_timeout),
     )?
-    .with_stream(!args.no_stream);
+    .with_stream(!args.no_stream)
+    .with_span_attributes(evaluation.model_attributes());
     let client = ChatClient::new(config)?;
     Ok(Box::new(ModelAgent::new(client, args.max_steps)))
 }

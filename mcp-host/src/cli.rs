@@ -185,6 +185,116 @@ pub struct Common {
     #[arg(long, value_name = "SECONDS", default_value = "300", global = true,
           value_parser = parse_seconds)]
     pub call_timeout: std::time::Duration,
+
+    /// Do not ask servers for the spans of their tool calls and resource reads. By default
+    /// the host asks (`_meta.otel`, SEP-2448 span return), so a server that returns them
+    /// (file-server and db-server with --return-spans, Arcade's passback middleware) shows
+    /// its work in the trace even when it exports nowhere the host does. Returned spans are
+    /// checked (same trace, under the call's span, at most 1000 spans in 1 MiB) and sent
+    /// on under the server's own service name; a server that also exports them where the
+    /// host does says so, and they are not sent twice.
+    #[arg(long, global = true)]
+    pub no_span_return: bool,
+
+    /// What Confident AI evaluates and how it prices the model calls.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
+}
+
+/// Confident AI's online evaluations and costs: a metric collection (made in Confident AI's
+/// dashboard) named on a trace or a span has its metrics run on it as it arrives; a model
+/// span's token counts are priced with the costs it carries. Nothing given, nothing
+/// recorded.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EvaluationArgs {
+    /// Metric collection Confident AI evaluates every turn's trace with
+    /// (confident.trace.metric_collection on the root span).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MCP_HOST_METRIC_COLLECTION",
+        global = true
+    )]
+    pub metric_collection: Option<String>,
+
+    /// Metric collection for the agent span (confident.span.metric_collection on mcp-agent).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MCP_HOST_AGENT_METRIC_COLLECTION",
+        global = true
+    )]
+    pub agent_metric_collection: Option<String>,
+
+    /// Metric collection for each model call (confident.span.metric_collection on the
+    /// chat spans, and on llm-summarize offline).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MCP_HOST_LLM_METRIC_COLLECTION",
+        global = true
+    )]
+    pub llm_metric_collection: Option<String>,
+
+    /// Metric collection for each tool call (confident.span.metric_collection on the
+    /// mcp-tool-* spans).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MCP_HOST_TOOL_METRIC_COLLECTION",
+        global = true
+    )]
+    pub tool_metric_collection: Option<String>,
+
+    /// The model's price in USD per million input tokens; Confident AI shows each model
+    /// call's cost from it (confident.llm.cost_per_input_token on the chat spans).
+    #[arg(long, value_name = "USD", env = "MCP_HOST_PRICE_INPUT", global = true,
+          value_parser = parse_price)]
+    pub price_input: Option<f64>,
+
+    /// The model's price in USD per million output tokens
+    /// (confident.llm.cost_per_output_token on the chat spans).
+    #[arg(long, value_name = "USD", env = "MCP_HOST_PRICE_OUTPUT", global = true,
+          value_parser = parse_price)]
+    pub price_output: Option<f64>,
+}
+
+impl EvaluationArgs {
+    /// The collections and per-token prices given; blank names are not given.
+    pub fn evaluation(&self) -> crate::evaluation::Evaluation {
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        crate::evaluation::Evaluation {
+            trace: given(&self.metric_collection),
+            agent: given(&self.agent_metric_collection),
+            llm: given(&self.llm_metric_collection),
+            tool: given(&self.tool_metric_collection),
+            cost_per_input_token: self.price_input.map(|usd| usd / 1e6),
+            cost_per_output_token: self.price_output.map(|usd| usd / 1e6),
+        }
+    }
+}
+
+/// A price: a finite number of dollars, zero or more.
+fn parse_price(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!(
+            "expected a price in USD per million tokens (e.g. 0.15), got {text:?}"
+        )),
+    }
+}
+
+impl Common {
+    /// What the host asks servers for back on each call: the whole tree under their span.
+    pub fn span_return(&self) -> Option<trace_meta::span_return::SpanRequest> {
+        (!self.no_span_return).then_some(trace_meta::span_return::SpanRequest { detailed: true })
+    }
 }
 
 /// A positive number of seconds, at most a day.

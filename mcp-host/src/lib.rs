@@ -43,6 +43,7 @@ pub mod child;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod evaluation;
 pub mod proxy;
 pub mod receiver;
 pub mod servers;

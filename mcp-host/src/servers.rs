@@ -22,7 +22,8 @@ use tokio::{
     process::{Child, Command},
 };
 use trace_meta::{
-    NetworkTransport, TracedClient, metrics::SessionTimer, telemetry::LOCAL_ENDPOINT_ENV,
+    NetworkTransport, TracedClient, metrics::SessionTimer, span_return::SpanRequest,
+    telemetry::LOCAL_ENDPOINT_ENV,
 };
 
 use crate::{
@@ -217,6 +218,27 @@ impl StderrTail {
     }
 }
 
+/// How the host's calls to a server are made.
+#[derive(Debug, Clone)]
+pub struct Calls {
+    /// A call that gets no answer within it fails as timed out, and the server is told to
+    /// stop it.
+    pub timeout: Duration,
+    /// What each tool call asks the server for back (SEP-2448).
+    pub span_return: Option<SpanRequest>,
+    /// Recorded on every tool call's span (Confident AI's metric collection).
+    pub tool_attributes: Vec<opentelemetry::KeyValue>,
+}
+
+impl Calls {
+    fn client(&self, client: TracedClient) -> TracedClient {
+        client
+            .with_timeout(self.timeout)
+            .with_span_return(self.span_return)
+            .with_tool_call_attributes(self.tool_attributes.clone())
+    }
+}
+
 impl Server {
     /// Starts the server, initialises the session and lists its tools (traced requests,
     /// children of the caller's span).
@@ -224,15 +246,14 @@ impl Server {
     /// A remote server (a `url` entry) is not started but connected to over Streamable HTTP;
     /// its spans reach whatever backend it exports to, not `local_endpoint`.
     ///
-    /// A call that gets no answer within `call_timeout` fails as timed out, and the server
-    /// is told to stop it.
+    /// How each call is made: see [`Calls`].
     pub async fn start(
         spec: &ServerSpec,
         local_endpoint: Option<&str>,
-        call_timeout: Duration,
+        calls: &Calls,
     ) -> Result<Self, ServerError> {
         if let Some(remote) = &spec.remote {
-            return Self::connect(&spec.name, remote, call_timeout).await;
+            return Self::connect(&spec.name, remote, calls).await;
         }
         let mut command = Command::new(&spec.command);
         command
@@ -279,7 +300,7 @@ impl Server {
                 legacy_version: Some(ProtocolVersion::V_2025_11_25),
             };
             let session = ().serve_with_lifecycle((stdout, stdin), lifecycle).await?;
-            let client = TracedClient::new(session.peer().clone()).with_timeout(call_timeout);
+            let client = calls.client(TracedClient::new(session.peer().clone()));
             let tools = client.list_all_tools().await?;
             Ok::<_, BoxError>((session, client, tools))
         };
@@ -321,16 +342,12 @@ impl Server {
     }
 
     /// Connects to a running server over Streamable HTTP and lists its tools.
-    async fn connect(
-        name: &str,
-        remote: &RemoteSpec,
-        call_timeout: Duration,
-    ) -> Result<Self, ServerError> {
+    async fn connect(name: &str, remote: &RemoteSpec, calls: &Calls) -> Result<Self, ServerError> {
         let setup = async {
             let session = remote::connect(remote).await?;
-            let mut client = TracedClient::new(session.peer().clone())
-                .with_transport(NetworkTransport::Tcp)
-                .with_timeout(call_timeout);
+            let mut client = calls
+                .client(TracedClient::new(session.peer().clone()))
+                .with_transport(NetworkTransport::Tcp);
             if let Some((address, port)) = remote::server_of(&remote.url) {
                 client = client.with_http_server(address, port);
             }

@@ -15,7 +15,7 @@ use crate::{
     cli::Common,
     config::ServerSpec,
     receiver::Receiver,
-    servers::{Failure, Server, ServerError},
+    servers::{Calls, Failure, Server, ServerError},
     view,
 };
 
@@ -31,7 +31,8 @@ pub struct Session {
     // still listens.
     telemetry: TelemetryGuard,
     receiver: Receiver,
-    call_timeout: Duration,
+    /// How calls to the servers are made.
+    calls: Calls,
     /// Variables set for the servers this session starts, unless their config or the
     /// host's environment sets them.
     child_env: Vec<(&'static str, String)>,
@@ -56,7 +57,11 @@ impl Session {
         Ok(Self {
             receiver,
             telemetry,
-            call_timeout: common.call_timeout,
+            calls: Calls {
+                timeout: common.call_timeout,
+                span_return: common.span_return(),
+                tool_attributes: common.evaluation.evaluation().tool_attributes(),
+            },
             child_env: Vec::new(),
         })
     }
@@ -108,7 +113,6 @@ impl Session {
     /// others are shut down and the first failure is returned.
     pub async fn start_servers(&self, specs: &[ServerSpec]) -> Result<Vec<Server>, ServerError> {
         let endpoint = self.receiver.traces_endpoint();
-        let call_timeout = self.call_timeout;
         let mut tasks = tokio::task::JoinSet::new();
         for (index, mut spec) in specs.iter().cloned().enumerate() {
             for (key, value) in &self.child_env {
@@ -119,14 +123,10 @@ impl Session {
                 }
             }
             let endpoint = endpoint.clone();
+            let calls = self.calls.clone();
             tasks.spawn(
-                async move {
-                    (
-                        index,
-                        Server::start(&spec, Some(&endpoint), call_timeout).await,
-                    )
-                }
-                .in_current_span(),
+                async move { (index, Server::start(&spec, Some(&endpoint), &calls).await) }
+                    .in_current_span(),
             );
         }
         let mut started = Vec::new();

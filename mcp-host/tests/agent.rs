@@ -604,3 +604,104 @@ fn the_offline_agent_refuses_what_it_cannot_answer() {
         assert!(stderr.contains("OPENAI_BASE_URL"), "{stderr}");
     }
 }
+
+#[test]
+fn confident_metric_collections_and_prices_land_on_the_right_spans() {
+    let fake = FakeModel::start(vec![
+        Reply::tool_calls(
+            "r1",
+            &[(
+                "c1",
+                "query_database",
+                r#"{"sql": "SELECT count(*) FROM sales"}"#,
+            )],
+            (40, 10),
+        ),
+        Reply::answer("r2", "288 rows.", (60, 5)),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let output = run_model(
+        &fake,
+        &json,
+        &[
+            "--no-trace-view",
+            "--metric-collection",
+            "answer-quality",
+            "--agent-metric-collection",
+            "agent-checks",
+            "--llm-metric-collection",
+            "llm-checks",
+            "--tool-metric-collection",
+            "tool-checks",
+            "--price-input",
+            "0.15",
+            "--price-output",
+            "0.6",
+            "How many sales rows are there?",
+        ],
+    );
+    assert!(output.status.success());
+    let spans = spans(&json);
+    let root = one(&spans, "mcp-agent");
+    assert_eq!(
+        root.attributes["confident.trace.metric_collection"],
+        "answer-quality"
+    );
+    assert_eq!(
+        root.attributes["confident.span.metric_collection"],
+        "agent-checks"
+    );
+    let chats = named(&spans, "chat fake-model");
+    assert_eq!(chats.len(), 2);
+    for chat in chats {
+        assert_eq!(
+            chat.attributes["confident.span.metric_collection"],
+            "llm-checks"
+        );
+        let input = chat.attributes["confident.llm.cost_per_input_token"]
+            .as_f64()
+            .unwrap();
+        let output = chat.attributes["confident.llm.cost_per_output_token"]
+            .as_f64()
+            .unwrap();
+        assert!((input - 0.15e-6).abs() < 1e-15, "{input}");
+        assert!((output - 0.6e-6).abs() < 1e-15, "{output}");
+    }
+    let tool = one(&spans, "mcp-tool-query_database");
+    assert_eq!(
+        tool.attributes["confident.span.metric_collection"],
+        "tool-checks"
+    );
+    // Nowhere else: the server's spans and the discovery requests name no collection.
+    for span in &spans {
+        let keyed = span
+            .attributes
+            .get("confident.span.metric_collection")
+            .is_some();
+        let expected = matches!(
+            span.name.as_str(),
+            "mcp-agent" | "chat fake-model" | "mcp-tool-query_database"
+        );
+        assert_eq!(keyed, expected, "{}", span.name);
+    }
+
+    // Nothing given, nothing recorded.
+    let fake = FakeModel::start(vec![Reply::answer("r", "Hi.", (5, 3))]);
+    let bare = dir.path().join("bare.json");
+    assert!(
+        run_model(&fake, &bare, &["--no-trace-view", "Say hi"])
+            .status
+            .success()
+    );
+    for span in common::spans(&bare) {
+        let keys: Vec<&String> = span
+            .attributes
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.contains("metric_collection") || k.contains("cost_per"))
+            .collect();
+        assert!(keys.is_empty(), "{}: {keys:?}", span.name);
+    }
+}

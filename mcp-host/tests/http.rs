@@ -11,113 +11,13 @@ mod common;
 
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader, Read},
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    process::Stdio,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use common::*;
-use test_support::{
-    otlp::{Backend, Mode, Received},
-    process::wait_timeout,
-};
-
-/// A server started with `--http 127.0.0.1:0`, its URL read from its stderr.
-struct Remote {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Remote {
-    fn start(name: &str, args: &[String], otlp: &str, token: Option<&str>) -> Self {
-        Self::start_with_env(name, args, otlp, token, &[])
-    }
-
-    fn start_with_env(
-        name: &str,
-        args: &[String],
-        otlp: &str,
-        token: Option<&str>,
-        env: &[(&str, &str)],
-    ) -> Self {
-        let mut command = Command::new(HOST);
-        clean_env(&mut command);
-        command
-            .args(["__serve", name, "--http", "127.0.0.1:0"])
-            .args(args)
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
-            .env_remove("MCP_SERVER_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(token) = token {
-            command.env("MCP_SERVER_TOKEN", token);
-        }
-        command.envs(env.iter().copied());
-        let mut child = command.spawn().expect("starting a server");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        stderr.read_line(&mut first).unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name} did not announce its URL: {first:?}"))
-            .to_owned();
-        let rest = Arc::new(Mutex::new(String::new()));
-        let sink = rest.clone();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            sink.lock().unwrap().push_str(&text);
-        });
-        Self {
-            child,
-            url,
-            stderr: rest,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, and the exit within 3 s (spans flushed on the way out).
-    fn stop(mut self) -> String {
-        // SAFETY: signalling our own child.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let status = wait_timeout(&mut self.child, Duration::from_secs(3));
-        assert!(status.is_some(), "a server ignored SIGTERM");
-        let status = status.unwrap();
-        assert!(
-            status.success(),
-            "a server exits cleanly on SIGTERM: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn file_server_args() -> Vec<String> {
-    vec!["--root".into(), data_dir().display().to_string()]
-}
-
-fn db_server_args() -> Vec<String> {
-    vec![
-        "--load".into(),
-        format!("sales={}", data_dir().join("sales.csv").display()),
-    ]
-}
+use common::{remote::*, *};
+use test_support::otlp::{Backend, Mode, Received};
 
 /// Waits until the backend has spans named each of `names`, then a moment for stragglers.
 fn wait_for_names(backend: &Backend, names: &[&str]) -> Vec<Received> {

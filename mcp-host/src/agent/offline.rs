@@ -32,6 +32,8 @@ pub struct OfflineAgent {
     pub sales_file: String,
     /// The table `query_database` is asked about.
     pub table: String,
+    /// Recorded on its `llm-summarize` span (Confident AI's metric collection).
+    pub llm_attributes: Vec<opentelemetry::KeyValue>,
 }
 
 impl Default for OfflineAgent {
@@ -39,11 +41,18 @@ impl Default for OfflineAgent {
         Self {
             sales_file: "sales.csv".into(),
             table: "sales".into(),
+            llm_attributes: Vec::new(),
         }
     }
 }
 
 impl OfflineAgent {
+    /// Records `attributes` on the `llm-summarize` span.
+    pub fn with_llm_attributes(mut self, attributes: Vec<opentelemetry::KeyValue>) -> Self {
+        self.llm_attributes = attributes;
+        self
+    }
+
     /// Whether `query` asks for a sales summary.
     pub fn understands(query: &str) -> bool {
         let query = query.to_lowercase();
@@ -130,6 +139,9 @@ impl Agent for OfflineAgent {
         let span = tracing::info_span!("llm-summarize", otel.kind = "internal");
         span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "llm");
         span.set_attribute(attr::CONFIDENT_LLM_MODEL, OFFLINE_MODEL);
+        for kv in &self.llm_attributes {
+            span.set_attribute(kv.key.clone(), kv.value.clone());
+        }
         async {
             let mut facts = Facts::compute(year, &rows, truncated, &history);
             facts.db_server = db_server;

@@ -154,6 +154,9 @@ impl ChatClient {
         }
         span.set_attribute(attr::CONFIDENT_SPAN_TYPE, "llm");
         span.set_attribute(attr::CONFIDENT_LLM_MODEL, self.config.model.clone());
+        for kv in &self.config.span_attributes {
+            span.set_attribute(kv.key.clone(), kv.value.clone());
+        }
         if self.config.capture_content {
             let input = serde_json::to_string(messages).unwrap_or_default();
             let input = truncate(&input, MAX_CAPTURED_CHARS).to_owned();
@@ -620,6 +623,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             capture_content: false,
             stream: true,
+            span_attributes: Vec::new(),
         })
         .unwrap()
     }

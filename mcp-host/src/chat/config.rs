@@ -44,6 +44,9 @@ pub struct ModelConfig {
     pub capture_content: bool,
     /// Whether answers are requested as a stream (`stream: true`), printed as they arrive.
     pub stream: bool,
+    /// Recorded on every model span besides what the span records itself (Confident AI's
+    /// metric collection and prices).
+    pub span_attributes: Vec<opentelemetry::KeyValue>,
 }
 
 impl ModelConfig {
@@ -77,12 +80,19 @@ impl ModelConfig {
             timeout,
             capture_content,
             stream: true,
+            span_attributes: Vec::new(),
         })
     }
 
     /// Requests whole answers (`false`, `--no-stream`) or streamed ones (`true`).
     pub fn with_stream(mut self, stream: bool) -> Self {
         self.stream = stream;
+        self
+    }
+
+    /// Records `attributes` on every model span.
+    pub fn with_span_attributes(mut self, attributes: Vec<opentelemetry::KeyValue>) -> Self {
+        self.span_attributes = attributes;
         self
     }
 }

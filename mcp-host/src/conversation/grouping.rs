@@ -26,6 +26,8 @@ pub struct Grouping {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// The environment.
     pub environment: Option<String>,
+    /// Confident AI's metric collections for the trace and the agent span.
+    pub evaluation: crate::evaluation::Evaluation,
 }
 
 impl Grouping {
@@ -56,7 +58,14 @@ impl Grouping {
             tags,
             metadata,
             environment: given(&args.environment),
+            evaluation: crate::evaluation::Evaluation::default(),
         }
+    }
+
+    /// The same keys, and the metric collections of `evaluation` for each turn's root.
+    pub fn with_evaluation(mut self, evaluation: crate::evaluation::Evaluation) -> Self {
+        self.evaluation = evaluation;
+        self
     }
 
     /// The same keys for the conversation `id`.
@@ -95,6 +104,7 @@ impl Grouping {
         if let Some(environment) = &self.environment {
             span.set_attribute(attr::CONFIDENT_TRACE_ENVIRONMENT, environment.clone());
         }
+        self.evaluation.record_root(span);
     }
 }
 

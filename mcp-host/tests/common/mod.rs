@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod model;
+pub mod remote;
 
 // Not every suite reads the sample data.
 #[allow(unused_imports)]
