@@ -63,7 +63,10 @@ pub fn run(cli: Cli) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Proxy(args)) => return crate::proxy::run_proxy(args).await,
+        Some(Command::Proxy(args)) => {
+            let span_return = cli.common.span_return().is_some();
+            return crate::proxy::run_proxy(args, span_return).await;
+        }
         Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
         Some(Command::View(args)) => {
             return crate::view::command::run(&args, &cli.common);

@@ -32,6 +32,8 @@ const TEST_SERVER: &str = env!("CARGO_BIN_EXE_proxy-test-server");
 const WAIT: Duration = Duration::from_secs(15);
 
 const CLIENT_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+/// The `_meta` member with which the proxy asks a server for the spans of a call.
+const SPAN_REQUEST: &str = r#""otel":{"traces":{"request":true,"detailed":true}}"#;
 const CLIENT_SPAN: &str = "b7ad6b7169203331";
 
 // ---------------------------------------------------------------------------------------
@@ -679,10 +681,13 @@ fn messages_pass_through_byte_for_byte_apart_from_trace_keys() {
     assert_eq!(received.len(), sent.len());
 
     // The first line: the client's traceparent is replaced by the proxy span's, written
-    // first in `_meta`; every other byte is the client's.
+    // first in `_meta`, then the proxy's request for the server's spans (SEP-2448); every
+    // other byte is the client's.
     let (without_client_tp, client_tp) = take_traceparent(&sent[0]);
     assert!(client_tp.is_some());
-    let (without_proxy_tp, proxy_tp) = take_traceparent(&received[0]);
+    let asked = format!("{SPAN_REQUEST},");
+    assert!(received[0].contains(&asked), "{}", received[0]);
+    let (without_proxy_tp, proxy_tp) = take_traceparent(&received[0].replacen(&asked, "", 1));
     let proxy_tp = proxy_tp.expect("the forwarded request carries the proxy span's context");
     assert!(
         proxy_tp.starts_with(&format!("00-{CLIENT_TRACE}-")) && !proxy_tp.contains(CLIENT_SPAN)
@@ -705,10 +710,17 @@ fn messages_pass_through_byte_for_byte_apart_from_trace_keys() {
     for index in [2, 3, 4, 5, 7] {
         assert_eq!(received[index], sent[index], "line {index}");
     }
-    // The raw call: `params` without `_meta` gains it as the last member.
+    // The raw call: `params` without `_meta` gains it as the last member (with the
+    // request for the server's spans, as a tool call).
     let (raw, tp) = take_traceparent(&received[8]);
     assert!(tp.is_some());
-    assert_eq!(raw, sent[8].replace("\"raw\"}", "\"raw\",\"_meta\":{}}"));
+    assert_eq!(
+        raw,
+        sent[8].replace(
+            "\"raw\"}",
+            &format!("\"raw\",\"_meta\":{{{SPAN_REQUEST}}}}}")
+        )
+    );
 
     // The proxy's span for the first call is in the client's trace, under the client's span.
     let spans = collector.wait(|s| has(s, "silent", "mcp-tool-echo"));
@@ -1139,4 +1151,104 @@ fn the_host_runs_a_wrapped_config_as_one_trace() {
     assert_eq!(served.parent_span_id, relayed[0].span_id);
     assert_eq!(served.trace_id, host_call.trace_id);
     assert_ne!(served.pid, relayed[0].pid);
+}
+
+// ---------------------------------------------------------------------------------------
+// Span return (SEP-2448) through the proxy.
+
+#[test]
+fn the_proxy_takes_the_spans_a_server_returns_and_passes_them_to_a_client_that_asks() {
+    let collector = Collector::start();
+    // The server exports nowhere (`env -u` keeps the proxy's endpoint from it): its spans
+    // reach the collector only through the proxy.
+    let mut server = vec![
+        "env".to_owned(),
+        "-u".into(),
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(),
+    ];
+    server.extend(file_server());
+    server.push("--return-spans".into());
+    let mut proxy = Proxy::start("fs-proxy", &strs(&server), Some(&collector));
+    proxy.initialize("2025-11-25");
+    let traceparent = format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01");
+
+    // The client does not ask: it gets the answer it would get without the proxy.
+    let plain = proxy.call(read_file_call(
+        1,
+        Some(json!({ "traceparent": traceparent })),
+    ));
+    assert!(
+        plain["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("year")
+    );
+    assert!(
+        plain["result"]
+            .get("_meta")
+            .is_none_or(|meta| meta.get("otel").is_none()),
+        "the proxy took the spans out: {plain}"
+    );
+
+    // The client asks: it gets the proxy's span and the server's under it, in its trace.
+    let asked = proxy.call(read_file_call(
+        2,
+        Some(json!({ "traceparent": traceparent, "otel": {"traces": {"request": true}} })),
+    ));
+    let meta = asked["result"]["_meta"]
+        .as_object()
+        .expect("_meta with the spans");
+    let call = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from_hex(CLIENT_TRACE).unwrap(),
+        opentelemetry::trace::SpanId::from_hex(CLIENT_SPAN).unwrap(),
+        opentelemetry::trace::TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    );
+    let ingested = trace_meta::span_return::ingest(meta, &call)
+        .expect("spans came back")
+        .expect("they descend from the client's span");
+    assert_eq!(
+        ingested.spans, 2,
+        "the proxy's span and the server's: {meta:?}"
+    );
+    let services: Vec<&str> = meta["otel"]["traces"]["resourceSpans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["resource"]["attributes"].as_array().unwrap())
+        .filter(|kv| kv["key"] == "service.name")
+        .filter_map(|kv| kv["value"]["stringValue"].as_str())
+        .collect();
+    assert_eq!(services, ["fs-proxy", "file-server"]);
+    let (status, stderr) = proxy.finish();
+    assert!(status.success());
+    assert!(!stderr.contains("dropped the spans"), "{stderr}");
+
+    // The collector has both calls' server spans, each under the proxy's span for it.
+    let spans = collector.wait(|s| {
+        s.iter()
+            .filter(|g| g.service == "file-server" && g.span.name == "tool-read_file")
+            .count()
+            == 2
+    });
+    let proxy_spans: Vec<&Got> = spans
+        .iter()
+        .filter(|g| g.service == "fs-proxy" && g.span.name == "mcp-tool-read_file")
+        .collect();
+    assert_eq!(proxy_spans.len(), 2);
+    for server_span in spans
+        .iter()
+        .filter(|g| g.service == "file-server" && g.span.name == "tool-read_file")
+    {
+        let parent = proxy_spans
+            .iter()
+            .find(|p| p.span_id() == server_span.parent())
+            .expect("each server span is under a proxy span");
+        assert_eq!(parent.parent(), CLIENT_SPAN);
+        assert_eq!(server_span.trace_id(), CLIENT_TRACE);
+    }
+    let ids: Vec<String> = spans.iter().map(Got::span_id).collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "every span arrived once");
 }

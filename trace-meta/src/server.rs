@@ -239,8 +239,7 @@ type MetaEntries = serde_json::Map<String, serde_json::Value>;
 /// A request whose spans are being kept for its answer (SEP-2448).
 #[cfg(feature = "span-return")]
 struct Returning<T> {
-    capture: crate::span_return::Capture,
-    trace_id: opentelemetry::trace::TraceId,
+    recording: crate::span_return::Recording,
     attach: fn(&mut T, MetaEntries),
 }
 
@@ -253,17 +252,9 @@ fn capture<T>(
     attach: fn(&mut T, MetaEntries),
 ) -> Option<Returning<T>> {
     let request = crate::span_return::SpanRequest::from_meta(meta)?;
-    let collector = crate::span_return::collector()?;
     let context = span.context();
-    let server = context.span().span_context().clone();
-    if !server.is_sampled() {
-        return None;
-    }
-    Some(Returning {
-        capture: collector.capture(server.span_id(), request),
-        trace_id: server.trace_id(),
-        attach,
-    })
+    let recording = crate::span_return::Recording::start(context.span().span_context(), request)?;
+    Some(Returning { recording, attach })
 }
 
 #[cfg(feature = "span-return")]
@@ -271,10 +262,7 @@ impl<T> Returning<T> {
     /// Puts the spans kept into the answer: the result's `_meta`, or an error's
     /// `data._meta` (when `data` is absent or an object without `_meta`).
     fn attach_to(self, result: &mut Result<T, ErrorData>) {
-        let exported = crate::span_return::destinations()
-            .map(|destinations| destinations.fingerprints(self.trace_id))
-            .unwrap_or_default();
-        let entries = self.capture.finish(exported);
+        let entries = self.recording.finish(&[], &[]);
         match result {
             Ok(result) => (self.attach)(result, entries),
             Err(error) => match &mut error.data {

@@ -19,11 +19,14 @@ use opentelemetry::{
     trace::{SpanKind, Status, TraceContextExt, Tracer},
 };
 use serde_json::value::RawValue;
-use trace_meta::{NetworkTransport, attributes as attr, propagation};
+use trace_meta::{
+    NetworkTransport, attributes as attr, propagation,
+    span_return::{self, SpanRequest},
+};
 
 use super::message::{
     Envelope, ErrorObject, ObjectMembers, RequestMeta, Target, ToolResult, canonical, id_attribute,
-    inject_trace_context,
+    inject_trace_context, replace_members,
 };
 
 /// `_meta` key under which 2026-07-28 requests carry the protocol version.
@@ -46,6 +49,27 @@ struct InFlight {
     /// The span's context (with the parent's baggage); `None` when tracing is off.
     cx: Option<Context>,
     progress_token: Option<String>,
+    /// The spans of the call were asked for (SEP-2448): by the client (with the
+    /// recording of the proxy's own span for its answer), or by the proxy.
+    returning: Option<Returning>,
+}
+
+/// Who asked for a call's spans.
+enum Returning {
+    /// The proxy did: what the server returns is the proxy's to export, and the client
+    /// gets the answer as it would without the proxy.
+    Proxy,
+    /// The client did: the proxy exports the server's spans too, and the client gets them
+    /// after the proxy's own span, which links them to the client's.
+    Client(Option<span_return::Recording>),
+}
+
+/// What became of a response to a request whose spans were asked for.
+pub enum Answer {
+    /// No spans were asked for: relay the line, then [`Ledger::finish_request`].
+    Plain,
+    /// The request's span has ended; relay this line instead when there is one.
+    Finished(Option<String>),
 }
 
 #[derive(Default)]
@@ -70,6 +94,8 @@ impl Tables {
 /// The requests in flight and the tracer their spans come from.
 pub struct Ledger {
     tracer: Option<BoxedTracer>,
+    /// Whether the proxy asks the server for the spans of its calls (SEP-2448).
+    span_return: bool,
     tables: Mutex<Tables>,
 }
 
@@ -82,10 +108,12 @@ pub struct Unanswered {
 }
 
 impl Ledger {
-    /// A ledger whose spans come from `tracer`; `None` relays without tracing.
-    pub fn new(tracer: Option<BoxedTracer>) -> Self {
+    /// A ledger whose spans come from `tracer`; `None` relays without tracing. With
+    /// `span_return`, each `tools/call` and `resources/read` asks the server for its spans.
+    pub fn new(tracer: Option<BoxedTracer>, span_return: bool) -> Self {
         Self {
             tracer,
+            span_return,
             tables: Mutex::new(Tables::default()),
         }
     }
@@ -115,6 +143,7 @@ impl Ledger {
         let key = canonical(id);
 
         let mut edited = None;
+        let mut returning = None;
         let cx = self.tracer.as_ref().map(|tracer| {
             let parent = propagation::extract(&meta.trace_context());
             let (name, mut attributes) = describe(method, &Target::of(params.as_ref()));
@@ -139,6 +168,24 @@ impl Ledger {
             if cx.span().span_context().is_valid() {
                 let mut carrier = rmcp::model::MetaObject::default();
                 propagation::inject(&cx, &mut carrier);
+                if self.span_return
+                    && direction == Direction::ToServer
+                    && matches!(method, "tools/call" | "resources/read")
+                {
+                    let client_wrote = meta.members.get(span_return::META_KEY).is_some();
+                    returning = match client_asked(&meta) {
+                        Some(asked) => Some(Returning::Client(span_return::Recording::start(
+                            cx.span().span_context(),
+                            asked,
+                        ))),
+                        // The client said what it wants (`request: false`): left alone.
+                        None if client_wrote => None,
+                        None => {
+                            SpanRequest { detailed: true }.insert_into(&mut carrier.0);
+                            Some(Returning::Proxy)
+                        }
+                    };
+                }
                 let members: Vec<String> = carrier
                     .iter()
                     .map(|(key, value)| {
@@ -164,6 +211,7 @@ impl Ledger {
                 method: method.to_owned(),
                 cx,
                 progress_token,
+                returning,
             },
         );
         if let Some(replaced) = replaced {
@@ -178,14 +226,82 @@ impl Ledger {
         edited
     }
 
+    /// For the response to a client request whose spans were asked for: takes the spans
+    /// the server returned into this process's pipeline (once checked: see trace-meta's
+    /// `span_return::ingest`), ends the request's span, and returns the line to relay
+    /// instead of `line`: without the spans when the proxy asked, with the proxy's own span
+    /// before them when the client did. [`Answer::Plain`] for any other message.
+    pub fn answer(&self, envelope: &Envelope<'_>, line: &str) -> Answer {
+        let Some(id) = envelope.id else {
+            return Answer::Plain;
+        };
+        let cx = {
+            let tables = self.tables();
+            match tables.to_server.get(&canonical(id)) {
+                Some(InFlight {
+                    cx: Some(cx),
+                    returning: Some(_),
+                    ..
+                }) => cx.clone(),
+                _ => return Answer::Plain,
+            }
+        };
+        let meta_raw = answer_meta(envelope);
+        let meta: Option<serde_json::Map<String, serde_json::Value>> =
+            meta_raw.and_then(|raw| serde_json::from_str(raw.get()).ok());
+        let relayed = meta.as_ref().and_then(|meta| {
+            match span_return::ingest(meta, cx.span().span_context())? {
+                Ok(_) => Some(relayed_spans(meta)),
+                Err(rejected) => {
+                    tracing::warn!(
+                        target: "mcp_host::proxy",
+                        "dropped the spans the wrapped server returned for request {}: {rejected}",
+                        id_attribute(id)
+                    );
+                    None
+                }
+            }
+        });
+        let returning = self.finish_entry(Direction::ToServer, envelope);
+        let (Some(meta_raw), Some(members)) = (meta_raw, meta_raw.and_then(ObjectMembers::parse))
+        else {
+            return Answer::Finished(None);
+        };
+        let ours =
+            |key: &str| key == span_return::META_KEY || key == span_return::EXPORTED_META_KEY;
+        let injected = match returning {
+            Some(Returning::Client(Some(recording))) => {
+                let (groups, exported) = relayed.unwrap_or_default();
+                recording
+                    .finish(&groups, &exported)
+                    .into_iter()
+                    .map(|(key, value)| format!("{}:{value}", serde_json::Value::from(key)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+            // The client asked, but this process keeps no spans (or the span was not
+            // sampled): the server's answer goes on as it came.
+            Some(Returning::Client(None)) => return Answer::Finished(None),
+            _ if !members.members.iter().any(|(key, _)| ours(key)) => {
+                return Answer::Finished(None);
+            }
+            _ => String::new(),
+        };
+        Answer::Finished(replace_members(line, meta_raw, &members, ours, &injected))
+    }
+
     /// Records the response to a request that travelled in `direction` and ends its span.
     pub fn finish_request(&self, direction: Direction, envelope: &Envelope<'_>) {
-        let Some(id) = envelope.id else { return };
+        self.finish_entry(direction, envelope);
+    }
+
+    /// [`finish_request`](Self::finish_request), returning who asked for the request's
+    /// spans.
+    fn finish_entry(&self, direction: Direction, envelope: &Envelope<'_>) -> Option<Returning> {
+        let id = envelope.id?;
         let entry = {
             let mut tables = self.tables();
-            let Some(entry) = tables.table(direction).remove(&canonical(id)) else {
-                return;
-            };
+            let entry = tables.table(direction).remove(&canonical(id))?;
             if let Some(token) = &entry.progress_token {
                 tables.progress.remove(token);
             }
@@ -197,8 +313,11 @@ impl Ledger {
             }
             (entry, negotiated)
         };
-        let (entry, negotiated) = entry;
-        let Some(cx) = &entry.cx else { return };
+        let (mut entry, negotiated) = entry;
+        let returning = entry.returning.take();
+        let Some(cx) = &entry.cx else {
+            return returning;
+        };
         let span = cx.span();
         if let Some(version) = negotiated {
             span.set_attribute(KeyValue::new(attr::MCP_PROTOCOL_VERSION, version));
@@ -230,6 +349,7 @@ impl Ledger {
             }
         }
         span.end();
+        returning
     }
 
     /// Records a notification that travelled in `direction`: as an event on the request it
@@ -336,6 +456,46 @@ impl Ledger {
         unanswered.sort_by(|a, b| a.id_raw.cmp(&b.id_raw));
         unanswered
     }
+}
+
+/// What the client asked for in `_meta.otel`, if it asked.
+fn client_asked(meta: &RequestMeta<'_>) -> Option<SpanRequest> {
+    let otel = meta.members.get(span_return::META_KEY)?;
+    let otel: serde_json::Value = serde_json::from_str(otel.get()).ok()?;
+    let mut map = serde_json::Map::new();
+    map.insert(span_return::META_KEY.to_owned(), otel);
+    SpanRequest::from_meta(&map)
+}
+
+/// The `_meta` of a response: `result._meta`, or `error.data._meta`.
+fn answer_meta<'a>(envelope: &Envelope<'a>) -> Option<&'a RawValue> {
+    if let Some(result) = envelope.result {
+        return ObjectMembers::parse(result)?.get("_meta");
+    }
+    let data = ObjectMembers::parse(envelope.error?)?.get("data")?;
+    ObjectMembers::parse(data)?.get("_meta")
+}
+
+/// The checked `resourceSpans` a server returned and the destinations it says it exported
+/// them to.
+fn relayed_spans(
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> (Vec<serde_json::Value>, Vec<String>) {
+    let groups = meta[span_return::META_KEY]["traces"]["resourceSpans"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let exported = meta
+        .get(span_return::EXPORTED_META_KEY)
+        .and_then(serde_json::Value::as_array)
+        .map(|list| {
+            list.iter()
+                .take(16)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (groups, exported)
 }
 
 fn end_with_error(entry: &InFlight, kind: &'static str, message: &str) {

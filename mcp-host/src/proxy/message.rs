@@ -14,7 +14,13 @@
 //!    request without `params` gets `"params":{"_meta":{…}}` appended as the last member
 //!    of the message. Requests whose `params` is not an object (JSON-RPC allows arrays, MCP
 //!    does not) are relayed unchanged.
-//! 4. Notifications, responses, batches (JSON arrays, which MCP no longer allows; the
+//! 4. Span return (SEP-2448): a `tools/call` or `resources/read` whose `_meta` has no
+//!    `otel` gets one, written with the trace keys, and the answer to it loses the `otel`
+//!    and `io.github.mcp-trace/exportedTo` members of its `_meta` (the proxy takes the
+//!    spans); when the client wrote `otel` itself, the answer's two members are replaced by
+//!    the proxy's, with the proxy's span before the server's. The rest of the answer keeps
+//!    its bytes ([`replace_members`]).
+//! 5. Notifications, other responses, batches (JSON arrays, which MCP no longer allows; the
 //!    receiver refuses them), blank lines and anything that does not parse are relayed
 //!    unchanged. What to do about a line that is not JSON is the caller's decision.
 //!
@@ -214,8 +220,8 @@ fn offset_in(outer: &str, inner: &str) -> usize {
     offset
 }
 
-/// Returns `line` with the proxy's trace context in `params._meta`, following rules 2 and
-/// 3 of the module doc; `None` when the message is to be relayed unchanged.
+/// Returns `line` with the proxy's trace context in `params._meta`, following rules 2 to
+/// 4 of the module doc; `None` when the message is to be relayed unchanged.
 ///
 /// `trace_members` are the encoded `"key":"value"` members to write, in order. `line` is
 /// the whole line the envelope was parsed from; `params` and `meta` were parsed from it.
@@ -262,37 +268,69 @@ pub fn inject_trace_context(
         }
         // _meta present: rebuild it from its own bytes, trace keys replaced.
         (Some(_), Some(_), Some(meta_raw)) => {
-            let text = meta_raw.get();
-            if !text.starts_with('{') {
-                // `_meta` is not an object; a receiver will refuse it whatever we do.
-                return None;
-            }
-            let start = offset_in(line, text);
-            out.push_str(&line[..start]);
-            out.push('{');
-            out.push_str(&injected);
-            // Each member's text runs from the end of the previous value (or the `{`) to
-            // the end of its own value: `<ws>,<ws>"key"<ws>:<ws>value`, without the comma
-            // for the first. A removed member takes its leading comma with it; the first
-            // member, if kept, gets one, since the injected members now come before it.
-            let mut previous_end = 1;
-            for (index, (key, value)) in meta.members.members.iter().enumerate() {
-                let value_start = offset_in(text, value.get());
-                let value_end = value_start + value.get().len();
-                let member = &text[previous_end..value_end];
-                previous_end = value_end;
-                if TRACE_CONTEXT_KEYS.contains(&key.as_ref()) {
-                    continue;
-                }
-                if index == 0 {
-                    out.push(',');
-                }
-                out.push_str(member);
-            }
-            out.push_str(&text[previous_end..]);
-            out.push_str(&line[start + text.len()..]);
+            return replace_members(
+                line,
+                meta_raw,
+                &meta.members,
+                |key| TRACE_CONTEXT_KEYS.contains(&key),
+                &injected,
+            );
         }
     }
+    Some(out)
+}
+
+/// Returns `line` with the object `object` (a slice of it, whose members are `members`)
+/// rebuilt from its own bytes: the members `drop` names removed, `injected` (encoded
+/// `"key":value` members, comma-separated, or empty) written first. `None` when `object`
+/// is not an object.
+pub fn replace_members(
+    line: &str,
+    object: &RawValue,
+    members: &ObjectMembers<'_>,
+    drop: impl Fn(&str) -> bool,
+    injected: &str,
+) -> Option<String> {
+    let text = object.get();
+    if !text.starts_with('{') {
+        // Not an object; a receiver will refuse it whatever we do.
+        return None;
+    }
+    let start = offset_in(line, text);
+    let mut out = String::with_capacity(line.len() + injected.len());
+    out.push_str(&line[..start]);
+    out.push('{');
+    out.push_str(injected);
+    // Each member's text runs from the end of the previous value (or the `{`) to the end
+    // of its own value: `<ws>,<ws>"key"<ws>:<ws>value`, without the comma for the first.
+    // A removed member takes its leading comma with it; a kept member has one exactly when
+    // something is written before it.
+    let mut previous_end = 1;
+    let mut written = !injected.is_empty();
+    for (index, (key, value)) in members.members.iter().enumerate() {
+        let value_start = offset_in(text, value.get());
+        let value_end = value_start + value.get().len();
+        let member = &text[previous_end..value_end];
+        previous_end = value_end;
+        if drop(key) {
+            continue;
+        }
+        if index == 0 {
+            // The first member has no comma: it needs one after an injection.
+            if written {
+                out.push(',');
+            }
+            out.push_str(member);
+        } else if written {
+            out.push_str(member);
+        } else {
+            // Every member before it was dropped: it loses its comma.
+            out.push_str(member.trim_start().strip_prefix(',').unwrap_or(member));
+        }
+        written = true;
+    }
+    out.push_str(&text[previous_end..]);
+    out.push_str(&line[start + text.len()..]);
     Some(out)
 }
 
@@ -440,6 +478,42 @@ mod tests {
         );
         assert_eq!(edit(r#"{"id":2,"method":"m","params":[1,2]}"#), None);
         assert_eq!(edit(r#"{"id":2,"method":"m","params":{"_meta":7}}"#), None);
+    }
+
+    #[test]
+    fn members_are_removed_with_their_commas_and_replaced_first() {
+        let edit = |line: &str, injected: &str| {
+            let envelope: Envelope<'_> = serde_json::from_str(line).unwrap();
+            let result = ObjectMembers::parse(envelope.result.unwrap()).unwrap();
+            let meta = result.get("_meta").unwrap();
+            let members = ObjectMembers::parse(meta).unwrap();
+            replace_members(
+                line,
+                meta,
+                &members,
+                |k| k == "otel" || k == "x/y",
+                injected,
+            )
+            .unwrap()
+        };
+        let line =
+            r#"{"id":1,"result":{"_meta":{"a":1.0e3, "otel":{"t":[1]},"b":"\u00e9"},"n":2}}"#;
+        assert_eq!(
+            edit(line, ""),
+            r#"{"id":1,"result":{"_meta":{"a":1.0e3,"b":"\u00e9"},"n":2}}"#
+        );
+        let first = r#"{"id":1,"result":{"_meta":{"otel":{}, "x/y":[], "b":2}}}"#;
+        assert_eq!(edit(first, ""), r#"{"id":1,"result":{"_meta":{ "b":2}}}"#);
+        let only = r#"{"id":1,"result":{"_meta":{"otel":{},"x/y":[]}}}"#;
+        assert_eq!(edit(only, ""), r#"{"id":1,"result":{"_meta":{}}}"#);
+        assert_eq!(
+            edit(first, r#""otel":{"new":true}"#),
+            r#"{"id":1,"result":{"_meta":{"otel":{"new":true}, "b":2}}}"#
+        );
+        assert_eq!(
+            edit(line, r#""otel":0"#),
+            r#"{"id":1,"result":{"_meta":{"otel":0,"a":1.0e3,"b":"\u00e9"},"n":2}}"#
+        );
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! Put it where a server's command was in any client config. To the client it is a stdio
 //! MCP server, to the wrapped server a stdio MCP client; it relays the line-delimited
-//! JSON-RPC stream in both directions ([`message`] states what it may change: only the
-//! trace context in a request's `params._meta`) and records every request as a span
-//! ([`ledger`]). It does not take part in the protocol: the handshake, the protocol
+//! JSON-RPC stream in both directions ([`message`] states what it may change: the trace
+//! context in a request's `params._meta`, and the span return of SEP-2448 in `_meta.otel`
+//! of a `tools/call` or `resources/read` and of its answer) and records every request as a
+//! span ([`ledger`]). It does not take part in the protocol: the handshake, the protocol
 //! revision and every capability are the client's and the server's to agree on.
 //!
 //! The process lifecycle, in order:
@@ -48,7 +49,7 @@ use crate::{
     child::{Stage, describe_exit, exit_code, signal_group},
     signals::{Signals, signal_name},
 };
-use ledger::{Direction, Ledger};
+use ledger::{Answer, Direction, Ledger};
 use message::{Kind, Line};
 
 /// How long the wrapped server gets to exit after its stdin closes, and again after a
@@ -119,29 +120,35 @@ enum ClientEnd {
 /// The relay runs on a single-threaded runtime of its own, whatever runtime calls this: a
 /// message then crosses the proxy on the thread that read it, with no wake-up of another
 /// thread on the way (export runs on the batch processor's own thread).
-pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+///
+/// With `span_return` (unless `--no-span-return`), each `tools/call` and `resources/read`
+/// asks the wrapped server for its spans (`_meta.otel`, SEP-2448): the proxy exports what
+/// comes back (checked, under the server's own service name) and takes it out of the
+/// answer; a client that asked itself gets the spans, after the proxy's own span.
+pub async fn run_proxy(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
     tokio::task::spawn_blocking(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("starting the proxy's runtime")?
-            .block_on(relay(args))
+            .block_on(relay(args, span_return))
     })
     .await
     .context("the proxy's thread failed")?
 }
 
 /// [`run_proxy`] on the current runtime.
-async fn relay(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
     let name = args.service_name();
     let who = format!("mcp-host proxy: the wrapped server \"{name}\"");
-    let telemetry = trace_meta::telemetry::Telemetry::new(&name);
+    // Span return keeps the proxy's own span for a client that asks for the spans.
+    let telemetry = trace_meta::telemetry::Telemetry::new(&name).with_span_return(span_return);
     let exporting = telemetry.exports_anywhere();
     let mut guard = telemetry.init().context("setting up telemetry")?;
     // `init` installed the provider globally when tracing is on.
     let tracer = (exporting && guard.provider().is_some())
         .then(|| opentelemetry::global::tracer("mcp-host-proxy"));
-    let ledger = Arc::new(Ledger::new(tracer));
+    let ledger = Arc::new(Ledger::new(tracer, span_return));
 
     // Before the server starts: a signal from now on reaches it through us.
     let mut signals = Signals::install().context("listening for SIGTERM and SIGINT")?;
@@ -396,13 +403,27 @@ async fn relay_to_client(
             Ok(_) => {}
         }
         let line = classify_for(&buffer);
-        let edited = match &line {
+        let mut edited = match &line {
             None => return ServerEnd::Garbage(excerpt(&buffer)),
             Some((Line::NotJson, _)) => return ServerEnd::Garbage(excerpt(&buffer)),
             Some((Line::Message(envelope), text)) if envelope.kind() == Kind::Request => {
                 ledger.start_request(Direction::ToClient, envelope, text)
             }
             _ => None,
+        };
+        // A response whose spans were asked for is settled before it is relayed: the spans
+        // it carries are checked and taken, and the line may change.
+        let answered = match &line {
+            Some((Line::Message(envelope), text)) if envelope.kind() == Kind::Response => {
+                match ledger.answer(envelope, text) {
+                    Answer::Plain => false,
+                    Answer::Finished(answer) => {
+                        edited = answer;
+                        true
+                    }
+                }
+            }
+            _ => false,
         };
         let bytes = edited.as_ref().map_or(&buffer[..], |e| e.as_bytes());
         {
@@ -413,7 +434,7 @@ async fn relay_to_client(
         }
         if let Some((Line::Message(envelope), _)) = &line {
             match envelope.kind() {
-                Kind::Response => ledger.finish_request(Direction::ToServer, envelope),
+                Kind::Response if !answered => ledger.finish_request(Direction::ToServer, envelope),
                 Kind::Notification => ledger.notification(Direction::ToClient, envelope),
                 _ => {}
             }

@@ -109,16 +109,21 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
-    /// Stops the capture and returns what is to be sent back: `_meta.otel` (and, when
-    /// `exported_to` names destinations, [`EXPORTED_META_KEY`]) as `_meta` entries. Call
-    /// it once the SERVER span has ended.
-    pub(crate) fn finish(self, exported_to: Vec<String>) -> Map<String, Value> {
+    /// Stops the capture and returns what is to be sent back: `_meta.otel` with the spans
+    /// kept and then `relayed` (and, when `exported_to` names destinations,
+    /// [`EXPORTED_META_KEY`]) as `_meta` entries. Call it once the captured span has ended.
+    pub(crate) fn finish(self, relayed: &[Value], exported_to: Vec<String>) -> Map<String, Value> {
         let spans = self.collector.release(self.root);
         let resource = self.collector.resource();
+        let mut groups = match resource_spans(spans, &resource) {
+            Value::Array(groups) => groups,
+            _ => Vec::new(),
+        };
+        groups.extend(relayed.iter().cloned());
         let mut meta = Map::new();
         meta.insert(
             META_KEY.to_owned(),
-            serde_json::json!({"traces": {"resourceSpans": resource_spans(spans, &resource)}}),
+            serde_json::json!({"traces": {"resourceSpans": groups}}),
         );
         if !exported_to.is_empty() {
             meta.insert(EXPORTED_META_KEY.to_owned(), exported_to.into());

@@ -218,6 +218,46 @@ pub(crate) fn destinations() -> Option<Arc<Destinations>> {
         .clone()
 }
 
+/// The spans of one request being kept for its answer: what [`Traced`](crate::Traced) does
+/// for each request that asks, for a relay that answers for a request itself (a proxy).
+///
+/// Started on a span of this process that has started and not ended; every span that
+/// starts under it (all of them when `detailed`, its direct children otherwise) and ends
+/// before [`finish`](Recording::finish) is kept, and the span itself once it ends.
+#[derive(Debug)]
+pub struct Recording {
+    capture: Capture,
+    trace_id: TraceId,
+}
+
+impl Recording {
+    /// Starts keeping the spans of `span` when this process may return spans (see
+    /// [`Telemetry::with_span_return`](crate::telemetry::Telemetry::with_span_return)) and
+    /// the span is sampled; `None` otherwise.
+    pub fn start(span: &opentelemetry::trace::SpanContext, request: SpanRequest) -> Option<Self> {
+        if !span.is_valid() || !span.is_sampled() {
+            return None;
+        }
+        let collector = collector()?;
+        Some(Self {
+            capture: collector.capture(span.span_id(), request),
+            trace_id: span.trace_id(),
+        })
+    }
+
+    /// Stops keeping spans and returns the `_meta` entries of the answer: `otel` with the
+    /// spans kept as OTLP/JSON `resourceSpans` (followed by `relayed`, the `resourceSpans`
+    /// entries a server further on returned, already checked), and [`EXPORTED_META_KEY`]
+    /// with the fingerprints of this process's destinations and `relayed_exported_to`.
+    pub fn finish(self, relayed: &[Value], relayed_exported_to: &[String]) -> Map<String, Value> {
+        let mut exported = destinations()
+            .map(|destinations| destinations.fingerprints(self.trace_id))
+            .unwrap_or_default();
+        exported.extend(relayed_exported_to.iter().cloned());
+        self.capture.finish(relayed, exported)
+    }
+}
+
 /// Whether this process's servers return spans (a collector is installed).
 pub fn enabled() -> bool {
     collector().is_some()
