@@ -44,6 +44,11 @@ pub struct BenchArgs {
     /// server's own `OTEL_*` variables are removed in every mode.
     #[arg(long, value_enum, default_value_t = Export::Local)]
     pub export: Export,
+    /// The calls with trace context also ask for the server's spans (`_meta.otel`, SEP-2448
+    /// span return, the whole tree), as mcp-host does; the cost of a server that returns
+    /// them (`--return-spans`) shows in the "trace context in _meta" row.
+    #[arg(long)]
+    pub ask_spans: bool,
     /// The server command and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "SERVER_CMD")]
     pub command: Vec<String>,
@@ -182,7 +187,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for n in 0..args.calls {
         if n % 2 == 0 {
             let mut traced = params.clone();
-            traced.meta = Some(meta_with_trace_context(n as u64));
+            let mut meta = meta_with_trace_context(n as u64);
+            if args.ask_spans {
+                trace_meta::span_return::SpanRequest { detailed: true }.insert_into(&mut meta.0);
+            }
+            traced.meta = Some(meta);
             with.push(call(&peer, &traced).await?);
         } else {
             without.push(call(&peer, &params).await?);

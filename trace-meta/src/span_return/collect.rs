@@ -26,7 +26,9 @@ use opentelemetry_sdk::{
 };
 use serde_json::{Map, Value};
 
-use super::{EXPORTED_META_KEY, MAX_RETURNED_BYTES, MAX_RETURNED_SPANS, META_KEY, SpanRequest};
+use super::{
+    EXPORTED_META_KEY, MAX_RETURNED_BYTES, MAX_RETURNED_SPANS, META_KEY, SpanRequest, json_len,
+};
 
 /// The spans of the requests being captured.
 #[derive(Debug, Default)]
@@ -141,28 +143,35 @@ impl Drop for Capture {
 
 /// The OTLP/JSON `resourceSpans` of `spans`, within the bounds: the SERVER span first, then
 /// the others in the order they started, as many as fit.
+///
+/// The usual answer (a few spans, far under the byte bound) is converted once and measured
+/// by a writer that only counts; only an answer over the bound is cut, span by span.
 fn resource_spans(mut spans: Vec<SpanData>, resource: &Resource) -> Value {
     spans.sort_by_key(|span| (span.parent_span_id != SpanId::INVALID, span.start_time));
     spans.truncate(MAX_RETURNED_SPANS);
     let resource = ResourceAttributesWithSchema::from(resource);
-    // Each span's own size, measured alone, decides how many fit; the envelope is small.
-    let mut budget = MAX_RETURNED_BYTES.saturating_sub(1024);
-    let mut kept = Vec::with_capacity(spans.len());
-    for span in spans {
-        let size = group_spans_by_resource_and_scope(vec![span.clone()], &resource)
-            .first()
-            .and_then(|r| r.scope_spans.first())
-            .and_then(|s| s.spans.first())
-            .and_then(|s| serde_json::to_vec(s).ok())
-            .map_or(usize::MAX, |bytes| bytes.len());
-        if size > budget {
-            break;
+    let mut groups = group_spans_by_resource_and_scope(spans, &resource);
+    if json_len(&groups, MAX_RETURNED_BYTES).is_none() {
+        // Keep spans in order while they fit; the envelope is small.
+        let mut budget = MAX_RETURNED_BYTES.saturating_sub(1024);
+        for group in &mut groups {
+            for scope in &mut group.scope_spans {
+                scope.spans.retain(|span| match json_len(span, budget) {
+                    Some(size) => {
+                        budget -= size;
+                        true
+                    }
+                    None => {
+                        budget = 0;
+                        false
+                    }
+                });
+            }
+            group.scope_spans.retain(|scope| !scope.spans.is_empty());
         }
-        budget -= size;
-        kept.push(span);
+        groups.retain(|group| !group.scope_spans.is_empty());
     }
-    serde_json::to_value(group_spans_by_resource_and_scope(kept, &resource))
-        .unwrap_or_else(|_| Value::Array(Vec::new()))
+    serde_json::to_value(groups).unwrap_or_else(|_| Value::Array(Vec::new()))
 }
 
 /// The processor half of the [`Collector`], added to the tracer provider.
@@ -225,5 +234,77 @@ impl SpanProcessor for CollectorProcessor {
             .resource
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(resource.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{borrow::Cow, time::SystemTime};
+
+    use opentelemetry::{
+        InstrumentationScope, KeyValue,
+        trace::{SpanContext, SpanKind, Status, TraceFlags, TraceId, TraceState},
+    };
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    use super::*;
+
+    fn span(id: u64, parent: u64, start: u64, text: usize) -> SpanData {
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(7_u128),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: Cow::Owned(format!("span {id}")),
+            start_time: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(start),
+            end_time: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(start + 1),
+            attributes: vec![KeyValue::new("text", "x".repeat(text))],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("t").build(),
+        }
+    }
+
+    fn names(value: &Value) -> Vec<String> {
+        value[0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .map(|spans| {
+                spans
+                    .iter()
+                    .map(|s| s["name"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_server_span_comes_first_and_the_bounds_hold() {
+        let resource = Resource::builder_empty().build();
+        // The root (parent invalid) last in, started last: still first out.
+        let small = resource_spans(vec![span(2, 1, 5, 10), span(1, 0, 9, 10)], &resource);
+        assert_eq!(names(&small), ["span 1", "span 2"]);
+
+        // 400 spans of 2 KB each: at most 256 spans, and the bytes under the bound.
+        let mut many = vec![span(1, 0, 0, 2000)];
+        many.extend((2..=400).map(|n| span(n, 1, n, 2000)));
+        let cut = resource_spans(many, &resource);
+        let kept = names(&cut);
+        assert!(kept.len() <= MAX_RETURNED_SPANS);
+        assert_eq!(kept[0], "span 1");
+        assert_eq!(kept[1], "span 2", "the earliest children are kept");
+        assert!(json_len(&cut, MAX_RETURNED_BYTES).is_some());
+        assert!(kept.len() > 100, "as many as fit: {}", kept.len());
+
+        // One span larger than the whole bound: nothing of it goes back.
+        let huge = resource_spans(vec![span(1, 0, 0, MAX_RETURNED_BYTES * 2)], &resource);
+        assert!(names(&huge).is_empty());
     }
 }

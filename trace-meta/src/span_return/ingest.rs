@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use super::{
     EXPORTED_META_KEY, MAX_INGESTED_BYTES, MAX_INGESTED_SPANS, META_KEY, destinations, fingerprint,
+    json_len,
 };
 
 /// Attributes, events and links kept per span (OpenTelemetry's default span limits, which
@@ -139,11 +140,7 @@ fn queue(returned: Vec<Returned>, trace_id: TraceId, exported_to: &[&str]) -> In
 
 /// The checks, then the conversion.
 fn check(payload: &Value, call: &SpanContext) -> Result<Vec<Returned>, Rejected> {
-    let mut counter = Counter {
-        bytes: 0,
-        limit: MAX_INGESTED_BYTES,
-    };
-    if serde_json::to_writer(&mut counter, payload).is_err() {
+    if json_len(payload, MAX_INGESTED_BYTES).is_none() {
         return Err(Rejected::TooLarge {
             limit: MAX_INGESTED_BYTES,
         });
@@ -394,27 +391,6 @@ fn value(any: AnyValue) -> Option<OtelValue> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().take(32).map(|b| format!("{b:02x}")).collect()
-}
-
-/// A writer that only counts, and fails past its limit, so an oversized payload is measured
-/// without being copied.
-struct Counter {
-    bytes: usize,
-    limit: usize,
-}
-
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.bytes += buf.len();
-        if self.bytes > self.limit {
-            return Err(std::io::Error::other("over the limit"));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -275,6 +275,31 @@ pub(crate) fn fingerprint(trace_id: TraceId, identity: &str) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The length of `value` as JSON when it is at most `limit` bytes; `None` past it. Counted
+/// by a writer that writes nowhere and stops at the limit, so an oversized value costs no
+/// copy and no more than `limit` bytes of work.
+pub(crate) fn json_len(value: &impl serde::Serialize, limit: usize) -> Option<usize> {
+    struct Count {
+        bytes: usize,
+        limit: usize,
+    }
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes += buf.len();
+            if self.bytes > self.limit {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count { bytes: 0, limit };
+    serde_json::to_writer(&mut count, value).ok()?;
+    Some(count.bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
