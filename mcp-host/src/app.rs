@@ -35,6 +35,10 @@ pub fn install_tls_provider() {
 /// without a model).
 pub const EXIT_UNSUPPORTED: u8 = 2;
 
+/// Exit code when the model's answer was cut off (its finish reason `length` or
+/// `content_filter`): the partial answer was printed, and stderr says why it stopped.
+pub const EXIT_INCOMPLETE: u8 = 3;
+
 /// Runs a parsed command line to its exit code, printing errors on stderr.
 pub fn run(cli: Cli) -> ExitCode {
     install_tls_provider();
@@ -84,17 +88,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.common.database_url.as_deref(),
         )?,
     };
-    let evaluation = cli.common.evaluation.evaluation();
-    let grouping = Grouping::from_args(&cli.grouping).with_evaluation(evaluation.clone());
     match cli.command {
         None => {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
+            let evaluation = cli.evaluation.evaluation();
+            let grouping = Grouping::from_args(&cli.grouping).with_evaluation(evaluation.clone());
             let agent = agent_for(&cli.model, &evaluation)?;
-            run_query(agent.as_ref(), query, &grouping, specs, &cli.common).await
+            let common = cli
+                .common
+                .with_tool_attributes(evaluation.tool_attributes());
+            run_query(agent.as_ref(), query, &grouping, specs, &common).await
         }
         Some(Command::Chat(args)) => {
-            let agent = agent_for(&cli.model, &evaluation)?;
-            conversation::run_chat(agent.as_ref(), &args, grouping, specs, &cli.common).await
+            let evaluation = args.evaluation.evaluation();
+            let grouping = Grouping::from_args(&args.grouping).with_evaluation(evaluation.clone());
+            let agent = agent_for(&args.model, &evaluation)?;
+            let common = cli
+                .common
+                .with_tool_attributes(evaluation.tool_attributes());
+            conversation::run_chat(agent.as_ref(), &args, grouping, specs, &common).await
         }
         Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_) | Command::View(_)) => {
             unreachable!("handled above")
@@ -188,9 +200,10 @@ pub async fn run_query(
             (ExitCode::SUCCESS, None)
         }
         Ok(Err(error)) => {
-            root.set_status(Status::error(error.to_string()));
+            agent::record_failure(&root, &error);
             let code = match error {
                 AgentError::Unsupported(_) => ExitCode::from(EXIT_UNSUPPORTED),
+                AgentError::Incomplete { .. } => ExitCode::from(EXIT_INCOMPLETE),
                 _ => ExitCode::FAILURE,
             };
             (code, Some(error))

@@ -50,9 +50,100 @@ pub struct Cli {
     #[command(flatten)]
     pub grouping: GroupingArgs,
 
+    /// What Confident AI evaluates and how it prices the model calls.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
+
     /// Options shared by every mode.
     #[command(flatten)]
     pub common: Common,
+}
+
+impl Cli {
+    /// Parses the command line (exiting on `--help`, `--version` and errors, as clap does)
+    /// and refuses, with the reason, an option the chosen command would ignore: an agent
+    /// option (model, grouping, evaluation) before a command that runs no agent (or before
+    /// `chat`, which takes them after its name), and a server or trace option given to
+    /// `view`, `proxy`, `bench` or `wrap-config`, which do not use it.
+    pub fn parse_checked() -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let mut command = Self::command();
+        let matches = command.clone().get_matches();
+        if let Err(message) = check_applicable(&matches, &command) {
+            clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{message}\n"),
+            )
+            .with_cmd(&command)
+            .exit();
+        }
+        Self::from_arg_matches(&matches).unwrap_or_else(|error| error.format(&mut command).exit())
+    }
+}
+
+/// The ids of the options of `T`.
+fn ids_of<T: clap::Args>() -> Vec<String> {
+    T::augment_args(clap::Command::new("ids"))
+        .get_arguments()
+        .map(|arg| arg.get_id().to_string())
+        .collect()
+}
+
+/// Whether `id` was given on the command line (not taken from the environment or a default).
+fn given(matches: &clap::ArgMatches, id: &str) -> bool {
+    matches.try_contains_id(id).is_ok_and(|present| present)
+        && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+/// The shared options ([`Common`]) a subcommand uses, when it does not use them all.
+fn common_options_used_by(subcommand: &str) -> Option<&'static [&'static str]> {
+    match subcommand {
+        "view" => Some(&["trace_json", "trace_html", "no_trace_view"]),
+        "proxy" => Some(&["no_span_return"]),
+        "bench" | "wrap-config" => Some(&[]),
+        _ => None,
+    }
+}
+
+/// The refusal of [`Cli::parse_checked`], if any.
+fn check_applicable(matches: &clap::ArgMatches, command: &clap::Command) -> Result<(), String> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let flag = |id: &str| {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_id() == id)
+            .and_then(|arg| arg.get_long())
+            .map_or_else(|| id.to_owned(), |long| format!("--{long}"))
+    };
+    let agent = [
+        ids_of::<ModelArgs>(),
+        ids_of::<GroupingArgs>(),
+        ids_of::<EvaluationArgs>(),
+    ]
+    .concat();
+    if let Some(id) = agent.iter().find(|id| given(matches, id)) {
+        let option = flag(id);
+        return Err(if name == "chat" {
+            format!("{option} goes after `chat`: mcp-host chat {option} ...")
+        } else {
+            format!(
+                "{option} is for a question the agent answers (mcp-host {option} ... \"QUESTION\") or `chat`; `{name}` does not use it"
+            )
+        });
+    }
+    let Some(used) = common_options_used_by(name) else {
+        return Ok(());
+    };
+    let unused = ids_of::<Common>()
+        .into_iter()
+        .filter(|id| !used.contains(&id.as_str()))
+        .find(|id| given(sub, id) || given(matches, id));
+    match unused {
+        Some(id) => Err(format!("`{name}` does not use {}", flag(&id))),
+        None => Ok(()),
+    }
 }
 
 /// Which model answers, and how it is asked.
@@ -60,28 +151,28 @@ pub struct Cli {
 pub struct ModelArgs {
     /// Let this model answer by calling the servers' tools (e.g. gpt-4o-mini, llama3.1,
     /// qwen2.5). Without it, the offline demo agent answers.
-    #[arg(long, value_name = "MODEL", global = true)]
+    #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
 
     /// Base URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1 (Ollama),
     /// http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama.cpp)
     /// [default: OPENAI_BASE_URL, else https://api.openai.com/v1].
-    #[arg(long, value_name = "URL", global = true)]
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
     /// Most model requests for one question before the agent gives up.
-    #[arg(long, value_name = "N", default_value_t = crate::agent::DEFAULT_MAX_STEPS, global = true,
+    #[arg(long, value_name = "N", default_value_t = crate::agent::DEFAULT_MAX_STEPS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub max_steps: usize,
 
     /// Seconds a model request may wait: for the answer to begin, then for each next piece
     /// of a streamed answer (each retry gets as long again).
-    #[arg(long, value_name = "SECONDS", default_value_t = 120.0, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub model_timeout: f64,
 
     /// Ask for whole answers instead of streamed ones (stream: false). By default answers
     /// stream and are printed as they are written.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_stream: bool,
 }
 
@@ -92,11 +183,11 @@ pub struct ModelArgs {
 pub struct GroupingArgs {
     /// The conversation (thread) id: groups the turns of one conversation, and resumes one
     /// in the backend when given again [chat default: a new random id].
-    #[arg(long, value_name = "ID", env = "MCP_HOST_THREAD_ID", global = true)]
+    #[arg(long, value_name = "ID", env = "MCP_HOST_THREAD_ID")]
     pub thread_id: Option<String>,
 
     /// The user the conversation is for (confident.trace.user_id).
-    #[arg(long, value_name = "ID", env = "MCP_HOST_USER_ID", global = true)]
+    #[arg(long, value_name = "ID", env = "MCP_HOST_USER_ID")]
     pub user_id: Option<String>,
 
     /// A tag for the traces (confident.trace.tags). Repeatable; from the environment,
@@ -105,20 +196,19 @@ pub struct GroupingArgs {
         long = "tag",
         value_name = "TAG",
         env = "MCP_HOST_TAGS",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub tags: Vec<String>,
 
     /// A KEY=VALUE pair for the traces' metadata (confident.trace.metadata, a JSON object).
     /// Repeatable; from the environment, comma-separated.
     #[arg(long = "metadata", value_name = "KEY=VALUE", env = "MCP_HOST_METADATA",
-          value_delimiter = ',', value_parser = parse_key_value, global = true)]
+          value_delimiter = ',', value_parser = parse_key_value)]
     pub metadata: Vec<(String, String)>,
 
     /// The environment the traces come from, e.g. production, staging
     /// (confident.trace.environment).
-    #[arg(long, value_name = "NAME", env = "MCP_HOST_ENVIRONMENT", global = true)]
+    #[arg(long, value_name = "NAME", env = "MCP_HOST_ENVIRONMENT")]
     pub environment: Option<String>,
 }
 
@@ -196,9 +286,10 @@ pub struct Common {
     #[arg(long, global = true)]
     pub no_span_return: bool,
 
-    /// What Confident AI evaluates and how it prices the model calls.
-    #[command(flatten)]
-    pub evaluation: EvaluationArgs,
+    /// Recorded on every tool call's span; set from the evaluation flags of the commands
+    /// that run an agent, not a flag of its own.
+    #[arg(skip)]
+    pub tool_attributes: Vec<opentelemetry::KeyValue>,
 }
 
 /// Confident AI's online evaluations and costs: a metric collection (made in Confident AI's
@@ -209,52 +300,32 @@ pub struct Common {
 pub struct EvaluationArgs {
     /// Metric collection Confident AI evaluates every turn's trace with
     /// (confident.trace.metric_collection on the root span).
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "MCP_HOST_METRIC_COLLECTION",
-        global = true
-    )]
+    #[arg(long, value_name = "NAME", env = "MCP_HOST_METRIC_COLLECTION")]
     pub metric_collection: Option<String>,
 
     /// Metric collection for the agent span (confident.span.metric_collection on mcp-agent).
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "MCP_HOST_AGENT_METRIC_COLLECTION",
-        global = true
-    )]
+    #[arg(long, value_name = "NAME", env = "MCP_HOST_AGENT_METRIC_COLLECTION")]
     pub agent_metric_collection: Option<String>,
 
     /// Metric collection for each model call (confident.span.metric_collection on the
     /// chat spans, and on llm-summarize offline).
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "MCP_HOST_LLM_METRIC_COLLECTION",
-        global = true
-    )]
+    #[arg(long, value_name = "NAME", env = "MCP_HOST_LLM_METRIC_COLLECTION")]
     pub llm_metric_collection: Option<String>,
 
     /// Metric collection for each tool call (confident.span.metric_collection on the
     /// mcp-tool-* spans).
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "MCP_HOST_TOOL_METRIC_COLLECTION",
-        global = true
-    )]
+    #[arg(long, value_name = "NAME", env = "MCP_HOST_TOOL_METRIC_COLLECTION")]
     pub tool_metric_collection: Option<String>,
 
     /// The model's price in USD per million input tokens; Confident AI shows each model
     /// call's cost from it (confident.llm.cost_per_input_token on the chat spans).
-    #[arg(long, value_name = "USD", env = "MCP_HOST_PRICE_INPUT", global = true,
+    #[arg(long, value_name = "USD", env = "MCP_HOST_PRICE_INPUT",
           value_parser = parse_price)]
     pub price_input: Option<f64>,
 
     /// The model's price in USD per million output tokens
     /// (confident.llm.cost_per_output_token on the chat spans).
-    #[arg(long, value_name = "USD", env = "MCP_HOST_PRICE_OUTPUT", global = true,
+    #[arg(long, value_name = "USD", env = "MCP_HOST_PRICE_OUTPUT",
           value_parser = parse_price)]
     pub price_output: Option<f64>,
 }
@@ -291,6 +362,13 @@ fn parse_price(text: &str) -> Result<f64, String> {
 }
 
 impl Common {
+    /// These options, with `attributes` recorded on every tool call's span (Confident AI's
+    /// tool metric collection).
+    pub fn with_tool_attributes(mut self, attributes: Vec<opentelemetry::KeyValue>) -> Self {
+        self.tool_attributes = attributes;
+        self
+    }
+
     /// What the host asks servers for back on each call: the whole tree under their span.
     pub fn span_return(&self) -> Option<trace_meta::span_return::SpanRequest> {
         (!self.no_span_return).then_some(trace_meta::span_return::SpanRequest { detailed: true })

@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
     let mut args = std::env::args_os();
     if args
@@ -12,5 +10,5 @@ fn main() -> ExitCode {
     {
         return mcp_host::bundled::serve(args.collect());
     }
-    mcp_host::run(mcp_host::Cli::parse())
+    mcp_host::run(mcp_host::Cli::parse_checked())
 }

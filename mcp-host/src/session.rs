@@ -60,7 +60,7 @@ impl Session {
             calls: Calls {
                 timeout: common.call_timeout,
                 span_return: common.span_return(),
-                tool_attributes: common.evaluation.evaluation().tool_attributes(),
+                tool_attributes: common.tool_attributes.clone(),
             },
             child_env: Vec::new(),
         })

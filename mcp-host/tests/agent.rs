@@ -382,10 +382,23 @@ fn failures_of_the_endpoint_are_clear_and_bounded() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("HTTP 503 after 3 retries: overloaded"),
+        stderr.contains("HTTP 503 after 3 retries, the same error every time: overloaded"),
         "{stderr}"
     );
     assert_eq!(fake.requests().len(), 4);
+
+    // Errors that differ from one attempt to the next are not called repeated.
+    let fake = FakeModel::start(vec![
+        Reply::error(503, "overloaded").with_header("retry-after", "0"),
+        Reply::error(502, "bad gateway").with_header("retry-after", "0"),
+    ]);
+    let output = run_model(&fake, &json, &["q"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("HTTP 502 after 3 retries: bad gateway"),
+        "{stderr}"
+    );
 
     // A model that never answers in time.
     let fake = FakeModel::start(vec![

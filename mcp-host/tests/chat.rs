@@ -436,6 +436,111 @@ fn a_stream_that_breaks_off_is_an_error_that_names_the_endpoint() {
     let chat = one(&spans, "chat fake-model");
     assert_eq!(chat.attributes["error.type"], "stream_broken");
     assert_eq!(chat.status_code, STATUS_ERROR);
+    // What is known of the stream before it broke stays on the span.
+    assert_eq!(chat.attributes["gen_ai.request.stream"], true);
+    assert!(
+        chat.attributes["gen_ai.response.time_to_first_chunk"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0),
+        "{:?}",
+        chat.attributes
+    );
+}
+
+#[test]
+fn a_cut_off_answer_says_so_on_stderr_in_the_trace_and_in_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    // Streamed, stopped at the server's token limit.
+    let fake = FakeModel::start(vec![Reply::streamed_answer_ending(
+        "r1",
+        &["The 2024 sales ", "were led by the"],
+        Some((40, 8)),
+        "length",
+    )]);
+    let json = dir.path().join("length.json");
+    let mut command = ask(&fake, "fake-model", &json);
+    command.arg("Who led 2024 sales?");
+    let output = run(&mut command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stdout.contains("The 2024 sales were led by the"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("the answer above is incomplete")
+            && stderr.contains("output token limit")
+            && stderr.contains("--n-predict"),
+        "{stderr}"
+    );
+    let streamed = spans(&json);
+    let root = one(&streamed, "mcp-agent");
+    assert_eq!(root.status_code, STATUS_ERROR);
+    assert_eq!(root.attributes["error.type"], "incomplete_answer");
+    assert_eq!(
+        root.attributes["confident.trace.output"],
+        "The 2024 sales were led by the"
+    );
+    let chat = one(&streamed, "chat fake-model");
+    assert_eq!(
+        chat.attributes["gen_ai.response.finish_reasons"],
+        serde_json::json!(["length"])
+    );
+    assert_eq!(chat.status_code, 0, "the model request itself succeeded");
+
+    // Whole (not streamed), stopped by the provider's filter.
+    let fake = FakeModel::start(vec![Reply::answer_ending(
+        "r1",
+        "I can tell you that",
+        (40, 5),
+        "content_filter",
+    )]);
+    let json = dir.path().join("filter.json");
+    let mut command = ask(&fake, "fake-model", &json);
+    command.args(["--no-stream", "Who led 2024 sales?"]);
+    let output = run(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("content filter"), "{stderr}");
+    assert_eq!(
+        one(&spans(&json), "mcp-agent").attributes["error.type"],
+        "incomplete_answer"
+    );
+}
+
+#[test]
+fn the_trace_output_is_every_step_the_user_saw() {
+    let fake = FakeModel::start(vec![
+        Reply::tool_calls_saying(
+            "r1",
+            Some("Let me count the 2024 rows."),
+            &[(
+                "c1",
+                "query_database",
+                r#"{"sql": "SELECT count(*) AS n FROM sales WHERE year = 2024"}"#,
+            )],
+            (30, 9),
+        ),
+        Reply::answer("r2", "There are 144 sales rows for 2024.", (60, 9)),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let mut command = ask(&fake, "fake-model", &json);
+    command.arg("How many 2024 rows?");
+    let output = run(&mut command);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("Let me count the 2024 rows.\nThere are 144 sales rows for 2024.\n"),
+        "{stdout}"
+    );
+    let spans = spans(&json);
+    let root = one(&spans, "mcp-agent");
+    assert_eq!(
+        root.attributes["confident.trace.output"],
+        "Let me count the 2024 rows.\nThere are 144 sales rows for 2024."
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -597,6 +702,15 @@ fn on_a_terminal_ctrl_c_cancels_the_answer_being_written_and_the_conversation_go
     let mut chats = named(&spans, "chat fake-model");
     chats.sort_by_key(|s| s.start);
     assert_eq!(chats[0].attributes["error.type"], "cancelled");
+    // What is known of the stream before it was cancelled stays on the span.
+    assert_eq!(chats[0].attributes["gen_ai.request.stream"], true);
+    assert!(
+        chats[0].attributes["gen_ai.response.time_to_first_chunk"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0),
+        "{:?}",
+        chats[0].attributes
+    );
     assert_eq!(chats[1].attributes["gen_ai.usage.output_tokens"], 2);
     assert_eq!(roots[1].status_code, 0);
     assert_eq!(

@@ -272,6 +272,49 @@ fn a_bad_file_is_named_with_what_is_wrong() {
 }
 
 #[test]
+fn options_a_command_does_not_use_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    std::fs::write(&file, "").unwrap();
+    let file = file.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["view", file, "--model", "x"],
+            "unexpected argument '--model'",
+        ),
+        (
+            vec!["--model", "x", "view", file],
+            "--model is for a question the agent answers (mcp-host --model ... \"QUESTION\") or `chat`; `view` does not use it",
+        ),
+        (
+            vec!["view", "--config", "/nonexistent", file],
+            "`view` does not use --config",
+        ),
+        (
+            vec!["proxy", "--receiver", "127.0.0.1:1", "--", "true"],
+            "`proxy` does not use --receiver",
+        ),
+        (
+            vec!["--model", "x", "chat"],
+            "--model goes after `chat`: mcp-host chat --model",
+        ),
+    ] {
+        let output = run(host().args(&args));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(stderr.ends_with('\n'), "{stderr:?}");
+    }
+    // What a command uses is still taken.
+    let output = run(host().args(["view", file, "--no-trace-view"]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the empty file, not the option"
+    );
+}
+
+#[test]
 fn a_page_that_cannot_be_written_is_named_and_the_json_still_is() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("no-such-folder/trace.html");

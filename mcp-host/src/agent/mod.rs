@@ -151,6 +151,16 @@ pub enum AgentError {
         /// Why the model stopped.
         finish_reason: String,
     },
+    /// The model stopped before the end of its answer: at its output token limit
+    /// (`length`) or at its provider's content filter (`content_filter`). What it wrote
+    /// is in `text`, and was shown.
+    #[error("{}", incomplete_message(.reason))]
+    Incomplete {
+        /// The finish reason: `length` or `content_filter`.
+        reason: String,
+        /// The text of the turn, every step's, as it was shown.
+        text: String,
+    },
     /// A model request failed.
     #[error(transparent)]
     Model(#[from] ChatError),
@@ -161,6 +171,39 @@ pub enum AgentError {
     /// context in the message, so not also the `source()`).
     #[error("{0:#}")]
     Data(anyhow::Error),
+}
+
+/// What a cut-off answer's message says, by finish reason.
+fn incomplete_message(reason: &str) -> String {
+    match reason {
+        "content_filter" => "the answer above is incomplete: the model provider's content filter \
+            stopped it (finish reason \"content_filter\")"
+            .to_owned(),
+        _ => format!(
+            "the answer above is incomplete: the model endpoint stopped it at its output token \
+             limit (finish reason {reason:?}); raise the server's limit (llama.cpp's \
+             llama-server: --n-predict; a hosted API: the model's max output tokens) or ask for \
+             a shorter answer"
+        ),
+    }
+}
+
+impl AgentError {
+    /// The finish reasons that mean the model's answer was cut off.
+    pub const INCOMPLETE_REASONS: [&'static str; 2] = ["length", "content_filter"];
+
+    /// The `error.type` of a turn's root span that ended this way.
+    pub fn error_type(&self) -> String {
+        match self {
+            Self::Model(error) => error.error_type(),
+            Self::Unsupported(_) => "unsupported".to_owned(),
+            Self::StepLimit { .. } => "step_limit".to_owned(),
+            Self::EmptyAnswer { .. } => "empty_answer".to_owned(),
+            Self::Incomplete { .. } => "incomplete_answer".to_owned(),
+            Self::Tool(_) => "tool_failure".to_owned(),
+            Self::Data(_) => "unexpected_data".to_owned(),
+        }
+    }
 }
 
 impl From<anyhow::Error> for AgentError {
@@ -248,6 +291,18 @@ pub fn record_tools(span: &tracing::Span, tools: &[ServerTool]) {
         attr::CONFIDENT_AGENT_AVAILABLE_TOOLS,
         Value::Array(Array::String(names)),
     );
+}
+
+/// Records why a run failed on its root span: status ERROR with the message, `error.type`
+/// ([`AgentError::error_type`]), and for a cut-off answer the text that was shown.
+pub fn record_failure(span: &tracing::Span, error: &AgentError) {
+    span.set_status(opentelemetry::trace::Status::error(error.to_string()));
+    span.set_attribute(attr::ERROR_TYPE, error.error_type());
+    if let AgentError::Incomplete { text, .. } = error
+        && !text.is_empty()
+    {
+        record_answer(span, text);
+    }
 }
 
 /// Records the answer on the root span (unless no content is captured: see

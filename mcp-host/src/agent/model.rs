@@ -6,10 +6,12 @@
 //! siblings under `mcp-agent`, carrying the model's call id as `gen_ai.tool.call.id`; under
 //! `TRACE_META_SPAN_NAMES=semconv` each inside an `execute_tool {tool}` span) and sends each
 //! result back as a `tool` message with the call's id; a turn without tool calls is the
-//! answer. Text the model streams reaches the turn's output as it arrives. Mistakes the model can correct
-//! (an unknown tool, arguments that are not a JSON object, a tool result with
-//! `isError: true`, a call the server rejects) go back to it as the tool's answer; only a
-//! failing model endpoint or a dead server ends the run.
+//! answer, unless its finish reason says it was cut off (`length`, `content_filter`): then
+//! the run ends in [`AgentError::Incomplete`]. Text the model streams reaches the turn's
+//! output as it arrives; the run's answer is all of it, every step's, as the user saw it.
+//! Mistakes the model can correct (an unknown tool, arguments that are not a JSON object,
+//! a tool result with `isError: true`, a call the server rejects) go back to it as the
+//! tool's answer; only a failing model endpoint or a dead server ends the run.
 
 use futures_util::future::join_all;
 use rmcp::model::JsonObject;
@@ -95,6 +97,8 @@ impl Agent for ModelAgent {
             content: query.to_owned(),
         }];
         let on_text = |piece: &str| output.text(piece);
+        // Everything the user was shown this turn, every step's text: the turn's output.
+        let mut shown = String::new();
         for step in 0..self.max_steps {
             let messages = request_messages(&system, history, &this_turn);
             let response = self
@@ -111,16 +115,35 @@ impl Agent for ModelAgent {
                 }
             }
             let content = choice.message.content.filter(|c| !c.trim().is_empty());
+            if let Some(text) = &content {
+                if !shown.is_empty() {
+                    shown.push('\n');
+                }
+                shown.push_str(text.trim_end_matches('\n'));
+            }
             this_turn.push(Message::Assistant {
                 content: content.clone(),
                 tool_calls: calls.clone(),
             });
             if calls.is_empty() {
-                let answer = content.ok_or_else(|| AgentError::EmptyAnswer {
-                    finish_reason: choice.finish_reason.unwrap_or_else(|| "none given".into()),
-                })?;
+                let reason = choice.finish_reason.unwrap_or_else(|| "none given".into());
+                if AgentError::INCOMPLETE_REASONS.contains(&reason.as_str()) {
+                    // The user saw the partial answer, so the model sees it next turn.
+                    if content.is_some() {
+                        history.push_turn(this_turn);
+                    }
+                    return Err(AgentError::Incomplete {
+                        reason,
+                        text: shown,
+                    });
+                }
+                if content.is_none() {
+                    return Err(AgentError::EmptyAnswer {
+                        finish_reason: reason,
+                    });
+                }
                 history.push_turn(this_turn);
-                return Ok(answer);
+                return Ok(shown);
             }
             output.end_of_step();
             let answers = join_all(

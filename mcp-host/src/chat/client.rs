@@ -80,15 +80,6 @@ pub struct ChatClient {
     mode: Arc<AtomicU8>,
 }
 
-/// What one answered request gave: the answer, and how it came.
-struct Answered {
-    response: ChatResponse,
-    /// Whether it came as a stream (the server may answer a streamed request whole).
-    streamed: bool,
-    /// When it streamed: from the request to the first chunk.
-    time_to_first_chunk: Option<Duration>,
-}
-
 impl ChatClient {
     /// Builds the client for `config`. Over `https://` it needs the process's rustls
     /// provider, which the host installs at start ([`crate::install_tls_provider`]).
@@ -178,10 +169,9 @@ impl ChatClient {
             Ok(answered) => {
                 self.record_response(&span, answered);
                 let usage = answered
-                    .response
                     .usage
                     .map(|u| (u.prompt_tokens, u.completion_tokens));
-                metric.finish(answered.response.model.as_deref(), None, usage);
+                metric.finish(answered.model.as_deref(), None, usage);
             }
             Err(error) => {
                 span.set_attribute(attr::ERROR_TYPE, error.error_type());
@@ -189,7 +179,7 @@ impl ChatClient {
                 metric.finish(None, Some(error.error_type()), None);
             }
         }
-        outcome.map(|answered| answered.response)
+        outcome
     }
 
     fn request_attributes(&self) -> Vec<KeyValue> {
@@ -207,15 +197,10 @@ impl ChatClient {
         attributes
     }
 
-    fn record_response(&self, span: &tracing::Span, answered: &Answered) {
-        let response = &answered.response;
-        span.set_attribute(attr::GEN_AI_REQUEST_STREAM, answered.streamed);
-        if let Some(first) = answered.time_to_first_chunk {
-            span.set_attribute(
-                attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-                first.as_secs_f64(),
-            );
-        }
+    /// Records a successful answer; whether it streamed and its time to first chunk are
+    /// already recorded ([`Self::read_answer`]), so that a stream that breaks or is
+    /// cancelled keeps them.
+    fn record_response(&self, span: &tracing::Span, response: &ChatResponse) {
         if let Some(model) = &response.model {
             span.set_attribute(attr::GEN_AI_RESPONSE_MODEL, model.clone());
         }
@@ -262,8 +247,11 @@ impl ChatClient {
         messages: &[Message],
         tools: &[ToolDefinition],
         on_text: &(dyn Fn(&str) + Sync),
-    ) -> Result<Answered, ChatError> {
+    ) -> Result<ChatResponse, ChatError> {
         let mut retries = 0;
+        // The status and body of the first refusal, and whether every one since matched.
+        let mut first_refusal: Option<(StatusCode, String)> = None;
+        let mut repeated = true;
         loop {
             let mode = StreamMode::from_u8(self.mode.load(Ordering::Relaxed));
             let body = serde_json::to_vec(&ChatRequest {
@@ -314,8 +302,12 @@ impl ChatClient {
                 continue;
             }
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            match &first_refusal {
+                None => first_refusal = Some((status, text.clone())),
+                Some(first) => repeated &= *first == (status, text.clone()),
+            }
             if !retryable || retries == MAX_RETRIES {
-                return Err(self.refusal(status, &text, retries));
+                return Err(self.refusal(status, &text, retries, repeated));
             }
             let wait = wait.unwrap_or(FIRST_BACKOFF * 2u32.pow(retries));
             if wait > MAX_RETRY_AFTER {
@@ -351,12 +343,15 @@ impl ChatClient {
         response: reqwest::Response,
         started: Instant,
         on_text: &(dyn Fn(&str) + Sync),
-    ) -> Result<Answered, ChatError> {
+    ) -> Result<ChatResponse, ChatError> {
         let event_stream = response
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        // Inside the chat span: recorded now, it stays when the answer fails or is
+        // cancelled half-way.
+        tracing::Span::current().set_attribute(attr::GEN_AI_REQUEST_STREAM, event_stream);
         if event_stream {
             return self.read_stream(response, started, on_text).await;
         }
@@ -373,11 +368,7 @@ impl ChatClient {
         {
             on_text(text);
         }
-        Ok(Answered {
-            response,
-            streamed: false,
-            time_to_first_chunk: None,
-        })
+        Ok(response)
     }
 
     /// Reads a streamed answer chunk by chunk, each wait bounded by the timeout.
@@ -386,7 +377,7 @@ impl ChatClient {
         response: reqwest::Response,
         started: Instant,
         on_text: &(dyn Fn(&str) + Sync),
-    ) -> Result<Answered, ChatError> {
+    ) -> Result<ChatResponse, ChatError> {
         let mut events = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
         let mut answer = Assembly::new(started);
         let mut chunks = 0usize;
@@ -427,16 +418,19 @@ impl ChatClient {
             let chunk: ChatChunk = serde_json::from_value(value)
                 .map_err(|e| self.broken(format!("a chunk is not a chat completion chunk: {e}")))?;
             chunks += 1;
-            if let Some(text) = answer.push(chunk) {
+            let first = answer.time_to_first_chunk().is_none();
+            let text = answer.push(chunk);
+            if first && let Some(waited) = answer.time_to_first_chunk() {
+                tracing::Span::current().set_attribute(
+                    attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+                    waited.as_secs_f64(),
+                );
+            }
+            if let Some(text) = text {
                 on_text(&text);
             }
         }
-        let time_to_first_chunk = answer.time_to_first_chunk();
-        Ok(Answered {
-            response: answer.finish(),
-            streamed: true,
-            time_to_first_chunk,
-        })
+        Ok(answer.finish())
     }
 
     /// `future`, failing as [`ChatError::Timeout`] past the configured timeout.
@@ -517,7 +511,7 @@ impl ChatClient {
     }
 
     /// The error for a non-success answer.
-    fn refusal(&self, status: StatusCode, body: &str, retries: u32) -> ChatError {
+    fn refusal(&self, status: StatusCode, body: &str, retries: u32, repeated: bool) -> ChatError {
         let endpoint = self.endpoint.clone();
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             // The body of an auth failure may quote the key: it is not shown at all.
@@ -549,6 +543,7 @@ impl ChatClient {
             status: status.as_u16(),
             message,
             retries,
+            repeated,
         }
     }
 
@@ -658,11 +653,12 @@ mod tests {
             StatusCode::BAD_REQUEST,
             r#"{"error":{"message":"Incorrect API key provided: sk-very-secret"}}"#,
             0,
+            false,
         );
         let text = error.to_string();
         assert!(!text.contains("sk-very-secret"), "{text}");
         assert!(text.contains("***"), "{text}");
-        let error = client.refusal(StatusCode::UNAUTHORIZED, "sk-very-secret", 0);
+        let error = client.refusal(StatusCode::UNAUTHORIZED, "sk-very-secret", 0, false);
         assert!(error.to_string().contains("OPENAI_API_KEY"));
         assert!(!error.to_string().contains("sk-very-secret"));
         assert!(!format!("{client:?}").contains("sk-very-secret"));
@@ -677,6 +673,7 @@ mod tests {
             StatusCode::BAD_REQUEST,
             r#"{"error":{"message":"registry.ollama.ai/library/gemma:2b does not support tools"}}"#,
             0,
+            false,
         );
         assert!(matches!(error, ChatError::NoToolSupport { .. }), "{error}");
         assert_eq!(

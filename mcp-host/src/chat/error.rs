@@ -61,7 +61,7 @@ pub enum ChatError {
         message: String,
     },
     /// Any other refusal, after retries where they apply.
-    #[error("{endpoint} answered HTTP {status}{}: {message}", retried_text(*.retries))]
+    #[error("{endpoint} answered HTTP {status}{}: {message}", retried_text(*.retries, *.repeated))]
     Status {
         /// The endpoint.
         endpoint: String,
@@ -71,6 +71,9 @@ pub enum ChatError {
         message: String,
         /// How many retries were made before giving up.
         retries: u32,
+        /// Every attempt got the same status and error message: a fault that retrying
+        /// did not clear.
+        repeated: bool,
     },
     /// The server asked to wait longer than [`MAX_RETRY_AFTER`].
     #[error("{endpoint} is rate limiting (HTTP {status}) and asks to retry after {}s, longer than the {}s this host waits", .wait.as_secs(), MAX_RETRY_AFTER.as_secs())]
@@ -118,11 +121,16 @@ pub enum ChatError {
     },
 }
 
-fn retried_text(retries: u32) -> String {
-    match retries {
-        0 => String::new(),
+fn retried_text(retries: u32, repeated: bool) -> String {
+    let tried = match retries {
+        0 => return String::new(),
         1 => " after 1 retry".to_owned(),
         n => format!(" after {n} retries"),
+    };
+    if repeated {
+        format!("{tried}, the same error every time")
+    } else {
+        tried
     }
 }
 

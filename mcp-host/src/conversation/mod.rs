@@ -36,7 +36,7 @@ pub use input::{Input, Line};
 pub use printer::Printer;
 
 use crate::{
-    agent::{self, Agent, AgentError, History, Toolbox as _, Turn, history::DEFAULT_MAX_TURNS},
+    agent::{self, Agent, History, Toolbox as _, Turn, history::DEFAULT_MAX_TURNS},
     cli::Common,
     config::ServerSpec,
     session::Session,
@@ -61,6 +61,18 @@ pub struct ChatArgs {
     /// alone). Older turns are dropped whole; so are turns past about 400,000 characters.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TURNS)]
     pub history_turns: usize,
+
+    /// The model settings.
+    #[command(flatten)]
+    pub model: crate::cli::ModelArgs,
+
+    /// How the conversation's traces are grouped in the backend.
+    #[command(flatten)]
+    pub grouping: crate::cli::GroupingArgs,
+
+    /// What Confident AI evaluates and how it prices the model calls.
+    #[command(flatten)]
+    pub evaluation: crate::cli::EvaluationArgs,
 }
 
 /// What a line asks for.
@@ -310,10 +322,7 @@ async fn turn_in(
             TurnEnd::Answered
         }
         Some(Err(error)) => {
-            root.set_status(Status::error(error.to_string()));
-            if let AgentError::Unsupported(_) = error {
-                root.set_attribute(attr::ERROR_TYPE, "unsupported");
-            }
+            agent::record_failure(&root, &error);
             eprintln!("mcp-host: error: {error}");
             TurnEnd::Failed
         }

@@ -42,6 +42,16 @@ pub const FAKE_MODEL: &str = "fake-model-2026";
 impl Reply {
     /// A turn that calls tools: `(call id, function name, raw arguments)`.
     pub fn tool_calls(id: &str, calls: &[(&str, &str, &str)], usage: (u64, u64)) -> Self {
+        Self::tool_calls_saying(id, None, calls, usage)
+    }
+
+    /// A turn that writes `text` and calls tools: `(call id, function name, raw arguments)`.
+    pub fn tool_calls_saying(
+        id: &str,
+        text: Option<&str>,
+        calls: &[(&str, &str, &str)],
+        usage: (u64, u64),
+    ) -> Self {
         let calls: Vec<Value> = calls
             .iter()
             .map(|(call_id, name, arguments)| {
@@ -52,7 +62,7 @@ impl Reply {
         Self::ok(json!({
             "id": id, "object": "chat.completion", "model": FAKE_MODEL,
             "choices": [{"index": 0, "finish_reason": "tool_calls",
-                         "message": {"role": "assistant", "content": null, "tool_calls": calls}}],
+                         "message": {"role": "assistant", "content": text, "tool_calls": calls}}],
             "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1,
                       "total_tokens": usage.0 + usage.1}
         }))
@@ -60,9 +70,14 @@ impl Reply {
 
     /// A final answer.
     pub fn answer(id: &str, text: &str, usage: (u64, u64)) -> Self {
+        Self::answer_ending(id, text, usage, "stop")
+    }
+
+    /// An answer with the finish reason `finish` (`length`: cut at the token limit).
+    pub fn answer_ending(id: &str, text: &str, usage: (u64, u64), finish: &str) -> Self {
         Self::ok(json!({
             "id": id, "object": "chat.completion", "model": FAKE_MODEL,
-            "choices": [{"index": 0, "finish_reason": "stop",
+            "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1,
                       "total_tokens": usage.0 + usage.1}
@@ -96,11 +111,21 @@ impl Reply {
     /// A streamed final answer: `pieces` of text, one chunk each, then the finish chunk,
     /// then (when given) a usage chunk, then `[DONE]`.
     pub fn streamed_answer(id: &str, pieces: &[&str], usage: Option<(u64, u64)>) -> Self {
+        Self::streamed_answer_ending(id, pieces, usage, "stop")
+    }
+
+    /// [`Reply::streamed_answer`] with the finish reason `finish`.
+    pub fn streamed_answer_ending(
+        id: &str,
+        pieces: &[&str],
+        usage: Option<(u64, u64)>,
+        finish: &str,
+    ) -> Self {
         let mut events = vec![chunk(id, json!({"role": "assistant", "content": ""}), None)];
         for piece in pieces {
             events.push(chunk(id, json!({"content": piece}), None));
         }
-        events.push(chunk(id, json!({}), Some("stop")));
+        events.push(chunk(id, json!({}), Some(finish)));
         Self::streamed(id, events, usage)
     }
 
