@@ -814,3 +814,207 @@ fn one_variable_decides_what_content_every_process_records() {
         "the server's spans were checked too"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The fake model the README offers (`bench/agent/fake_openai.py`), used the README's way.
+
+/// `bench/agent/fake_openai.py` on a free port with `args`; killed on drop.
+struct ReadmeFake {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl ReadmeFake {
+    fn start(args: &[&str]) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/agent/fake_openai.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs bench/agent/fake_openai.py");
+        let mut first = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut first,
+        )
+        .unwrap();
+        let base_url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the fake said {first:?}"))
+            .to_owned();
+        Self { child, base_url }
+    }
+}
+
+impl Drop for ReadmeFake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A piped conversation with `lines` against `base_url`: (status, stdout, stderr).
+fn piped_chat(
+    extra: &[&str],
+    lines: &str,
+    json: &Path,
+) -> (std::process::ExitStatus, String, String) {
+    let mut child = host()
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("TRACEPARENT")
+        .env_remove("MCP_HOST_THREAD_ID")
+        .arg("chat")
+        .args(extra)
+        .arg("--trace-json")
+        .arg(json)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    eprintln!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    (output.status, stdout, stderr)
+}
+
+#[test]
+fn the_readme_fake_streams_answers_each_turn_and_piped_turns_are_marked() {
+    let fake = ReadmeFake::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let (status, stdout, _) = piped_chat(
+        &["--model", "fake", "--base-url", &fake.base_url],
+        "How many 2024 sales rows are there?\nThanks, that helps.\n",
+        &json,
+    );
+    assert!(status.success());
+    // The transcript: each question echoed, its answer, an empty line.
+    let rows = rows_in_2024();
+    let expected = format!(
+        "> How many 2024 sales rows are there?\n\
+         Let me look at the sales file and the database.\n\
+         sales.csv has 289 lines; 2024 has {rows} rows and $8,874,945 revenue.\n\
+         \n\
+         > Thanks, that helps.\n\
+         You asked: 'Thanks, that helps.'. This is turn 2 of our conversation (1 earlier turn in the history).\n\
+         \n"
+    );
+    assert_eq!(stdout, expected);
+    let spans = spans(&json);
+    let chats = named(&spans, "chat fake");
+    assert_eq!(chats.len(), 3, "two steps, then one");
+    for chat in chats {
+        assert_eq!(chat.attributes["gen_ai.request.stream"], true);
+        assert!(
+            chat.attributes["gen_ai.usage.output_tokens"]
+                .as_i64()
+                .unwrap()
+                > 0
+        );
+    }
+    assert_eq!(named(&spans, "mcp-tool-query_database").len(), 1);
+}
+
+#[test]
+fn the_readme_fake_cuts_and_breaks_answers_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cut.json");
+    let fake = ReadmeFake::start(&["--finish", "length", "--words", "3"]);
+    let output = run(host()
+        .env_remove("OPENAI_BASE_URL")
+        .args([
+            "--model",
+            "fake",
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .arg("--trace-json")
+        .arg(&json)
+        .arg("Tell me a story"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "You asked: 'Tell\n"
+    );
+    assert!(
+        stderr.contains("the answer above is incomplete"),
+        "{stderr}"
+    );
+
+    let json = dir.path().join("broken.json");
+    let fake = ReadmeFake::start(&["--break-after", "3"]);
+    let output = run(host()
+        .env_remove("OPENAI_BASE_URL")
+        .args([
+            "--model",
+            "fake",
+            "--base-url",
+            &fake.base_url,
+            "--no-trace-view",
+        ])
+        .arg("--trace-json")
+        .arg(&json)
+        .arg("Tell me a story"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the fake model broke off its stream"),
+        "{stderr}"
+    );
+    let spans = spans(&json);
+    let chat = one(&spans, "chat fake");
+    assert_eq!(chat.attributes["error.type"], "stream_broken");
+    assert!(chat.attributes["gen_ai.response.time_to_first_chunk"].is_number());
+}
+
+#[test]
+fn offline_chat_helps_for_itself_and_trace_follows_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let (status, stdout, stderr) = piped_chat(
+        &[],
+        "/help\nWhat is the weather?\nSummarize our 2024 sales data\n/new\n/trace\n",
+        &json,
+    );
+    assert!(status.success());
+    assert!(
+        stdout.contains("offline demo agent reads the sales file"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("the model may call"), "{stdout}");
+    assert!(
+        stderr.contains("start the conversation with a model")
+            && stderr.contains("mcp-host chat --model gpt-4o-mini"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("no answer yet in this conversation"),
+        "/trace after /new shows nothing of the old conversation: {stderr}"
+    );
+    assert!(!stdout.contains("Trace: "), "{stdout}");
+}
+
+/// Rows of 2024 in the sample data, counted from the CSV.
+fn rows_in_2024() -> usize {
+    let text = std::fs::read_to_string(test_support::data::data_dir().join("sales.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let year = header.iter().position(|h| *h == "year").unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|line| line.split(',').nth(year) == Some("2024"))
+        .count()
+}

@@ -16,6 +16,8 @@
 //!    conversation, SIGTERM too. With stdin piped, SIGINT between turns ends it (status 130).
 //! 5. **Slash commands**: `/tools`, `/trace` (the last turn's tree, with the servers' spans),
 //!    `/new` (forget the history, start a new conversation id), `/help`, `/quit`.
+//! 6. **Piped, stdout is a transcript**: each line read is echoed as `> LINE` before what
+//!    it produces, and each answer is followed by an empty line.
 //!
 //! Children export every [`CHILD_EXPORT_DELAY`] during a conversation, so `/trace` can show
 //! their side of the last turn while they still run.
@@ -107,8 +109,22 @@ fn parse(line: &str) -> Request<'_> {
     }
 }
 
+/// What the offline agent says in a conversation to a question it cannot answer.
+const OFFLINE_REFUSAL: &str = "\
+the offline demo agent answers only sales summaries (like \"Summarize our 2024 sales data\"); \
+for other questions, start the conversation with a model:
+  OpenAI:    OPENAI_API_KEY=... mcp-host chat --model gpt-4o-mini
+  Ollama:    mcp-host chat --model llama3.1 --base-url http://localhost:11434/v1
+  vLLM / llama.cpp / LM Studio: mcp-host chat --model NAME --base-url http://HOST:PORT/v1";
+
+/// The first line of `/help`, by agent.
+const HELP_MODEL: &str =
+    "Ask a question and press Enter; the model may call the servers' tools to answer.";
+const HELP_OFFLINE: &str = "Ask for a sales summary (\"Summarize our 2024 sales data\") and press Enter: the \
+offline demo agent reads the sales file and queries the database; `mcp-host chat --model ...` \
+answers anything.";
+
 const HELP: &str = "\
-Ask a question and press Enter; the model may call the servers' tools to answer.
   /tools   the tools of every server
   /trace   the trace of the last answer, across all processes
   /new     forget this conversation and start a new one (a new conversation id)
@@ -172,6 +188,8 @@ pub async fn run_chat(
     let root_name = agent::root_span_name(agent);
     let mut code = ExitCode::SUCCESS;
     let mut answered = 0usize;
+    // Turns of the current conversation id (`/new` starts another).
+    let mut answered_here = 0usize;
     // One section of the --trace-html page per turn.
     let mut sections = Vec::new();
 
@@ -193,9 +211,21 @@ pub async fn run_chat(
             Line::Interrupted => continue,
             Line::End => break,
         };
+        if !input.is_terminal() && !text.trim().is_empty() {
+            // Piped, stdout is a transcript: each line read is echoed as a terminal shows
+            // it, so a script can tell where one turn's answer ends.
+            println!("{PROMPT}{}", text.trim());
+        }
         match parse(&text) {
             Request::Nothing => {}
-            Request::Help => println!("{HELP}"),
+            Request::Help => {
+                let first = if agent.model().is_some() {
+                    HELP_MODEL
+                } else {
+                    HELP_OFFLINE
+                };
+                println!("{first}\n{HELP}");
+            }
             Request::Quit => break,
             Request::Unknown(command) => {
                 eprintln!("mcp-host: unknown command {command:?}; /help lists the commands")
@@ -203,6 +233,7 @@ pub async fn run_chat(
             Request::Tools => crate::toolbox::print_tools(toolbox.servers()),
             Request::New => {
                 history.clear();
+                answered_here = 0;
                 grouping = grouping.with_conversation_id(Grouping::new_conversation_id());
                 eprintln!(
                     "mcp-host: new conversation {}",
@@ -210,15 +241,18 @@ pub async fn run_chat(
                 );
             }
             Request::Trace => {
-                if answered == 0 {
-                    eprintln!("mcp-host: no answer yet; ask a question first");
+                if answered_here == 0 {
+                    eprintln!("mcp-host: no answer yet in this conversation; ask a question first");
                 } else {
                     print!("{}", session.latest_tree(&root_name, TRACE_WAIT).await);
                 }
             }
             Request::Question(query) => {
                 if let Err(refusal) = agent.check(query) {
-                    eprintln!("mcp-host: {refusal}");
+                    match agent.model() {
+                        None => eprintln!("mcp-host: {OFFLINE_REFUSAL}"),
+                        Some(_) => eprintln!("mcp-host: {refusal}"),
+                    }
                     continue;
                 }
                 let (end, trace_id) = turn(
@@ -232,7 +266,11 @@ pub async fn run_chat(
                     &mut signals,
                 )
                 .await;
+                if !input.is_terminal() {
+                    println!();
+                }
                 answered += 1;
+                answered_here += 1;
                 sections.push(view::html::Section::new(
                     format!("Turn {answered}: {query}"),
                     trace_id,

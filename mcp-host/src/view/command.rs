@@ -38,9 +38,10 @@ pub fn run(args: &ViewArgs, common: &Common) -> anyhow::Result<ExitCode> {
     }
     let traces = traces(&rows).len();
     let summary = format!(
-        "{traces} {}, {} spans",
+        "{traces} {}, {} {}",
         if traces == 1 { "trace" } else { "traces" },
-        rows.len()
+        rows.len(),
+        if rows.len() == 1 { "span" } else { "spans" },
     );
     if let Some(out) = page {
         let sections = html::sections_by_start(&resource_spans);

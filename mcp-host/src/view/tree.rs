@@ -47,10 +47,11 @@ pub fn render_trace(trace: &[&SpanRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Trace: {}  (trace id {}, {} spans, services: {})",
+        "Trace: {}  (trace id {}, {} {}, services: {})",
         laid.name,
         hex(&first.trace_id),
         trace.len(),
+        if trace.len() == 1 { "span" } else { "spans" },
         laid.services.join(", ")
     );
     // Whether each open ancestor level was the last of its siblings: its column shows a
