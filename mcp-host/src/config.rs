@@ -54,6 +54,9 @@ pub struct RemoteSpec {
     pub url: String,
     /// Headers for every request (`Authorization`, API keys), variables expanded.
     pub headers: BTreeMap<String, String>,
+    /// The environment variables the `Authorization` header is built from, each with
+    /// whether it was set: what a refused token's message names.
+    pub auth_vars: Vec<(String, bool)>,
 }
 
 impl std::fmt::Debug for ServerSpec {
@@ -179,7 +182,40 @@ fn remote_spec(
             ));
         }
     };
-    Ok(RemoteSpec { url, headers })
+    let auth_vars = object
+        .get("headers")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+        .filter_map(|(_, value)| value.as_str())
+        .flat_map(variables_in)
+        .map(|name| {
+            let set = std::env::var_os(&name).is_some_and(|v| !v.is_empty());
+            (name, set)
+        })
+        .collect();
+    Ok(RemoteSpec {
+        url,
+        headers,
+        auth_vars,
+    })
+}
+
+/// The names of the environment variables `text` refers to (`${VAR}`, `${env:VAR}`,
+/// `${VAR:-default}`).
+fn variables_in(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let inner = &after[..end];
+        let name = inner.split_once(":-").map_or(inner, |(name, _)| name);
+        names.push(name.strip_prefix("env:").unwrap_or(name).to_owned());
+        rest = &after[end + 1..];
+    }
+    names
 }
 
 /// Replaces `${VAR}`, `${env:VAR}` and `${VAR:-default}` with the environment's values.
@@ -557,12 +593,22 @@ mod tests {
         let spec = RemoteSpec {
             url: "https://user:pw@h.example/mcp?key=k".into(),
             headers: BTreeMap::from([("Authorization".into(), "Bearer s3cret".into())]),
+            auth_vars: Vec::new(),
         };
         let shown = format!("{spec:?}");
         assert!(
             !shown.contains("s3cret") && !shown.contains("pw") && !shown.contains("key=k"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_variables_of_a_header_are_named() {
+        assert_eq!(
+            variables_in("Bearer ${MCP_SERVER_TOKEN:-none} ${env:B}${C}"),
+            ["MCP_SERVER_TOKEN", "B", "C"]
+        );
+        assert!(variables_in("Bearer abc").is_empty());
     }
 
     #[test]

@@ -51,6 +51,9 @@ impl Session {
                 .context("starting the local trace receiver on 127.0.0.1")?,
         };
         let telemetry = Telemetry::new("mcp-host")
+            // rmcp's transport worker logs at ERROR the failure the host then reports
+            // itself, in words a user can act on (RUST_LOG still shows it).
+            .with_default_log_filter("warn,rmcp::transport::worker=off")
             .with_local_endpoint(receiver.traces_endpoint())
             .init()
             .context("setting up telemetry")?;

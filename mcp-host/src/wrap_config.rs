@@ -7,10 +7,12 @@
 //!    `~/.claude.json`), `servers` (VS Code's `mcp.json`) and `mcp.servers` (VS Code's
 //!    `settings.json`).
 //! 2. A stdio entry (a `command`, and no `type` or `type: "stdio"`) becomes
-//!    `command: PROXY`, `args: ["proxy", "--name", NAME, COMMAND, ARGS…]`, its name in the
-//!    table as the service name. (No `--` before the command: tools that append their own
-//!    options to a config's args, like the MCP Inspector's CLI, split at the first `--`.) Every other field (`env`, `cwd`, `type`, `disabled`,
-//!    vendor fields) stays where it was.
+//!    `command: PROXY`, `args: ["proxy", "--name", "NAME-proxy", COMMAND, ARGS…]`: its name
+//!    in the table, marked as the proxy's, is the proxy's service name (the server may
+//!    export under that name itself, and the tree must tell the two apart). No `--`
+//!    before the command: tools that append their own options to a config's args, like the
+//!    MCP Inspector's CLI, split at the first `--`. Every other field (`env`, `cwd`,
+//!    `type`, `disabled`, vendor fields) stays where it was.
 //! 3. Entries of other transports (`url`, `http`, `sse`), entries already wrapped, and
 //!    every other key of the file are kept as they are.
 //! 4. `--unwrap` undoes 2 for every wrapped entry; `wrap-config` then `--unwrap` gives the
@@ -238,7 +240,7 @@ fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), 
     let mut args = vec![
         Value::from(PROXY_ARG),
         Value::from("--name"),
-        Value::from(name),
+        Value::from(crate::proxy::proxy_service_name(name)),
         Value::from(command),
     ];
     match fields.get("args") {
@@ -337,7 +339,7 @@ mod tests {
             serde_json::json!([
                 "proxy",
                 "--name",
-                "fs",
+                "fs-proxy",
                 "npx",
                 "-y",
                 "@modelcontextprotocol/server-filesystem",

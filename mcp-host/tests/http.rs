@@ -224,6 +224,42 @@ fn an_unreachable_or_refusing_remote_is_named_without_its_secrets() {
         !stderr.contains("wrong-token-x") && !stderr.contains("query-secret"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("requires authorization (HTTP 401)")
+            && stderr.contains("the token in the config's Authorization header was refused"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ERROR rmcp"),
+        "rmcp's own log stays quiet: {stderr}"
+    );
+
+    // The header from a variable that is not set: the message names the variable.
+    for (entry, says) in [
+        (
+            serde_json::json!({"url": db.url,
+                "headers": {"Authorization": "Bearer ${E2E_UNSET_TOKEN:-none}"}}),
+            "built from E2E_UNSET_TOKEN, not set here: set it to the server's token",
+        ),
+        (
+            serde_json::json!({"url": db.url}),
+            "the config sends no Authorization header",
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            serde_json::json!({"mcpServers": {"db-server": entry}}).to_string(),
+        )
+        .unwrap();
+        let output = run(host()
+            .env_remove("E2E_UNSET_TOKEN")
+            .args(["--config"])
+            .arg(&config)
+            .args(["tools"]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains(says), "{stderr}");
+    }
     db.stop();
 
     // Nothing listening: the connection error names the server, and the URL without its query.

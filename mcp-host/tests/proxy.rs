@@ -1081,7 +1081,7 @@ fn wrap_config_round_trips_each_format() {
         json!([
             "proxy",
             "--name",
-            "fs",
+            "fs-proxy",
             "npx",
             "-y",
             "@modelcontextprotocol/server-filesystem",
@@ -1138,14 +1138,14 @@ fn the_host_runs_a_wrapped_config_as_one_trace() {
         .iter()
         .filter(|s| {
             s.name == "mcp-tool-read_file"
-                && s.service == "file-server"
+                && s.service == "file-server-proxy"
                 && s.parent_span_id == host_call.span_id
         })
         .collect();
     assert_eq!(
         relayed.len(),
         1,
-        "the proxy span (service file-server) under the host's"
+        "the proxy span (service file-server-proxy, told apart from the server) under the host's"
     );
     let served = common::one(&spans, "tool-read_file");
     assert_eq!(served.parent_span_id, relayed[0].span_id);

@@ -67,7 +67,8 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Arguments of `mcp-host proxy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProxyArgs {
-    /// The `service.name` of the proxy's spans [default: the wrapped command's base name].
+    /// The `service.name` of the proxy's spans [default: the wrapped command's base name
+    /// and `-proxy`, so that the tree tells the proxy from a server that exports itself].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The server command and its arguments. Everything from the first argument that is
@@ -83,7 +84,7 @@ pub struct ProxyArgs {
 }
 
 impl ProxyArgs {
-    /// The service name: `--name`, or the command's base name.
+    /// The service name: `--name`, or the command's base name marked as the proxy's.
     pub fn service_name(&self) -> String {
         if let Some(name) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {
             return name.to_owned();
@@ -93,7 +94,17 @@ impl ProxyArgs {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "mcp-proxy".to_owned())
+            .map_or_else(|| "mcp-proxy".to_owned(), |n| proxy_service_name(&n))
+    }
+}
+
+/// The proxy's service name for a server called `server`: `{server}-proxy` (unless it
+/// already ends in `proxy`).
+pub fn proxy_service_name(server: &str) -> String {
+    if server.ends_with("proxy") {
+        server.to_owned()
+    } else {
+        format!("{server}-proxy")
     }
 }
 
@@ -486,12 +497,13 @@ mod tests {
         assert_eq!(args(Some("fs"), &["npx", "-y", "x"]).service_name(), "fs");
         assert_eq!(
             args(None, &["/usr/local/bin/npx", "-y"]).service_name(),
-            "npx"
+            "npx-proxy"
         );
         assert_eq!(
             args(Some(" "), &["uvx", "mcp-server-git"]).service_name(),
-            "uvx"
+            "uvx-proxy"
         );
+        assert_eq!(proxy_service_name("fs-proxy"), "fs-proxy");
     }
 
     #[test]

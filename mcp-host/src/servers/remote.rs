@@ -31,6 +31,14 @@ pub enum RemoteError {
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// The server asks for a credential it was not given, or refused the one it got.
+    #[error("{url} refused the connection: it requires authorization (HTTP 401); {hint}")]
+    Unauthorized {
+        /// The endpoint, redacted.
+        url: String,
+        /// What to set, by name (never a value).
+        hint: String,
+    },
     /// The server did not complete `server/discover` or `initialize`.
     #[error("{url} did not start an MCP session: {reason}")]
     Session {
@@ -77,8 +85,59 @@ pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, (
             let url = trace_meta::redact::url(&remote.url);
             // The HTTP client names the full URL in its errors; a query may hold a key.
             let reason = readable(&error).replace(remote.url.as_str(), &url);
+            if reason.contains("Auth required") {
+                return RemoteError::Unauthorized {
+                    url,
+                    hint: auth_hint(remote),
+                };
+            }
             RemoteError::Session { url, reason }
         })
+}
+
+/// What to do about a 401, from the entry's `Authorization` header: which variable to set
+/// (our servers read theirs from `MCP_SERVER_TOKEN`).
+fn auth_hint(remote: &RemoteSpec) -> String {
+    let has_header = remote
+        .headers
+        .keys()
+        .any(|name| name.eq_ignore_ascii_case("authorization"));
+    if !has_header {
+        return "the config sends no Authorization header: add \"headers\": {\"Authorization\": \
+                \"Bearer ${MCP_SERVER_TOKEN}\"} to the entry and set MCP_SERVER_TOKEN to the \
+                server's token"
+            .to_owned();
+    }
+    let unset: Vec<&str> = remote
+        .auth_vars
+        .iter()
+        .filter(|(_, set)| !set)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    match (unset.as_slice(), remote.auth_vars.as_slice()) {
+        ([], []) => "the token in the config's Authorization header was refused".to_owned(),
+        ([], vars) => format!(
+            "the token in {} was refused: it must match the server's token (MCP_SERVER_TOKEN \
+             where the server runs)",
+            names(vars.iter().map(|(name, _)| name.as_str()))
+        ),
+        (unset, _) => format!(
+            "the config's Authorization header is built from {}, not set here: set {} to the \
+             server's token",
+            names(unset.iter().copied()),
+            if unset.len() == 1 { "it" } else { "them" }
+        ),
+    }
+}
+
+/// `A`, `A and B`, `A, B and C`.
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// An error as one line a user can act on: rmcp's message without the transport's Rust

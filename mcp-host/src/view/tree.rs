@@ -1,7 +1,7 @@
 //! The terminal tree: one trace's spans as an indented tree with a bar per span, the way
 //! the host prints it after a command and `mcp-host view FILE` prints a saved trace.
 
-use std::fmt::Write as _;
+use std::{collections::HashMap, fmt::Write as _};
 
 use super::{
     SpanRow, command_trace, duration, hex,
@@ -80,10 +80,28 @@ pub fn render_trace(trace: &[&SpanRow]) -> String {
 }
 
 /// One line of the tool calls in `trace` by tool, in order of first call: how many, the
-/// median and the slowest, as the caller saw them (its CLIENT spans). Empty without calls.
+/// median and the slowest, as the caller saw them (its CLIENT spans). A call relayed on
+/// (by `mcp-host proxy`, or any server that calls another) is the same call: only the
+/// outermost CLIENT span counts. Empty without calls.
 fn tool_latencies(trace: &[&SpanRow]) -> String {
+    let by_id: HashMap<&[u8], &SpanRow> = trace.iter().map(|r| (&r.span_id[..], *r)).collect();
+    let relayed = |row: &SpanRow| {
+        let mut parent = by_id.get(&row.parent_span_id[..]);
+        // Bounded: a hostile file may hold a cycle.
+        for _ in 0..trace.len() {
+            let Some(ancestor) = parent else { return false };
+            if ancestor.called_tool.is_some() {
+                return true;
+            }
+            parent = by_id.get(&ancestor.parent_span_id[..]);
+        }
+        false
+    };
     let mut calls: Vec<(&str, Vec<u64>)> = Vec::new();
-    let mut ordered: Vec<&&SpanRow> = trace.iter().filter(|r| r.called_tool.is_some()).collect();
+    let mut ordered: Vec<&&SpanRow> = trace
+        .iter()
+        .filter(|r| r.called_tool.is_some() && !relayed(r))
+        .collect();
     ordered.sort_by_key(|r| r.start);
     for row in ordered {
         let tool = row.called_tool.as_deref().unwrap_or_default();
@@ -215,7 +233,7 @@ Tool calls: read_file 1× 2.5ms, query_database 1× 4.0ms
         assert_eq!(format!("{}\n", trees[0]), render(&rows, "mcp-agent"));
         assert_eq!(
             trees[1],
-            "Trace: other-root  (trace id 02020202020202020202020202020202, 1 spans, services: mcp-host)\n\
+            "Trace: other-root  (trace id 02020202020202020202020202020202, 1 span, services: mcp-host)\n\
              └── other-root (mcp-host) .............................     10µs  |████████████████████████|\n"
         );
         assert_eq!(render_all(&[]), "Trace: no spans were received\n");
@@ -236,5 +254,22 @@ Tool calls: read_file 1× 2.5ms, query_database 1× 4.0ms
             "Tool calls: read_file 3× median 200µs max 300µs, query_database 1× 1.5ms\n"
         );
         assert_eq!(tool_latencies(&trace[2..3]), "");
+    }
+
+    #[test]
+    fn a_relayed_call_counts_once() {
+        // The host's call, the proxy's SERVER span under it, the proxy's own call on.
+        let host = call(Some("read_file"), 1, 900);
+        let proxy = SpanRow {
+            parent_span_id: vec![1],
+            ..call(None, 2, 800)
+        };
+        let relay = SpanRow {
+            parent_span_id: vec![2],
+            ..call(Some("read_file"), 3, 700)
+        };
+        let rows = [host, proxy, relay];
+        let trace: Vec<&SpanRow> = rows.iter().collect();
+        assert_eq!(tool_latencies(&trace), "Tool calls: read_file 1× 900µs\n");
     }
 }
