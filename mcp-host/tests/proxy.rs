@@ -901,6 +901,43 @@ fn stop_signal_reaches_the_server_and_spans_are_flushed(signal: libc::c_int) {
     assert!(has(&spans, "file-server", "tool-read_file"));
 }
 
+/// On a terminal (stdin and stdout a pseudo-terminal, as when a user tries the proxy by
+/// hand), Ctrl-C and SIGTERM still end it: stdin is read on a thread that only returns at
+/// the next line, and the proxy does not wait for it.
+#[test]
+fn on_a_terminal_ctrl_c_and_sigterm_end_the_proxy() {
+    for stop in ["ctrl-c", "sigterm"] {
+        let server = file_server();
+        let mut command = Command::new(HOST);
+        clean_env(&mut command);
+        command
+            .args(["proxy", "--name", "files", "--"])
+            .args(&server);
+        let mut terminal = common::terminal::OnTerminal::spawn(command);
+        // The server is up once it is the proxy's child.
+        let started = std::time::Instant::now();
+        while common::child_pids(terminal.child.id()).is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "no server");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let server_pid = common::child_pids(terminal.child.id())[0];
+        match stop {
+            "ctrl-c" => terminal.type_keys("\x03"),
+            // SAFETY: signalling our own child.
+            _ => unsafe {
+                libc::kill(terminal.child.id() as libc::pid_t, libc::SIGTERM);
+            },
+        }
+        let status = wait_timeout(&mut terminal.child, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{stop}: the proxy is still waiting for a line on stdin"));
+        assert_eq!(status.code(), Some(0), "{stop}: {status:?}");
+        assert!(
+            !Path::new(&format!("/proc/{server_pid}")).exists(),
+            "{stop}: the server has exited and was reaped"
+        );
+    }
+}
+
 #[test]
 fn what_the_client_sent_before_sigterm_reaches_the_server_and_is_answered() {
     let record = tempfile::NamedTempFile::new().unwrap();

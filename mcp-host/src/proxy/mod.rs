@@ -138,11 +138,15 @@ enum ClientEnd {
 /// answer; a client that asked itself gets the spans, after the proxy's own span.
 pub async fn run_proxy(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
     tokio::task::spawn_blocking(move || {
-        tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .context("starting the proxy's runtime")?
-            .block_on(relay(args, span_return))
+            .context("starting the proxy's runtime")?;
+        let code = runtime.block_on(relay(args, span_return));
+        // Not a plain drop: on a terminal, stdin is read on a blocking thread that only
+        // returns at the next line, and dropping the runtime would wait for it.
+        runtime.shutdown_background();
+        code
     })
     .await
     .context("the proxy's thread failed")?

@@ -6,6 +6,7 @@
 
 pub mod model;
 pub mod remote;
+pub mod terminal;
 
 // Not every suite reads the sample data.
 #[allow(unused_imports)]
