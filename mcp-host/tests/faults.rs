@@ -221,11 +221,16 @@ async fn a_slow_backend_gets_every_span_once_it_answers() {
     assert_eq!(backend.spans().len(), 300, "nothing is sent twice");
 }
 
-/// The port of the destination a loss summary names ("... did not reach http://HOST:PORT...").
-fn summary_port(line: &str) -> Option<&str> {
-    let url = line.split("did not reach http://").nth(1)?;
-    let authority = url.split(['/', ' ']).next()?.trim_end_matches(':');
-    authority.rsplit(':').next()
+/// The ports of the destinations a loss summary names ("... did not reach
+/// http://HOST:PORT...", once per destination).
+fn summary_ports(line: &str) -> Vec<&str> {
+    line.split("did not reach http://")
+        .skip(1)
+        .filter_map(|url| {
+            let authority = url.split(['/', ' ']).next()?.trim_end_matches(':');
+            authority.rsplit(':').next()
+        })
+        .collect()
 }
 
 #[test]
@@ -270,21 +275,33 @@ fn spans_over_the_queue_bound_are_counted_and_reported_once() {
     // One summary per process and destination, never one per batch. (With a queue of one
     // span, a destination that works may lose a span too: two spans can end before the
     // export thread takes the first.)
-    let mut summaries: Vec<(&str, Option<&str>)> = stderr
+    let lines: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("did not reach"))
-        .map(|line| {
-            let process = if line.starts_with("[file-server]") {
-                "file-server"
-            } else {
-                "host"
-            };
-            (process, summary_port(line))
+        .filter(|l| l.contains("trace_meta::export"))
+        .collect();
+    let process = |line: &str| {
+        if line.starts_with("[file-server]") {
+            "file-server"
+        } else {
+            "host"
+        }
+    };
+    let mut processes: Vec<&str> = lines.iter().map(|l| process(l)).collect();
+    processes.sort();
+    let count = processes.len();
+    processes.dedup();
+    assert_eq!(processes.len(), count, "one line per process: {lines:#?}");
+    let mut summaries: Vec<(&str, &str)> = lines
+        .iter()
+        .flat_map(|line| {
+            summary_ports(line)
+                .into_iter()
+                .map(move |port| (process(line), port))
         })
         .collect();
     let port = dead.rsplit(':').next().unwrap();
     assert!(
-        summaries.iter().any(|(_, reached)| *reached == Some(port)),
+        summaries.iter().any(|(_, reached)| *reached == port),
         "the loss at the dead backend is reported"
     );
     let reported = summaries.len();

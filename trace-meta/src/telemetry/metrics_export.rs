@@ -177,6 +177,7 @@ pub(super) fn setup(
         refused: AtomicBool::new(false),
         failing: AtomicBool::new(false),
         failed: AtomicU64::new(0),
+        shutting_down: AtomicBool::new(false),
     };
     let reader = SharedReader(Arc::new(
         ManualReader::builder()
@@ -222,6 +223,8 @@ async fn export_task(
                     let _ = reply.send(collect_and_export(&reader, &exporter).await);
                 }
                 Some(Command::Shutdown(reply)) => {
+                    // Its failure is in the summary at exit, not a line of its own.
+                    exporter.shutting_down.store(true, Ordering::Relaxed);
                     let exported = collect_and_export(&reader, &exporter).await;
                     let _ = reply.send(exported.and(exporter.shutdown()));
                     return;
@@ -345,6 +348,8 @@ struct ReportingMetricExporter {
     refused: AtomicBool,
     failing: AtomicBool,
     failed: AtomicU64,
+    /// The last export, at shutdown: a failure is reported with the rest, not alone.
+    shutting_down: AtomicBool,
 }
 
 impl PushMetricExporter for ReportingMetricExporter {
@@ -375,13 +380,15 @@ impl PushMetricExporter for ReportingMetricExporter {
                 }
             }
             Err(error) => {
-                let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
-                if !self.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        target: "trace_meta::export",
-                        "metrics export to {} failed: {error} ({failed} failed so far; further failures are counted, not logged)",
-                        self.endpoint
-                    );
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let first = !self.failing.swap(true, Ordering::Relaxed);
+                if first && !self.shutting_down.load(Ordering::Relaxed) {
+                    super::report::warn_once(|| {
+                        format!(
+                            "metrics export to {} failed: {error}; further failures are not logged",
+                            self.endpoint
+                        )
+                    });
                 }
             }
         }

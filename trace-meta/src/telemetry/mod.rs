@@ -649,20 +649,37 @@ impl TelemetryGuard {
             .provider
             .as_ref()
             .map_or(Ok(()), |p| p.shutdown_with_timeout(SHUTDOWN_TIMEOUT));
-        if let Err(error) = &result {
-            tracing::warn!(target: "trace_meta::export", "shutting down trace export: {error}");
-        }
         #[cfg(feature = "otlp")]
         let losses: Vec<SpanLoss> = self
             .destinations
             .iter()
             .filter_map(|state| state.loss())
             .collect();
+        #[cfg(not(feature = "otlp"))]
+        let losses: Vec<String> = Vec::new();
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         let metrics = metrics.map_or(Ok(()), |pending| pending.wait());
+        // One line for the whole shutdown: what each destination lost, and the metrics'
+        // last export. The SDK's own shutdown error (a flush that timed out, an exporter
+        // that failed) is the cause of a loss when there is one, so it is named only alone.
+        let mut lines: Vec<String> = losses.iter().map(ToString::to_string).collect();
+        if let (Err(error), true) = (&result, losses.is_empty()) {
+            lines.push(format!("shutting down trace export: {error}"));
+        }
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         if let Err(error) = &metrics {
-            tracing::warn!(target: "trace_meta::export", "shutting down metrics export: {error}");
+            let error = error.to_string();
+            if losses
+                .iter()
+                .any(|loss| loss.cause.as_ref() == Some(&error))
+            {
+                lines.push("the last metrics export failed the same way".to_owned());
+            } else {
+                lines.push(format!("the last metrics export failed: {error}"));
+            }
+        }
+        if !lines.is_empty() {
+            tracing::warn!(target: "trace_meta::export", "{}", lines.join("; "));
         }
         // Every exporter has finished or run out of time: what is still in flight is lost.
         #[cfg(feature = "otlp")]

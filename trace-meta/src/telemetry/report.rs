@@ -1,13 +1,29 @@
 //! Loss reporting: a failing backend is reported once, not once per batch, and spans that
 //! never reached a destination are counted and reported once at shutdown.
+//!
+//! One process, at most one live warning: the first export that fails while the process
+//! runs (traces or metrics, any destination) says so at once; what fails during shutdown is
+//! only counted. At shutdown one line sums up what was lost and why
+//! ([`super::TelemetryGuard::shutdown`]). A short-lived process whose backend is down thus
+//! prints one line.
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+/// Whether this process has printed its live warning about a failing export.
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Logs `message` as the process's one live export warning, unless it has had it.
+pub(super) fn warn_once(message: impl FnOnce() -> String) {
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(target: "trace_meta::export", "{}", message());
+    }
+}
 
 use opentelemetry_sdk::{
     Resource,
@@ -40,6 +56,10 @@ pub(super) struct ExportState {
     exported: AtomicU64,
     /// Of those, spans whose export failed.
     failed: AtomicU64,
+    /// The processor is shutting down: failures are counted, not logged.
+    shutting_down: AtomicBool,
+    /// Why the first failed export failed.
+    cause: Mutex<Option<String>>,
 }
 
 impl<E: SpanExporter + 'static> ReportingExporter<E> {
@@ -52,6 +72,8 @@ impl<E: SpanExporter + 'static> ReportingExporter<E> {
                 ended: AtomicU64::new(0),
                 exported: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                shutting_down: AtomicBool::new(false),
+                cause: Mutex::new(None),
             }),
         }
     }
@@ -88,12 +110,17 @@ impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
             }
             Err(error) => {
                 self.state.failed.fetch_add(spans, Ordering::Relaxed);
-                if !self.state.failing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        target: "trace_meta::export",
-                        "trace export to {} failed: {error}; spans are dropped until it answers, further failures are counted",
-                        self.state.endpoint
-                    );
+                if let Ok(mut cause) = self.state.cause.lock() {
+                    cause.get_or_insert_with(|| error.to_string());
+                }
+                let first = !self.state.failing.swap(true, Ordering::Relaxed);
+                if first && !self.state.shutting_down.load(Ordering::Relaxed) {
+                    warn_once(|| {
+                        format!(
+                            "trace export to {} failed: {error}; spans are dropped until it answers, and what is lost is counted at exit",
+                            self.state.endpoint
+                        )
+                    });
                 }
             }
         }
@@ -125,6 +152,7 @@ impl ExportState {
             ended,
             failed,
             dropped,
+            cause: self.cause.lock().ok().and_then(|cause| cause.clone()),
         })
     }
 }
@@ -132,8 +160,9 @@ impl ExportState {
 /// Spans that did not reach one destination.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{} of {ended} spans did not reach {endpoint}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
-    .failed + .dropped
+    "{} of {ended} spans did not reach {endpoint}{}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
+    .failed + .dropped,
+    .cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
 )]
 pub struct SpanLoss {
     /// The destination, as logs may show it (no credentials).
@@ -144,6 +173,8 @@ pub struct SpanLoss {
     pub failed: u64,
     /// Spans never exported: the queue was full, or the final flush timed out.
     pub dropped: u64,
+    /// Why the first failed export failed, when one did.
+    pub cause: Option<String>,
 }
 
 /// A batch processor that counts what it is given, so that spans dropped because the
@@ -214,11 +245,9 @@ impl SpanProcessor for ReportingProcessor {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let result = self.inner.shutdown_with_timeout(timeout);
-        if let Some(loss) = self.state.loss() {
-            tracing::warn!(target: "trace_meta::export", "{loss}");
-        }
-        result
+        // What fails from now on is in the summary at exit, not a line of its own.
+        self.state.shutting_down.store(true, Ordering::Relaxed);
+        self.inner.shutdown_with_timeout(timeout)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
