@@ -255,7 +255,7 @@ pub struct Common {
     /// Write the trace to FILE as one self-contained HTML page: every span as a bar to
     /// scale, coloured by service, nesting collapsible, errors in red, each span's
     /// attributes, events and links on a click. It opens from disk and loads nothing.
-    /// `chat` writes one page for the conversation, a section per turn.
+    /// `chat` writes one page for the conversation, a section for the servers' start and one per turn.
     #[arg(long, value_name = "FILE", global = true)]
     pub trace_html: Option<PathBuf>,
 

@@ -250,7 +250,8 @@ fn a_streamed_conversation_is_one_trace_per_turn_with_one_conversation_id() {
         assert_eq!(start.attributes[key], roots[0].attributes[key]);
     }
 
-    // The --trace-html page: one section per turn, in order, each the turn's trace.
+    // The --trace-html page: the servers' start, then one section per turn, in order, each
+    // the turn's trace (what `mcp-host view` shows of the same JSON).
     let page = page_data(&std::fs::read_to_string(json.with_extension("html")).unwrap());
     assert_eq!(page["title"], format!("Conversation {conversation}"));
     let sections: Vec<(String, String)> = page["sections"]
@@ -264,12 +265,16 @@ fn a_streamed_conversation_is_one_trace_per_turn_with_one_conversation_id() {
             )
         })
         .collect();
-    let expected: Vec<(String, String)> = [Q1, Q2, Q3]
-        .iter()
-        .zip(&roots)
-        .enumerate()
-        .map(|(i, (q, root))| (format!("Turn {}: {q}", i + 1), root.trace_id.clone()))
-        .collect();
+    let expected: Vec<(String, String)> =
+        std::iter::once(("Servers started".to_owned(), start.trace_id.clone()))
+            .chain(
+                [Q1, Q2, Q3]
+                    .iter()
+                    .zip(&roots)
+                    .enumerate()
+                    .map(|(i, (q, root))| (format!("Turn {}: {q}", i + 1), root.trace_id.clone())),
+            )
+            .collect();
     assert_eq!(sections, expected);
 
     // The chat spans: streamed, exact usage from the last chunk, time to first chunk.

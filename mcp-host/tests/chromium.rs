@@ -54,6 +54,17 @@ struct Rendered {
 /// Loads `url` in a fresh headless Chromium with `mode` (`--dump-dom` or
 /// `--screenshot=...`), killing it (and its helpers) past the timeout.
 fn headless(browser: &Path, url: &str, mode: &str, scratch: &Path) -> Rendered {
+    headless_at(browser, url, mode, scratch, (1400, 900))
+}
+
+/// [`headless`] in a window of `size` (width, height) pixels.
+fn headless_at(
+    browser: &Path,
+    url: &str,
+    mode: &str,
+    scratch: &Path,
+    size: (u32, u32),
+) -> Rendered {
     let profile = tempfile::tempdir_in(scratch).unwrap();
     let out = scratch.join("chromium.out");
     let err = scratch.join("chromium.err");
@@ -69,10 +80,10 @@ fn headless(browser: &Path, url: &str, mode: &str, scratch: &Path) -> Rendered {
             "--disable-sync",
             "--disable-extensions",
             "--hide-scrollbars",
-            "--window-size=1400,900",
             "--enable-logging=stderr",
             "--v=0",
         ])
+        .arg(format!("--window-size={},{}", size.0, size.1))
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(mode)
         .arg(url)
@@ -110,6 +121,16 @@ fn headless(browser: &Path, url: &str, mode: &str, scratch: &Path) -> Rendered {
             .map(str::to_owned)
             .collect(),
     }
+}
+
+/// The figures a page loaded with `#measure` wrote into its DOM.
+fn measured_figures(dom: &str) -> Value {
+    let start = dom
+        .find("<pre id=\"measure\">")
+        .expect("the page measured itself")
+        + "<pre id=\"measure\">".len();
+    let end = start + dom[start..].find("</pre>").unwrap();
+    serde_json::from_str(&dom[start..end]).unwrap()
 }
 
 fn url(file: &Path) -> String {
@@ -237,6 +258,21 @@ fn the_page_renders_in_headless_chromium_with_no_console_error_and_no_request() 
     let rows = shown.dom.matches("<div class=\"row").count()
         - shown.dom.matches("<div class=\"rows\"").count();
     assert_eq!(rows, 11, "every span of the default run is a row");
+    // In a 900 px window (the span panel open beside the waterfall), every name keeps room
+    // for several letters.
+    let narrow = headless_at(
+        &browser,
+        &format!("{}#measure", url(&page)),
+        "--dump-dom",
+        dir.path(),
+        (900, 700),
+    );
+    let figures = measured_figures(&narrow.dom);
+    say(&format!("chromium, the default run at 900 px: {figures}"));
+    assert!(
+        figures["narrowestNamePx"].as_f64().unwrap() >= 56.0,
+        "a span name is cut to a letter or two at 900 px: {figures}"
+    );
     for text in [
         "mcp-tool-orchestration",
         "SELECT sales",
@@ -324,12 +360,7 @@ fn the_page_renders_in_headless_chromium_with_no_console_error_and_no_request() 
     assert_eq!(dom.matches("<script").count(), 2, "no script was injected");
     assert!(!dom.contains("<img"), "no element was injected");
     assert!(dom.contains("&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x"));
-    let start = dom
-        .find("<pre id=\"measure\">")
-        .expect("the page measured itself")
-        + "<pre id=\"measure\">".len();
-    let end = start + dom[start..].find("</pre>").unwrap();
-    let figures: Value = serde_json::from_str(&dom[start..end]).unwrap();
+    let figures = measured_figures(dom);
     say(&format!(
         "chromium, 10,000 spans ({size} bytes of page): {figures}"
     ));

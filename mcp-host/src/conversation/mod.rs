@@ -181,6 +181,7 @@ pub async fn run_chat(
             return Err(error.into());
         }
     };
+    let start_trace = start.context().span().span_context().trace_id();
     drop(start);
     let toolbox = ServerSet::new(servers);
     let mut history = History::new(args.history_turns);
@@ -190,8 +191,8 @@ pub async fn run_chat(
     let mut answered = 0usize;
     // Turns of the current conversation id (`/new` starts another).
     let mut answered_here = 0usize;
-    // One section of the --trace-html page per turn.
-    let mut sections = Vec::new();
+    // One section of the --trace-html page for the servers' start, then one per turn.
+    let mut sections = vec![view::html::Section::new("Servers started", start_trace)];
 
     loop {
         let line = if input.is_terminal() {

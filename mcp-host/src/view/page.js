@@ -485,7 +485,12 @@
       scriptMs: +(firstRender - started).toFixed(1),
       rowsInDom: document.querySelectorAll('.row').length,
       domNodes: document.getElementsByTagName('*').length,
-      resourcesFetched: performance.getEntriesByType('resource').length
+      resourcesFetched: performance.getEntriesByType('resource').length,
+      // The narrowest span name in view, in px: a narrow window must not cut names to a
+      // letter.
+      narrowestNamePx: Math.round(Array.prototype.reduce.call(document.querySelectorAll('.row .nm'),
+        function (least, e) { return Math.min(least, e.getBoundingClientRect().width); }, Infinity)),
+      windowPx: window.innerWidth
     };
     if (biggest) {
       var vp = biggest.viewport;
