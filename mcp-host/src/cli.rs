@@ -255,7 +255,8 @@ pub struct Common {
     /// Write the trace to FILE as one self-contained HTML page: every span as a bar to
     /// scale, coloured by service, nesting collapsible, errors in red, each span's
     /// attributes, events and links on a click. It opens from disk and loads nothing.
-    /// `chat` writes one page for the conversation, a section for the servers' start and one per turn.
+    /// `chat` writes one page for the conversation, a section for the servers' start and
+    /// one per turn.
     #[arg(long, value_name = "FILE", global = true)]
     pub trace_html: Option<PathBuf>,
 
@@ -396,7 +397,7 @@ pub enum Command {
     /// progress, Ctrl-D ends; /help lists the commands. With stdin piped: one question per
     /// line, answered in turn. Example:
     /// `mcp-host chat --model llama3.1 --base-url http://localhost:11434/v1`
-    Chat(crate::conversation::ChatArgs),
+    Chat(Box<crate::conversation::ChatArgs>),
     /// List every configured server's tools.
     Tools,
     /// Make one traced tool call and print its result.
