@@ -33,7 +33,7 @@ pub struct ServeArgs {
     pub allowed_hosts: Vec<String>,
 
     /// With --http: a browser origin allowed to call, e.g. `https://app.example.com:443`,
-    /// besides the server's own loopback origin (http://127.0.0.1:PORT, localhost, [::1]).
+    /// besides the server's own loopback origin (http://127.0.0.1:PORT, localhost or ::1).
     /// A request carrying any other Origin header is refused (403). Repeatable.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
     pub allowed_origins: Vec<String>,
