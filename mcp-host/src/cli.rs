@@ -225,8 +225,10 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 /// Options shared by every mode.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
-    /// MCP client config to take servers from: Claude Desktop / Cursor / Claude Code
-    /// ({"mcpServers": ...}) or VS Code ({"servers": ...}). Default: the bundled servers.
+    /// MCP client config to take servers from, as the client wrote it: Claude Desktop,
+    /// Cursor, Windsurf, Claude Code ({"mcpServers": ...}, and ~/.claude.json's per-project
+    /// tables), VS Code (mcp.json's {"servers": ...}, settings.json's {"mcp": {"servers":
+    /// ...}}); stdio and http entries. Default: the bundled servers.
     #[arg(long, short, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 

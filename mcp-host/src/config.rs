@@ -1,7 +1,13 @@
-//! Server configuration in the formats MCP clients already use.
+//! Server configuration in the formats MCP clients already use: the one reader of client
+//! configs, for `--config` and `wrap-config` alike ([`server_tables`], [`transport`]).
 //!
-//! - Claude Desktop, Cursor, Claude Code: `{"mcpServers": {"name": {"command", "args", "env"}}}`
+//! - Claude Desktop, Cursor, Windsurf, Claude Code's `.mcp.json`:
+//!   `{"mcpServers": {"name": {"command", "args", "env"}}}` (Windsurf's remote entries:
+//!   `{"serverUrl": …}`)
+//! - Claude Code's `~/.claude.json`: the same table at the top and per project, under
+//!   `projects.*.mcpServers` (all are read; a name already read is skipped with a warning)
 //! - VS Code (`.vscode/mcp.json`): `{"servers": {"name": {"type": "stdio", "command", "args", "env"}}}`
+//! - VS Code's `settings.json`: `{"mcp": {"servers": {…}}}`
 //!
 //! Remote servers over Streamable HTTP, in the shapes those clients write them:
 //! - Claude Code, Cursor: `{"url": "https://…/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}`
@@ -20,8 +26,6 @@ use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
 };
-
-use serde::Deserialize;
 
 /// How to reach one MCP server: a program to start over stdio, or, when [`Self::remote`]
 /// is set, a URL to call over Streamable HTTP.
@@ -99,10 +103,8 @@ pub enum ConfigError {
         file: PathBuf,
         error: serde_json::Error,
     },
-    /// Neither `mcpServers` nor `servers` is present.
-    #[error(
-        "config {file} has neither \"mcpServers\" (Claude Desktop, Cursor, Claude Code) nor \"servers\" (VS Code)"
-    )]
+    /// No server table anywhere ([`server_tables`]).
+    #[error("config {file} has no server table: {NO_SERVER_TABLE}")]
     NoServers { file: PathBuf },
     /// One server entry is wrong.
     #[error("config {file}: server \"{server}\": field \"{field}\": {problem}")]
@@ -122,7 +124,7 @@ fn remote_spec(
     object: &serde_json::Map<String, serde_json::Value>,
     field_error: &dyn Fn(&'static str, String) -> ConfigError,
 ) -> Result<RemoteSpec, ConfigError> {
-    let url = match object.get("url") {
+    let url = match object.get("url").or_else(|| object.get("serverUrl")) {
         Some(serde_json::Value::String(url)) if !url.trim().is_empty() => {
             expand_vars(url.trim()).map_err(|problem| field_error("url", problem))?
         }
@@ -267,11 +269,76 @@ fn expand_vars_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resu
     Ok(out)
 }
 
-#[derive(Deserialize)]
-struct RawFile {
-    #[serde(rename = "mcpServers")]
-    mcp_servers: Option<serde_json::Map<String, serde_json::Value>>,
-    servers: Option<serde_json::Map<String, serde_json::Value>>,
+/// Where the clients keep their server tables, for messages about a file without one.
+pub(crate) const NO_SERVER_TABLE: &str = "neither \"mcpServers\" (Claude Desktop, Cursor, \
+Windsurf, Claude Code), \"projects.*.mcpServers\" (Claude Code's ~/.claude.json), \"servers\" \
+(VS Code's mcp.json) nor \"mcp.servers\" (VS Code's settings.json)";
+
+/// Every server table of a client config, in file order: `mcpServers`, `servers`,
+/// `mcp.servers`, and each `projects.*.mcpServers`. Empty when it has none.
+pub(crate) fn server_tables(
+    config: &mut serde_json::Value,
+) -> Vec<&mut serde_json::Map<String, serde_json::Value>> {
+    use serde_json::Value;
+    let Value::Object(root) = config else {
+        return Vec::new();
+    };
+    let mut tables = Vec::new();
+    for (key, value) in root.iter_mut() {
+        match (key.as_str(), value) {
+            ("mcpServers" | "servers", Value::Object(table)) => tables.push(table),
+            ("mcp", Value::Object(mcp)) => {
+                if let Some(Value::Object(table)) = mcp.get_mut("servers") {
+                    tables.push(table);
+                }
+            }
+            ("projects", Value::Object(projects)) => {
+                for project in projects.values_mut() {
+                    if let Some(Value::Object(table)) = project.get_mut("mcpServers") {
+                        tables.push(table);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    tables
+}
+
+/// How a config entry's server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport<'a> {
+    /// A program to start: `type: "stdio"`, or no `type` and a `command`.
+    Stdio,
+    /// Streamable HTTP: `type: "http"` (or `streamable-http`, `streamableHttp`), or no
+    /// `type`, a `url` (Windsurf: `serverUrl`) and no `command`.
+    Http,
+    /// Another transport (`sse`, …), which this host does not speak.
+    Other(&'a str),
+}
+
+/// The transport of one entry; `Err` when its `type` is not a string.
+pub(crate) fn transport(
+    entry: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Transport<'_>, &'static str> {
+    use serde_json::Value;
+    match entry.get("type") {
+        None | Some(Value::Null) => Ok(
+            if (entry.contains_key("url") || entry.contains_key("serverUrl"))
+                && !entry.contains_key("command")
+            {
+                Transport::Http
+            } else {
+                Transport::Stdio
+            },
+        ),
+        Some(Value::String(kind)) => Ok(match kind.as_str() {
+            "stdio" => Transport::Stdio,
+            "http" | "streamable-http" | "streamableHttp" => Transport::Http,
+            other => Transport::Other(other),
+        }),
+        Some(_) => Err("must be a string"),
+    }
 }
 
 /// The JSON type of `value`, for messages that must not echo it.
@@ -297,16 +364,31 @@ pub fn load(file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
 
 /// Parses config text; `file` names it in errors and anchors relative paths.
 pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
-    let raw: RawFile = serde_json::from_str(text).map_err(|error| ConfigError::Json {
-        file: file.to_owned(),
-        error,
-    })?;
-    let entries = raw
-        .mcp_servers
-        .or(raw.servers)
-        .ok_or_else(|| ConfigError::NoServers {
+    let mut config: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| ConfigError::Json {
             file: file.to_owned(),
+            error,
         })?;
+    let tables = server_tables(&mut config);
+    if tables.is_empty() {
+        return Err(ConfigError::NoServers {
+            file: file.to_owned(),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    let entries = tables
+        .into_iter()
+        .flat_map(|table| std::mem::take(table))
+        .filter(|(name, _)| {
+            let first = seen.insert(name.clone());
+            if !first {
+                eprintln!(
+                    "mcp-host: skipping a second server \"{name}\" in {}: the first of that name is used",
+                    file.display()
+                );
+            }
+            first
+        });
     // Absolute, because a server starts in this folder: a relative command resolved against
     // it must not be resolved against it a second time.
     let folder = file
@@ -338,16 +420,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
             );
             continue;
         }
-        let kind = match object.get("type") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(kind)) => Some(kind.as_str()),
-            Some(_) => return Err(field_error("type", "must be a string".into())),
-        };
-        let remote = match kind {
-            Some("http" | "streamable-http" | "streamableHttp") => true,
-            Some("stdio") => false,
-            None => object.contains_key("url") && !object.contains_key("command"),
-            Some(other) => {
+        let remote = match transport(object).map_err(|e| field_error("type", e.into()))? {
+            Transport::Http => true,
+            Transport::Stdio => false,
+            Transport::Other(other) => {
                 eprintln!(
                     "mcp-host: skipping server \"{name}\" in {}: transport \"{other}\" is not supported (stdio and http only)",
                     file.display()
@@ -433,6 +509,79 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_every_clients_server_table() {
+        let at = Path::new("/home/me/.config/x.json");
+        // Claude Code's ~/.claude.json: the top table and each project's; a name read
+        // already is skipped.
+        let specs = parse(
+            r#"{"numStartups": 3, "mcpServers": {"files": {"command": "fs"}},
+                "projects": {"/src/a": {"mcpServers": {"db": {"type": "stdio", "command": "db"},
+                                                       "files": {"command": "other"}}},
+                             "/src/b": {"allowedTools": []}}}"#,
+            at,
+        )
+        .unwrap();
+        let found: Vec<(&str, &str)> = specs
+            .iter()
+            .map(|s| (s.name.as_str(), s.command.to_str().unwrap()))
+            .collect();
+        assert_eq!(found, [("files", "fs"), ("db", "db")]);
+        // VS Code's settings.json, with a remote entry.
+        let specs = parse(
+            r#"{"editor.fontSize": 13, "mcp": {"servers": {
+                "db": {"type": "stdio", "command": "db-server"},
+                "remote": {"type": "http", "url": "http://127.0.0.1:8932/mcp"}}}}"#,
+            at,
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert!(specs[1].remote.is_some());
+        // Windsurf: Claude Desktop's format, remote servers under `serverUrl`.
+        let specs = parse(
+            r#"{"mcpServers": {"remote": {"serverUrl": "http://127.0.0.1:8931/mcp"}}}"#,
+            at,
+        )
+        .unwrap();
+        assert_eq!(
+            specs[0].remote.as_ref().unwrap().url,
+            "http://127.0.0.1:8931/mcp"
+        );
+        let error = parse(r#"{"theme": "dark"}"#, at).unwrap_err().to_string();
+        assert!(
+            error.contains("projects.*.mcpServers") && error.contains("mcp.servers"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_transport_rules_are_one() {
+        let entry = |json: &str| -> serde_json::Map<String, serde_json::Value> {
+            serde_json::from_str(json).unwrap()
+        };
+        for (json, expected) in [
+            (r#"{"command": "x"}"#, Ok(Transport::Stdio)),
+            (r#"{"type": "stdio", "command": "x"}"#, Ok(Transport::Stdio)),
+            (r#"{"url": "http://h/mcp"}"#, Ok(Transport::Http)),
+            (
+                r#"{"url": "http://h/mcp", "command": "x"}"#,
+                Ok(Transport::Stdio),
+            ),
+            (
+                r#"{"type": "streamableHttp", "url": "u"}"#,
+                Ok(Transport::Http),
+            ),
+            (
+                r#"{"type": "sse", "url": "u"}"#,
+                Ok(Transport::Other("sse")),
+            ),
+            (r#"{"type": 3}"#, Err("must be a string")),
+        ] {
+            let entry = entry(json);
+            assert_eq!(transport(&entry), expected, "{json}");
+        }
+    }
 
     #[test]
     fn reads_claude_desktop_format() {

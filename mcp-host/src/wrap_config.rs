@@ -54,9 +54,7 @@ pub enum WrapError {
     )]
     Json(serde_json::Error),
     /// No server table anywhere.
-    #[error(
-        "the config has no server table: neither \"mcpServers\" (Claude Desktop, Cursor, Claude Code), \"projects.*.mcpServers\" (Claude Code), \"servers\" (VS Code mcp.json) nor \"mcp.servers\" (VS Code settings.json)"
-    )]
+    #[error("the config has no server table: {}", crate::config::NO_SERVER_TABLE)]
     NoServers,
 }
 
@@ -158,30 +156,9 @@ pub fn run(args: WrapConfigArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every server table in the config (rule 1).
+/// Every server table in the config (rule 1): the host's one reader of client configs.
 fn server_tables(config: &mut Value) -> Result<Vec<&mut Map<String, Value>>, WrapError> {
-    let Value::Object(root) = config else {
-        return Err(WrapError::NoServers);
-    };
-    let mut tables = Vec::new();
-    for (key, value) in root.iter_mut() {
-        match (key.as_str(), value) {
-            ("mcpServers" | "servers", Value::Object(table)) => tables.push(table),
-            ("mcp", Value::Object(mcp)) => {
-                if let Some(Value::Object(table)) = mcp.get_mut("servers") {
-                    tables.push(table);
-                }
-            }
-            ("projects", Value::Object(projects)) => {
-                for project in projects.values_mut() {
-                    if let Some(Value::Object(table)) = project.get_mut("mcpServers") {
-                        tables.push(table);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    let tables = crate::config::server_tables(config);
     if tables.is_empty() {
         return Err(WrapError::NoServers);
     }
@@ -226,10 +203,10 @@ fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), 
     let Value::Object(fields) = entry else {
         return Err("not an object");
     };
-    if let Some(kind) = fields.get("type").and_then(Value::as_str)
-        && kind != "stdio"
-    {
-        return Err("not a stdio server");
+    match crate::config::transport(fields) {
+        Ok(crate::config::Transport::Stdio) => {}
+        Ok(_) => return Err("not a stdio server"),
+        Err(_) => return Err("its type is not a string"),
     }
     let Some(command) = fields.get("command").and_then(Value::as_str) else {
         return Err("no command: not a stdio server");
