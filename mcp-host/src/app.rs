@@ -17,7 +17,7 @@ use crate::{
     config::{self, ServerSpec},
     conversation::{self, Grouping, Printer},
     evaluation::Evaluation,
-    session::{RUNTIME_SHUTDOWN, Session},
+    session::{self, RUNTIME_SHUTDOWN, Session},
     signals::unless_signalled,
     toolbox::ServerSet,
 };
@@ -162,8 +162,8 @@ pub async fn run_query(
         return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
     let session = Session::start(common).await?;
-    let root_name = agent::root_span_name(agent);
     let root = session.root(agent::agent_span(agent, query, grouping));
+    let trace = session::trace_id(&root);
 
     let started = unless_signalled(session.start_servers(&specs).instrument(root.clone())).await;
     let servers = match started {
@@ -171,13 +171,13 @@ pub async fn run_query(
         Ok(Err(error)) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, &root_name).await?;
+            session.finish(Vec::new(), common, trace).await?;
             return Err(error.into());
         }
         Err(interrupted) => {
             eprintln!("mcp-host: interrupted while starting the servers");
             drop(root);
-            session.finish(Vec::new(), common, &root_name).await?;
+            session.finish(Vec::new(), common, trace).await?;
             return Ok(interrupted.exit_code());
         }
     };
@@ -216,7 +216,7 @@ pub async fn run_query(
     };
     drop(root);
     session
-        .finish(toolbox.into_servers(), common, &root_name)
+        .finish(toolbox.into_servers(), common, trace)
         .await?;
     if let Some(failure) = failure {
         eprintln!("mcp-host: error: {failure}");
@@ -231,13 +231,14 @@ pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Resu
         "mcp-host tools",
         otel.kind = "internal"
     ));
+    let trace = session::trace_id(&root);
     let started = session.start_servers(&specs).instrument(root.clone()).await;
     let servers = match started {
         Ok(servers) => servers,
         Err(error) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, "mcp-host tools").await?;
+            session.finish(Vec::new(), common, trace).await?;
             return Err(error.into());
         }
     };
@@ -247,7 +248,7 @@ pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Resu
         no_trace_view: true,
         ..common.clone()
     };
-    session.finish(servers, &quiet, "mcp-host tools").await?;
+    session.finish(servers, &quiet, trace).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -276,6 +277,7 @@ pub async fn call_one(
         })?;
     let session = Session::start(common).await?;
     let root = session.root(tracing::info_span!("mcp-host call", otel.kind = "internal"));
+    let trace = session::trace_id(&root);
     root.set_attribute(attr::GEN_AI_TOOL_NAME, tool.to_owned());
     let servers = match session
         .start_servers(std::slice::from_ref(&spec))
@@ -286,7 +288,7 @@ pub async fn call_one(
         Err(error) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, "mcp-host call").await?;
+            session.finish(Vec::new(), common, trace).await?;
             return Err(error.into());
         }
     };
@@ -318,7 +320,7 @@ pub async fn call_one(
         root.set_status(Status::error(error.to_string()));
     }
     drop(root);
-    session.finish(servers, common, "mcp-host call").await?;
+    session.finish(servers, common, trace).await?;
     if let Some(error) = failure {
         eprintln!("mcp-host: error: {error}");
     }

@@ -378,7 +378,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
     let mut seen = std::collections::HashSet::new();
     let entries = tables
         .into_iter()
-        .flat_map(|table| std::mem::take(table))
+        .flat_map(std::mem::take)
         .filter(|(name, _)| {
             let first = seen.insert(name.clone());
             if !first {

@@ -77,9 +77,10 @@ impl Collected {
             .all(|call| parents.contains(call.span_id.as_slice()))
     }
 
-    /// Whether, in the latest trace rooted at a span named `root_name`, every CLIENT span
-    /// of an MCP request (`mcp.method.name`) has a child among the spans received.
-    fn latest_calls_answered(&self, root_name: &str) -> bool {
+    /// Whether, in the trace `trace_id`, every CLIENT span of an MCP request
+    /// (`mcp.method.name`) has a child among the spans received; false before any of its
+    /// spans arrived.
+    fn calls_answered(&self, trace_id: &[u8]) -> bool {
         use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
         let resources = self.inner.lock().expect("collector lock");
         let spans: Vec<&opentelemetry_proto::tonic::trace::v1::Span> = resources
@@ -87,17 +88,10 @@ impl Collected {
             .flat_map(|r| &r.scope_spans)
             .flat_map(|s| &s.spans)
             .collect();
-        let Some(root) = spans
-            .iter()
-            .filter(|s| s.name == root_name && s.parent_span_id.is_empty())
-            .max_by_key(|s| s.start_time_unix_nano)
-        else {
+        let trace: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+        if trace.is_empty() {
             return false;
-        };
-        let trace: Vec<_> = spans
-            .iter()
-            .filter(|s| s.trace_id == root.trace_id)
-            .collect();
+        }
         let parents: std::collections::HashSet<&[u8]> =
             trace.iter().map(|s| s.parent_span_id.as_slice()).collect();
         trace
@@ -172,14 +166,17 @@ impl Receiver {
         }
     }
 
-    /// Waits, at most `limit`, until every CLIENT span of an MCP request in the latest trace
-    /// whose root is named `root_name` has a child here: the servers' side of each call.
-    /// A server that exports no spans leaves the wait to run its course.
-    pub async fn wait_for_children_of_latest(&self, root_name: &str, limit: std::time::Duration) {
+    /// Waits, at most `limit`, until every CLIENT span of an MCP request in the trace
+    /// `trace_id` has a child here: the servers' side of each call. A server that exports
+    /// no spans leaves the wait to run its course.
+    pub async fn wait_for_children_of(
+        &self,
+        trace_id: opentelemetry::trace::TraceId,
+        limit: std::time::Duration,
+    ) {
         let deadline = tokio::time::Instant::now() + limit;
-        while !self.collected.latest_calls_answered(root_name)
-            && tokio::time::Instant::now() < deadline
-        {
+        let id = trace_id.to_bytes();
+        while !self.collected.calls_answered(&id) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{TraceContextExt as _, TraceId};
 use rmcp::model::MetaObject;
 use trace_meta::telemetry::{Telemetry, TelemetryGuard};
 use tracing::Instrument as _;
@@ -91,14 +91,12 @@ impl Session {
         self.receiver.collected().snapshot()
     }
 
-    /// The tree of the latest trace whose root is `root_name`, once the host's spans are
-    /// flushed and the servers' spans of its calls have arrived (at most `limit` later).
-    pub async fn latest_tree(&self, root_name: &str, limit: Duration) -> String {
+    /// The tree of the trace `trace`, once the host's spans are flushed and the servers'
+    /// spans of its calls have arrived (at most `limit` later).
+    pub async fn tree(&self, trace: TraceId, limit: Duration) -> String {
         self.flush_spans().await;
-        self.receiver
-            .wait_for_children_of_latest(root_name, limit)
-            .await;
-        view::render(&view::rows(&self.collected()), root_name)
+        self.receiver.wait_for_children_of(trace, limit).await;
+        view::render(&view::rows(&self.collected()), trace)
     }
 
     /// The root span of a command: `span`, made a child of the outer context in
@@ -152,14 +150,15 @@ impl Session {
         Ok(started)
     }
 
-    /// Stops the servers, flushes every process's spans, then shows and saves the trace.
+    /// Stops the servers, flushes every process's spans, then shows and saves the trace of
+    /// the command, `trace` ([`trace_id`] of its root).
     pub async fn finish(
         self,
         servers: Vec<Server>,
         common: &Common,
-        root_name: &str,
+        trace: TraceId,
     ) -> anyhow::Result<()> {
-        self.finish_with(servers, common, root_name, None).await
+        self.finish_with(servers, common, Some(trace), None).await
     }
 
     /// [`finish`](Self::finish) for a conversation: the `--trace-html` page has one section
@@ -171,7 +170,7 @@ impl Session {
         title: &str,
         sections: Vec<view::html::Section>,
     ) -> anyhow::Result<()> {
-        self.finish_with(servers, common, "", Some((title, sections)))
+        self.finish_with(servers, common, None, Some((title, sections)))
             .await
     }
 
@@ -179,7 +178,7 @@ impl Session {
         self,
         servers: Vec<Server>,
         common: &Common,
-        root_name: &str,
+        trace: Option<TraceId>,
         sections: Option<(&str, Vec<view::html::Section>)>,
     ) -> anyhow::Result<()> {
         shutdown_all(servers).await;
@@ -199,15 +198,24 @@ impl Session {
             receiver.wait_for_remote_children(REMOTE_SPAN_WAIT).await;
         }
         let collected = receiver.collected().snapshot();
-        if !common.no_trace_view {
+        if let (false, Some(trace)) = (common.no_trace_view, trace) {
             let rows = view::rows(&collected);
-            print!("\n{}", view::render(&rows, root_name));
+            print!("\n{}", view::render(&rows, trace));
         }
         // The JSON is written even when the page cannot be.
-        let page = common.trace_html.as_ref().map(|path| match &sections {
-            Some((title, sections)) => view::html::write_page(path, &collected, title, sections),
-            None => view::html::write_command_page(path, &collected, root_name),
-        });
+        let page = common
+            .trace_html
+            .as_ref()
+            .map(|path| match (&sections, trace) {
+                (Some((title, sections)), _) => {
+                    view::html::write_page(path, &collected, title, sections)
+                }
+                (None, trace) => view::html::write_command_page(
+                    path,
+                    &collected,
+                    trace.unwrap_or(TraceId::INVALID),
+                ),
+            });
         if let Some(path) = &common.trace_json {
             view::write_otlp_json(path, collected)?;
         }
@@ -252,3 +260,9 @@ pub const REMOTE_SPAN_WAIT: Duration = Duration::from_secs(6);
 
 /// How long the runtime may take to wind down after a command.
 pub const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
+
+/// The trace id of `span` (a command's root, after [`Session::root`]): what its tree, page
+/// and waits are found by.
+pub fn trace_id(span: &tracing::Span) -> TraceId {
+    span.context().span().span_context().trace_id()
+}

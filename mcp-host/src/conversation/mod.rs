@@ -161,12 +161,13 @@ pub async fn run_chat(
     announce(&grouping, agent, input.is_terminal());
 
     let start = session.root(tracing::info_span!("mcp-host chat", otel.kind = "internal"));
+    let start_trace = crate::session::trace_id(&start);
     grouping.record(&start);
     let started = tokio::select! {
         started = session.start_servers(&specs).instrument(start.clone()) => started,
         _ = signals.recv() => {
             drop(start);
-            session.finish(Vec::new(), &quiet(common), "mcp-host chat").await?;
+            session.finish(Vec::new(), &quiet(common), start_trace).await?;
             return Ok(ExitCode::from(130));
         }
     };
@@ -176,21 +177,19 @@ pub async fn run_chat(
             start.set_status(Status::error(error.to_string()));
             drop(start);
             session
-                .finish(Vec::new(), &quiet(common), "mcp-host chat")
+                .finish(Vec::new(), &quiet(common), start_trace)
                 .await?;
             return Err(error.into());
         }
     };
-    let start_trace = start.context().span().span_context().trace_id();
     drop(start);
     let toolbox = ServerSet::new(servers);
     let mut history = History::new(args.history_turns);
     let printer = Printer::default();
-    let root_name = agent::root_span_name(agent);
     let mut code = ExitCode::SUCCESS;
     let mut answered = 0usize;
-    // Turns of the current conversation id (`/new` starts another).
-    let mut answered_here = 0usize;
+    // The trace of the last turn of the current conversation id (`/new` starts another).
+    let mut last_trace = None;
     // One section of the --trace-html page for the servers' start, then one per turn.
     let mut sections = vec![view::html::Section::new("Servers started", start_trace)];
 
@@ -234,20 +233,19 @@ pub async fn run_chat(
             Request::Tools => crate::toolbox::print_tools(toolbox.servers()),
             Request::New => {
                 history.clear();
-                answered_here = 0;
+                last_trace = None;
                 grouping = grouping.with_conversation_id(Grouping::new_conversation_id());
                 eprintln!(
                     "mcp-host: new conversation {}",
                     grouping.conversation_id.as_deref().unwrap_or_default()
                 );
             }
-            Request::Trace => {
-                if answered_here == 0 {
-                    eprintln!("mcp-host: no answer yet in this conversation; ask a question first");
-                } else {
-                    print!("{}", session.latest_tree(&root_name, TRACE_WAIT).await);
+            Request::Trace => match last_trace {
+                None => {
+                    eprintln!("mcp-host: no answer yet in this conversation; ask a question first")
                 }
-            }
+                Some(trace) => print!("{}", session.tree(trace, TRACE_WAIT).await),
+            },
             Request::Question(query) => {
                 if let Err(refusal) = agent.check(query) {
                     match agent.model() {
@@ -271,7 +269,7 @@ pub async fn run_chat(
                     println!();
                 }
                 answered += 1;
-                answered_here += 1;
+                last_trace = Some(trace_id);
                 sections.push(view::html::Section::new(
                     format!("Turn {answered}: {query}"),
                     trace_id,

@@ -38,7 +38,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    SpanRow, attribute, command_trace, hex,
+    SpanRow, attribute, hex,
     layout::{layout, ticks},
     rows, traces,
 };
@@ -88,27 +88,27 @@ pub fn sections_by_start(resource_spans: &[ResourceSpans]) -> Vec<Section> {
         .collect()
 }
 
-/// Writes the page of one command to `path`: the trace its tree shows (the latest whose
-/// root is `root_name`), titled by the trace's name.
+/// Writes the page of one command to `path`: its trace, `trace_id`, titled by the trace's
+/// name (`mcp-host` when none of its spans arrived).
 pub fn write_command_page(
     path: &Path,
     resource_spans: &[ResourceSpans],
-    root_name: &str,
+    trace_id: opentelemetry::trace::TraceId,
 ) -> anyhow::Result<()> {
     let rows = rows(resource_spans);
-    let sections: Vec<Section> = command_trace(&rows, root_name)
-        .map(|trace_id| {
-            let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == trace_id).collect();
-            Section {
-                title: layout(&trace).name,
-                trace_id,
-            }
-        })
-        .into_iter()
-        .collect();
+    let id = trace_id.to_bytes().to_vec();
+    let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == id).collect();
+    let sections: Vec<Section> = if trace.is_empty() {
+        Vec::new()
+    } else {
+        vec![Section {
+            title: layout(&trace).name,
+            trace_id: id,
+        }]
+    };
     let title = sections
         .first()
-        .map_or_else(|| root_name.to_owned(), |s| s.title.clone());
+        .map_or_else(|| "mcp-host".to_owned(), |s| s.title.clone());
     write_page(path, resource_spans, &title, &sections)
 }
 
@@ -806,17 +806,31 @@ mod tests {
     fn a_command_page_shows_the_command_trace() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("page.html");
-        write_command_page(&file, &sample(), "later").unwrap();
+        write_command_page(
+            &file,
+            &sample(),
+            opentelemetry::trace::TraceId::from_bytes([2; 16]),
+        )
+        .unwrap();
         let data = embedded(&std::fs::read_to_string(&file).unwrap());
         assert_eq!(data["title"], "later");
         assert_eq!(data["sections"].as_array().unwrap().len(), 1);
         assert_eq!(data["sections"][0]["traceId"], hex(&[2; 16]));
-        write_command_page(&file, &[], "mcp-agent").unwrap();
+        write_command_page(
+            &file,
+            &[],
+            opentelemetry::trace::TraceId::from_bytes([2; 16]),
+        )
+        .unwrap();
         let data = embedded(&std::fs::read_to_string(&file).unwrap());
         assert_eq!(data["sections"], serde_json::json!([]));
-        let error = write_command_page(&dir.path().join("no/such/dir.html"), &[], "x")
-            .unwrap_err()
-            .to_string();
+        let error = write_command_page(
+            &dir.path().join("no/such/dir.html"),
+            &[],
+            opentelemetry::trace::TraceId::INVALID,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.starts_with("writing the trace page to "), "{error}");
     }
 }

@@ -152,25 +152,6 @@ pub fn traces(rows: &[SpanRow]) -> Vec<(&[u8], Vec<&SpanRow>)> {
     groups
 }
 
-/// The trace a command's tree and page show: the latest whose root is named `root_name`,
-/// or the largest when there is none. `None` without spans.
-pub fn command_trace(rows: &[SpanRow], root_name: &str) -> Option<Vec<u8>> {
-    rows.iter()
-        .filter(|r| r.name == root_name && r.parent_span_id.is_empty())
-        .max_by_key(|r| r.start)
-        .map(|r| r.trace_id.clone())
-        .or_else(|| {
-            let mut counts: HashMap<&[u8], usize> = HashMap::new();
-            for row in rows {
-                *counts.entry(&row.trace_id).or_default() += 1;
-            }
-            counts
-                .into_iter()
-                .max_by_key(|(_, n)| *n)
-                .map(|(t, _)| t.to_vec())
-        })
-}
-
 /// Lower-case hex of `bytes`, as OTLP/JSON and W3C Trace Context write ids.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
@@ -275,13 +256,5 @@ pub(crate) mod tests {
         assert_eq!(groups[0].1.len(), 8);
         assert_eq!(groups[1].0, [2; 16]);
         assert_eq!(groups[1].1[0].name, "other-root");
-    }
-
-    #[test]
-    fn the_command_trace_is_the_named_root_else_the_largest() {
-        let rows = fixture();
-        assert_eq!(command_trace(&rows, "other-root"), Some(vec![2; 16]));
-        assert_eq!(command_trace(&rows, "nothing"), Some(vec![1; 16]));
-        assert_eq!(command_trace(&[], "mcp-agent"), None);
     }
 }

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, fmt::Write as _};
 
 use super::{
-    SpanRow, command_trace, duration, hex,
+    SpanRow, duration, hex,
     layout::{TraceLayout, layout},
     traces,
 };
@@ -12,14 +12,14 @@ use super::{
 const LABEL_WIDTH: usize = 56;
 const BAR_WIDTH: usize = 24;
 
-/// Renders the tree of the trace whose root is `root_name` (the latest such root), or of the
-/// largest trace when there is none. Spans whose parent never arrived are shown at the top
-/// level of their trace, marked, rather than dropped.
-pub fn render(rows: &[SpanRow], root_name: &str) -> String {
-    let Some(trace_id) = command_trace(rows, root_name) else {
+/// Renders the tree of the trace `trace_id` (a command's). Spans whose parent never
+/// arrived are shown at the top level of their trace, marked, rather than dropped.
+pub fn render(rows: &[SpanRow], trace_id: opentelemetry::trace::TraceId) -> String {
+    let id = trace_id.to_bytes();
+    let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == id).collect();
+    if trace.is_empty() {
         return "Trace: no spans were received\n".to_owned();
-    };
-    let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == trace_id).collect();
+    }
     render_trace(&trace)
 }
 
@@ -190,6 +190,7 @@ fn line(
 mod tests {
     use super::super::tests::fixture;
     use super::*;
+    use opentelemetry::trace::TraceId;
 
     fn call(tool: Option<&str>, start: u64, took_micros: u64) -> SpanRow {
         SpanRow {
@@ -206,7 +207,7 @@ mod tests {
     #[test]
     fn tree_is_unchanged() {
         let rows = fixture();
-        let tree = render(&rows, "mcp-agent");
+        let tree = render(&rows, TraceId::from_bytes([1; 16]));
         // The tree exactly as the host printed it before the page existed.
         let expected = r#"
 Trace: mcp-tool-orchestration  (trace id 01010101010101010101010101010101, 8 spans, services: mcp-host, db-server, file-server)
@@ -230,7 +231,10 @@ Tool calls: read_file 1× 2.5ms, query_database 1× 4.0ms
         let trees: Vec<&str> = all.split("\n\n").collect();
         assert_eq!(trees.len(), 2, "{all}");
         // Both start at the same instant; the tie goes by trace id.
-        assert_eq!(format!("{}\n", trees[0]), render(&rows, "mcp-agent"));
+        assert_eq!(
+            format!("{}\n", trees[0]),
+            render(&rows, TraceId::from_bytes([1; 16]))
+        );
         assert_eq!(
             trees[1],
             "Trace: other-root  (trace id 02020202020202020202020202020202, 1 span, services: mcp-host)\n\
