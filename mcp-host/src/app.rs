@@ -10,14 +10,16 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
-    agent::{self, Agent, AgentError, History, ModelAgent, OfflineAgent, Toolbox as _, Turn},
+    agent::{
+        self, Agent, AgentError, Grouping, History, ModelAgent, OfflineAgent, Toolbox as _, Turn,
+    },
     bundled,
     chat::{ChatClient, ModelConfig},
-    cli::{Cli, Command, Common, ModelArgs},
+    cli::{Cli, Command, ModelArgs},
     config::{self, ServerSpec},
-    conversation::{self, Grouping, Printer},
+    conversation::{self, Printer},
     evaluation::Evaluation,
-    session::{self, RUNTIME_SHUTDOWN, Session},
+    session::{self, RUNTIME_SHUTDOWN, Session, SessionOptions},
     signals::unless_signalled,
     toolbox::ServerSet,
 };
@@ -73,7 +75,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
         Some(Command::View(args)) => {
-            return crate::view::command::run(&args, &cli.common);
+            return crate::view::command::run(&args, &cli.common.trace_output());
         }
         _ => {}
     }
@@ -92,31 +94,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None => {
             let query = cli.query.as_deref().unwrap_or(crate::cli::DEFAULT_QUERY);
             let evaluation = cli.evaluation.evaluation();
-            let grouping = Grouping::from_args(&cli.grouping).with_evaluation(evaluation.clone());
+            let grouping = cli.grouping.grouping().with_evaluation(evaluation.clone());
             let agent = agent_for(&cli.model, &evaluation)?;
-            let common = cli
-                .common
-                .with_tool_attributes(evaluation.tool_attributes());
-            run_query(agent.as_ref(), query, &grouping, specs, &common).await
+            let options = cli.common.session_options(evaluation.tool_attributes());
+            run_query(agent.as_ref(), query, &grouping, specs, options).await
         }
         Some(Command::Chat(args)) => {
             let evaluation = args.evaluation.evaluation();
-            let grouping = Grouping::from_args(&args.grouping).with_evaluation(evaluation.clone());
+            let grouping = args.grouping.grouping().with_evaluation(evaluation.clone());
             let agent = agent_for(&args.model, &evaluation)?;
-            let common = cli
-                .common
-                .with_tool_attributes(evaluation.tool_attributes());
-            conversation::run_chat(agent.as_ref(), &args, grouping, specs, &common).await
+            let options = cli.common.session_options(evaluation.tool_attributes());
+            conversation::run_chat(agent.as_ref(), args.history_turns, grouping, specs, options)
+                .await
         }
         Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_) | Command::View(_)) => {
             unreachable!("handled above")
         }
-        Some(Command::Tools) => list_tools(specs, &cli.common).await,
+        Some(Command::Tools) => list_tools(specs, cli.common.session_options(Vec::new())).await,
         Some(Command::Call {
             server,
             tool,
             arguments,
-        }) => call_one(&server, &tool, &arguments, specs, &cli.common).await,
+        }) => {
+            let options = cli.common.session_options(Vec::new());
+            call_one(&server, &tool, &arguments, specs, options).await
+        }
     }
 }
 
@@ -155,13 +157,13 @@ pub async fn run_query(
     query: &str,
     grouping: &Grouping,
     specs: Vec<ServerSpec>,
-    common: &Common,
+    options: SessionOptions,
 ) -> anyhow::Result<ExitCode> {
     if let Err(refusal) = agent.check(query) {
         eprintln!("mcp-host: {refusal}");
         return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
-    let session = Session::start(common).await?;
+    let session = Session::start(options).await?;
     let root = session.root(agent::agent_span(agent, query, grouping));
     let trace = session::trace_id(&root);
 
@@ -171,13 +173,13 @@ pub async fn run_query(
         Ok(Err(error)) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, trace).await?;
+            session.finish(Vec::new(), trace).await?;
             return Err(error.into());
         }
         Err(interrupted) => {
             eprintln!("mcp-host: interrupted while starting the servers");
             drop(root);
-            session.finish(Vec::new(), common, trace).await?;
+            session.finish(Vec::new(), trace).await?;
             return Ok(interrupted.exit_code());
         }
     };
@@ -215,9 +217,7 @@ pub async fn run_query(
         }
     };
     drop(root);
-    session
-        .finish(toolbox.into_servers(), common, trace)
-        .await?;
+    session.finish(toolbox.into_servers(), trace).await?;
     if let Some(failure) = failure {
         eprintln!("mcp-host: error: {failure}");
     }
@@ -225,8 +225,13 @@ pub async fn run_query(
 }
 
 /// Prints every server's tools: one `mcp-host tools` trace with each server's discovery.
-pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Result<ExitCode> {
-    let session = Session::start(common).await?;
+pub async fn list_tools(
+    specs: Vec<ServerSpec>,
+    mut options: SessionOptions,
+) -> anyhow::Result<ExitCode> {
+    // The tool list is what it prints; the tree only on --trace-html / --trace-json.
+    options.output = options.output.without_tree();
+    let session = Session::start(options).await?;
     let root = session.root(tracing::info_span!(
         "mcp-host tools",
         otel.kind = "internal"
@@ -238,17 +243,13 @@ pub async fn list_tools(specs: Vec<ServerSpec>, common: &Common) -> anyhow::Resu
         Err(error) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, trace).await?;
+            session.finish(Vec::new(), trace).await?;
             return Err(error.into());
         }
     };
     crate::toolbox::print_tools(&servers);
     drop(root);
-    let quiet = Common {
-        no_trace_view: true,
-        ..common.clone()
-    };
-    session.finish(servers, &quiet, trace).await?;
+    session.finish(servers, trace).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -258,7 +259,7 @@ pub async fn call_one(
     tool: &str,
     arguments: &str,
     specs: Vec<ServerSpec>,
-    common: &Common,
+    options: SessionOptions,
 ) -> anyhow::Result<ExitCode> {
     let arguments: serde_json::Value = serde_json::from_str(arguments)
         .with_context(|| format!("the arguments {arguments:?} are not JSON"))?;
@@ -275,7 +276,7 @@ pub async fn call_one(
                 names.join(", ")
             )
         })?;
-    let session = Session::start(common).await?;
+    let session = Session::start(options).await?;
     let root = session.root(tracing::info_span!("mcp-host call", otel.kind = "internal"));
     let trace = session::trace_id(&root);
     root.set_attribute(attr::GEN_AI_TOOL_NAME, tool.to_owned());
@@ -288,7 +289,7 @@ pub async fn call_one(
         Err(error) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), common, trace).await?;
+            session.finish(Vec::new(), trace).await?;
             return Err(error.into());
         }
     };
@@ -320,7 +321,7 @@ pub async fn call_one(
         root.set_status(Status::error(error.to_string()));
     }
     drop(root);
-    session.finish(servers, common, trace).await?;
+    session.finish(servers, trace).await?;
     if let Some(error) = failure {
         eprintln!("mcp-host: error: {error}");
     }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::{servers::Calls, session::SessionOptions, view::TraceOutput};
+
 /// The query run when none is given.
 pub const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
 
@@ -144,6 +146,27 @@ fn check_applicable(matches: &clap::ArgMatches, command: &clap::Command) -> Resu
         Some(id) => Err(format!("`{name}` does not use {}", flag(&id))),
         None => Ok(()),
     }
+}
+
+/// Options of `mcp-host chat` beyond the shared ones.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatArgs {
+    /// Earlier turns the model is sent with each question (0: none, every question stands
+    /// alone). Older turns are dropped whole; so are turns past about 400,000 characters.
+    #[arg(long, value_name = "N", default_value_t = crate::agent::history::DEFAULT_MAX_TURNS)]
+    pub history_turns: usize,
+
+    /// The model settings.
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// How the conversation's traces are grouped in the backend.
+    #[command(flatten)]
+    pub grouping: GroupingArgs,
+
+    /// What Confident AI evaluates and how it prices the model calls.
+    #[command(flatten)]
+    pub evaluation: EvaluationArgs,
 }
 
 /// Which model answers, and how it is asked.
@@ -288,11 +311,6 @@ pub struct Common {
     /// host does says so, and they are not sent twice.
     #[arg(long, global = true)]
     pub no_span_return: bool,
-
-    /// Recorded on every tool call's span; set from the evaluation flags of the commands
-    /// that run an agent, not a flag of its own.
-    #[arg(skip)]
-    pub tool_attributes: Vec<opentelemetry::KeyValue>,
 }
 
 /// Confident AI's online evaluations and costs: a metric collection (made in Confident AI's
@@ -364,17 +382,45 @@ fn parse_price(text: &str) -> Result<f64, String> {
     }
 }
 
-impl Common {
-    /// These options, with `attributes` recorded on every tool call's span (Confident AI's
-    /// tool metric collection).
-    pub fn with_tool_attributes(mut self, attributes: Vec<opentelemetry::KeyValue>) -> Self {
-        self.tool_attributes = attributes;
-        self
+impl GroupingArgs {
+    /// The grouping keys given.
+    pub fn grouping(&self) -> crate::agent::Grouping {
+        crate::agent::Grouping::given(
+            self.thread_id.as_deref(),
+            self.user_id.as_deref(),
+            &self.tags,
+            &self.metadata,
+            self.environment.as_deref(),
+        )
     }
+}
 
+impl Common {
     /// What the host asks servers for back on each call: the whole tree under their span.
     pub fn span_return(&self) -> Option<trace_meta::span_return::SpanRequest> {
         (!self.no_span_return).then_some(trace_meta::span_return::SpanRequest { detailed: true })
+    }
+
+    /// What becomes of a command's trace.
+    pub fn trace_output(&self) -> TraceOutput {
+        TraceOutput {
+            tree: !self.no_trace_view,
+            json: self.trace_json.clone(),
+            html: self.trace_html.clone(),
+        }
+    }
+
+    /// How a run of the host is set up, its tool calls recording `tool_attributes`.
+    pub fn session_options(&self, tool_attributes: Vec<opentelemetry::KeyValue>) -> SessionOptions {
+        SessionOptions {
+            receiver: self.receiver,
+            calls: Calls {
+                timeout: self.call_timeout,
+                span_return: self.span_return(),
+                tool_attributes,
+            },
+            output: self.trace_output(),
+        }
     }
 }
 
@@ -399,7 +445,7 @@ pub enum Command {
     /// progress, Ctrl-D ends; /help lists the commands. With stdin piped: one question per
     /// line, answered in turn. Example:
     /// `mcp-host chat --model llama3.1 --base-url http://localhost:11434/v1`
-    Chat(Box<crate::conversation::ChatArgs>),
+    Chat(Box<ChatArgs>),
     /// List every configured server's tools.
     Tools,
     /// Make one traced tool call and print its result.

@@ -374,11 +374,6 @@ impl Server {
         }
     }
 
-    /// Whether this server offers `tool`.
-    pub fn has_tool(&self, tool: &str) -> bool {
-        self.tools.iter().any(|t| t.name == tool)
-    }
-
     /// Calls a tool in a traced `mcp-tool-{tool}` span (with the model's `call_id` as
     /// `gen_ai.tool.call.id`, when a model asked for the call). A server that dies or breaks
     /// the protocol yields an error naming it, with its exit status and last stderr lines.

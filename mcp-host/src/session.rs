@@ -2,7 +2,7 @@
 //! process's spans, the servers started under the command's root span, and the flush and
 //! trace view at the end.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context as _;
 use opentelemetry::trace::{TraceContextExt as _, TraceId};
@@ -12,11 +12,10 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
-    cli::Common,
     config::ServerSpec,
     receiver::Receiver,
     servers::{Calls, Failure, Server, ServerError},
-    view,
+    view::{self, TraceOutput},
 };
 
 /// Variable holding an outer `traceparent` (CI systems and outer agents set it for their
@@ -24,6 +23,18 @@ use crate::{
 pub const TRACEPARENT_ENV: &str = "TRACEPARENT";
 /// Variable holding the outer `tracestate`, read only with a valid [`TRACEPARENT_ENV`].
 pub const TRACESTATE_ENV: &str = "TRACESTATE";
+
+/// How a run of the host is set up.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Where the local receiver listens (an ephemeral loopback port when `None`); given,
+    /// the run waits a moment at its end for servers that export on their own.
+    pub receiver: Option<SocketAddr>,
+    /// How calls to the servers are made.
+    pub calls: Calls,
+    /// What becomes of the trace.
+    pub output: TraceOutput,
+}
 
 /// Telemetry and the local receiver for one run of the host.
 pub struct Session {
@@ -33,16 +44,20 @@ pub struct Session {
     receiver: Receiver,
     /// How calls to the servers are made.
     calls: Calls,
+    /// What becomes of the trace.
+    output: TraceOutput,
+    /// Whether the receiver was given, so that servers run elsewhere export to it.
+    fixed_receiver: bool,
     /// Variables set for the servers this session starts, unless their config or the
     /// host's environment sets them.
     child_env: Vec<(&'static str, String)>,
 }
 
 impl Session {
-    /// Starts the receiver (on `common.receiver`, else an ephemeral loopback port), then
+    /// Starts the receiver (on `options.receiver`, else an ephemeral loopback port), then
     /// telemetry exporting to it (and to the user's backend).
-    pub async fn start(common: &Common) -> anyhow::Result<Self> {
-        let receiver = match common.receiver {
+    pub async fn start(options: SessionOptions) -> anyhow::Result<Self> {
+        let receiver = match options.receiver {
             Some(addr) => Receiver::start_on(addr).await.with_context(|| {
                 format!("starting the local trace receiver on {addr} (--receiver)")
             })?,
@@ -60,11 +75,9 @@ impl Session {
         Ok(Self {
             receiver,
             telemetry,
-            calls: Calls {
-                timeout: common.call_timeout,
-                span_return: common.span_return(),
-                tool_attributes: common.tool_attributes.clone(),
-            },
+            calls: options.calls,
+            output: options.output,
+            fixed_receiver: options.receiver.is_some(),
             child_env: Vec::new(),
         })
     }
@@ -152,13 +165,8 @@ impl Session {
 
     /// Stops the servers, flushes every process's spans, then shows and saves the trace of
     /// the command, `trace` ([`trace_id`] of its root).
-    pub async fn finish(
-        self,
-        servers: Vec<Server>,
-        common: &Common,
-        trace: TraceId,
-    ) -> anyhow::Result<()> {
-        self.finish_with(servers, common, Some(trace), None).await
+    pub async fn finish(self, servers: Vec<Server>, trace: TraceId) -> anyhow::Result<()> {
+        self.finish_with(servers, Some(trace), None).await
     }
 
     /// [`finish`](Self::finish) for a conversation: the `--trace-html` page has one section
@@ -166,18 +174,16 @@ impl Session {
     pub async fn finish_conversation(
         self,
         servers: Vec<Server>,
-        common: &Common,
         title: &str,
         sections: Vec<view::html::Section>,
     ) -> anyhow::Result<()> {
-        self.finish_with(servers, common, None, Some((title, sections)))
+        self.finish_with(servers, None, Some((title, sections)))
             .await
     }
 
     async fn finish_with(
         self,
         servers: Vec<Server>,
-        common: &Common,
         trace: Option<TraceId>,
         sections: Option<(&str, Vec<view::html::Section>)>,
     ) -> anyhow::Result<()> {
@@ -185,6 +191,8 @@ impl Session {
         let Session {
             mut telemetry,
             receiver,
+            output,
+            fixed_receiver,
             ..
         } = self;
         // The exporter posts to our own receiver, which needs the runtime: flush off it.
@@ -192,31 +200,26 @@ impl Session {
         let _logged = tokio::task::spawn_blocking(move || telemetry.shutdown())
             .await
             .context("flushing spans")?;
-        if common.receiver.is_some() {
+        if fixed_receiver {
             // Servers reached over HTTP export on their own schedule; give them a moment to
             // deliver the children of the host's calls to them.
             receiver.wait_for_remote_children(REMOTE_SPAN_WAIT).await;
         }
         let collected = receiver.collected().snapshot();
-        if let (false, Some(trace)) = (common.no_trace_view, trace) {
+        if let (true, Some(trace)) = (output.tree, trace) {
             let rows = view::rows(&collected);
             print!("\n{}", view::render(&rows, trace));
         }
         // The JSON is written even when the page cannot be.
-        let page = common
-            .trace_html
-            .as_ref()
-            .map(|path| match (&sections, trace) {
-                (Some((title, sections)), _) => {
-                    view::html::write_page(path, &collected, title, sections)
-                }
-                (None, trace) => view::html::write_command_page(
-                    path,
-                    &collected,
-                    trace.unwrap_or(TraceId::INVALID),
-                ),
-            });
-        if let Some(path) = &common.trace_json {
+        let page = output.html.as_ref().map(|path| match (&sections, trace) {
+            (Some((title, sections)), _) => {
+                view::html::write_page(path, &collected, title, sections)
+            }
+            (None, trace) => {
+                view::html::write_command_page(path, &collected, trace.unwrap_or(TraceId::INVALID))
+            }
+        });
+        if let Some(path) = &output.json {
             view::write_otlp_json(path, collected)?;
         }
         page.transpose()?;

@@ -42,17 +42,14 @@ impl History {
         }
     }
 
-    /// The bound on turns.
-    pub fn max_turns(&self) -> usize {
-        self.max_turns
-    }
-
     /// How many turns are kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.turns.len()
     }
 
     /// Whether no turn is kept.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.turns.is_empty()
     }

@@ -10,6 +10,7 @@
 //! Both are object-safe (`Box<dyn Agent>`), and both reach servers only through
 //! `&dyn Toolbox`, so a test or another program can drive them with any toolbox.
 
+mod grouping;
 pub mod history;
 mod model;
 mod names;
@@ -21,12 +22,12 @@ use rmcp::model::{CallToolResult, ErrorData, JsonObject, Tool};
 use trace_meta::{attributes as attr, content::Capture};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+pub use grouping::Grouping;
 pub use history::History;
 pub use model::{DEFAULT_MAX_STEPS, ModelAgent};
-pub use names::exposed_names;
 pub use offline::OfflineAgent;
 
-use crate::{chat::ChatError, conversation::Grouping, servers::ServerError};
+use crate::{chat::ChatError, servers::ServerError};
 
 /// `confident.trace.name` of an agent run.
 pub const TRACE_NAME: &str = "mcp-tool-orchestration";
@@ -104,14 +105,6 @@ pub trait Output: Send + Sync {
     /// A model request ended in tool calls: what it wrote so far stands apart from what
     /// comes after the calls (a printer starts a new line).
     fn end_of_step(&self) {}
-}
-
-/// An [`Output`] that drops everything (the caller only wants the returned answer).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Silent;
-
-impl Output for Silent {
-    fn text(&self, _piece: &str) {}
 }
 
 /// One question for an agent, with what it needs to answer it.

@@ -22,7 +22,6 @@
 //! Children export every [`CHILD_EXPORT_DELAY`] during a conversation, so `/trace` can show
 //! their side of the last turn while they still run.
 
-mod grouping;
 mod input;
 mod printer;
 
@@ -33,15 +32,13 @@ use trace_meta::attributes as attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-pub use grouping::Grouping;
 pub use input::{Input, Line};
 pub use printer::Printer;
 
 use crate::{
-    agent::{self, Agent, History, Toolbox as _, Turn, history::DEFAULT_MAX_TURNS},
-    cli::Common,
+    agent::{self, Agent, Grouping, History, Toolbox as _, Turn},
     config::ServerSpec,
-    session::Session,
+    session::{Session, SessionOptions},
     signals::Signals,
     toolbox::ServerSet,
     view,
@@ -55,27 +52,6 @@ pub const TRACE_WAIT: Duration = Duration::from_secs(2);
 
 /// The prompt on a terminal.
 const PROMPT: &str = "> ";
-
-/// Options of `mcp-host chat` beyond the shared ones.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ChatArgs {
-    /// Earlier turns the model is sent with each question (0: none, every question stands
-    /// alone). Older turns are dropped whole; so are turns past about 400,000 characters.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TURNS)]
-    pub history_turns: usize,
-
-    /// The model settings.
-    #[command(flatten)]
-    pub model: crate::cli::ModelArgs,
-
-    /// How the conversation's traces are grouped in the backend.
-    #[command(flatten)]
-    pub grouping: crate::cli::GroupingArgs,
-
-    /// What Confident AI evaluates and how it prices the model calls.
-    #[command(flatten)]
-    pub evaluation: crate::cli::EvaluationArgs,
-}
 
 /// What a line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -144,18 +120,20 @@ enum TurnEnd {
 /// Runs a conversation to its end; see the module doc.
 pub async fn run_chat(
     agent: &dyn Agent,
-    args: &ChatArgs,
+    history_turns: usize,
     grouping: Grouping,
     specs: Vec<ServerSpec>,
-    common: &Common,
+    mut options: SessionOptions,
 ) -> anyhow::Result<ExitCode> {
+    // A conversation shows trees on `/trace`, not all of them at the end.
+    options.output = options.output.without_tree();
     let mut signals = Signals::install()?;
     let mut input = Input::open()?;
     let mut grouping = match grouping.conversation_id {
         Some(_) => grouping,
         None => grouping.with_conversation_id(Grouping::new_conversation_id()),
     };
-    let session = Session::start(common)
+    let session = Session::start(options)
         .await?
         .with_child_export_delay(CHILD_EXPORT_DELAY);
     announce(&grouping, agent, input.is_terminal());
@@ -167,7 +145,7 @@ pub async fn run_chat(
         started = session.start_servers(&specs).instrument(start.clone()) => started,
         _ = signals.recv() => {
             drop(start);
-            session.finish(Vec::new(), &quiet(common), start_trace).await?;
+            session.finish(Vec::new(), start_trace).await?;
             return Ok(ExitCode::from(130));
         }
     };
@@ -176,15 +154,13 @@ pub async fn run_chat(
         Err(error) => {
             start.set_status(Status::error(error.to_string()));
             drop(start);
-            session
-                .finish(Vec::new(), &quiet(common), start_trace)
-                .await?;
+            session.finish(Vec::new(), start_trace).await?;
             return Err(error.into());
         }
     };
     drop(start);
     let toolbox = ServerSet::new(servers);
-    let mut history = History::new(args.history_turns);
+    let mut history = History::new(history_turns);
     let printer = Printer::default();
     let mut code = ExitCode::SUCCESS;
     let mut answered = 0usize;
@@ -295,7 +271,7 @@ pub async fn run_chat(
         grouping.conversation_id.as_deref().unwrap_or_default()
     );
     session
-        .finish_conversation(toolbox.into_servers(), &quiet(common), &title, sections)
+        .finish_conversation(toolbox.into_servers(), &title, sections)
         .await?;
     Ok(code)
 }
@@ -379,15 +355,6 @@ fn announce(grouping: &Grouping, agent: &dyn Agent, terminal: bool) {
     eprintln!("mcp-host: conversation {id} with {model}");
     if terminal {
         eprintln!("mcp-host: /help for commands, Ctrl-C stops an answer, Ctrl-D ends");
-    }
-}
-
-/// The shared options with the end-of-run tree turned off: a conversation shows trees on
-/// `/trace`, not all of them at the end.
-fn quiet(common: &Common) -> Common {
-    Common {
-        no_trace_view: true,
-        ..common.clone()
     }
 }
 

@@ -9,8 +9,8 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use super::TraceOutput;
 use super::{html, load_otlp_json, render_all, rows, traces, write_otlp_json};
-use crate::cli::Common;
 
 /// Arguments of `mcp-host view`.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,11 +29,11 @@ pub struct ViewArgs {
 
 /// Runs `mcp-host view`: prints the trees, or writes the page to `--html OUT` (or to the
 /// global `--trace-html OUT`) and says what it wrote.
-pub fn run(args: &ViewArgs, common: &Common) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ViewArgs, output: &TraceOutput) -> anyhow::Result<ExitCode> {
     let resource_spans = load_otlp_json(&args.file)?;
     let rows = rows(&resource_spans);
-    let page = args.html.as_deref().or(common.trace_html.as_deref());
-    if page.is_none() && !common.no_trace_view {
+    let page = args.html.as_deref().or(output.html.as_deref());
+    if page.is_none() && output.tree {
         print!("{}", render_all(&rows));
     }
     let traces = traces(&rows).len();
@@ -55,7 +55,7 @@ pub fn run(args: &ViewArgs, common: &Common) -> anyhow::Result<ExitCode> {
         html::write_page(out, &resource_spans, &title, &sections)?;
         println!("Wrote {}: {summary}", out.display());
     }
-    if let Some(out) = &common.trace_json {
+    if let Some(out) = &output.json {
         write_otlp_json(out, resource_spans)?;
         println!("Wrote {}: {summary}", out.display());
     }

@@ -13,7 +13,7 @@
 //!
 //! One page can hold several traces, one section each, in the order given:
 //!
-//! ```no_run
+//! ```ignore
 //! # fn demo(collected: &[opentelemetry_proto::tonic::trace::v1::ResourceSpans],
 //! #         turns: &[(String, opentelemetry::trace::TraceId)]) -> anyhow::Result<()> {
 //! use mcp_host::view::html::{Section, write_page};

@@ -28,7 +28,7 @@ use opentelemetry_proto::tonic::{
 };
 use trace_meta::attributes as attr;
 
-pub use otlp_json::{LoadError, load_otlp_json, write_otlp_json};
+pub use otlp_json::{load_otlp_json, write_otlp_json};
 pub use tree::{render, render_all};
 
 /// One span, flattened out of its resource and scope.
@@ -150,6 +150,27 @@ pub fn traces(rows: &[SpanRow]) -> Vec<(&[u8], Vec<&SpanRow>)> {
     }
     groups.sort_by_key(|(id, spans)| (spans.iter().map(|r| r.start).min(), *id));
     groups
+}
+
+/// What becomes of a command's trace when it ends.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOutput {
+    /// Print its tree on stdout.
+    pub tree: bool,
+    /// Write every collected span to this file as OTLP/JSON.
+    pub json: Option<std::path::PathBuf>,
+    /// Write the trace page to this file.
+    pub html: Option<std::path::PathBuf>,
+}
+
+impl TraceOutput {
+    /// The same, without the tree: a command that prints what it has to say itself.
+    pub fn without_tree(&self) -> Self {
+        Self {
+            tree: false,
+            ..self.clone()
+        }
+    }
 }
 
 /// Lower-case hex of `bytes`, as OTLP/JSON and W3C Trace Context write ids.

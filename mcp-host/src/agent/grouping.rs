@@ -11,8 +11,6 @@ use opentelemetry::{Array, StringValue, Value};
 use trace_meta::attributes as attr;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::cli::GroupingArgs;
-
 /// The grouping keys of a conversation's traces.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grouping {
@@ -31,33 +29,37 @@ pub struct Grouping {
 }
 
 impl Grouping {
-    /// The keys the command line (or their environment variables) gave; blank values are
-    /// not given.
-    pub fn from_args(args: &GroupingArgs) -> Self {
-        let given = |value: &Option<String>| {
+    /// The keys a user gave: blank values are not given, a repeated tag counts once, a
+    /// later metadata value for a key wins.
+    pub fn given(
+        thread_id: Option<&str>,
+        user_id: Option<&str>,
+        tags: &[String],
+        metadata: &[(String, String)],
+        environment: Option<&str>,
+    ) -> Self {
+        let given = |value: Option<&str>| {
             value
-                .as_deref()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let mut tags: Vec<String> = Vec::new();
-        for tag in args.tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-            if !tags.iter().any(|t| t == tag) {
-                tags.push(tag.to_owned());
+        let mut kept: Vec<String> = Vec::new();
+        for tag in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            if !kept.iter().any(|t| t == tag) {
+                kept.push(tag.to_owned());
             }
         }
-        let metadata = args
-            .metadata
+        let metadata = metadata
             .iter()
             .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
             .collect();
         Self {
-            conversation_id: given(&args.thread_id),
-            user_id: given(&args.user_id),
-            tags,
+            conversation_id: given(thread_id),
+            user_id: given(user_id),
+            tags: kept,
             metadata,
-            environment: given(&args.environment),
+            environment: given(environment),
             evaluation: crate::evaluation::Evaluation::default(),
         }
     }
@@ -114,17 +116,16 @@ mod tests {
 
     #[test]
     fn blank_and_repeated_values_are_dropped() {
-        let args = GroupingArgs {
-            thread_id: Some("  ".into()),
-            user_id: Some(" ada ".into()),
-            tags: vec!["demo".into(), " ".into(), "demo".into(), "eu".into()],
-            metadata: vec![
+        let grouping = Grouping::given(
+            Some("  "),
+            Some(" ada "),
+            &["demo".into(), " ".into(), "demo".into(), "eu".into()],
+            &[
                 ("team".into(), "data".into()),
                 ("team".into(), "sales".into()),
             ],
-            environment: None,
-        };
-        let grouping = Grouping::from_args(&args);
+            None,
+        );
         assert_eq!(grouping.conversation_id, None);
         assert_eq!(grouping.user_id.as_deref(), Some("ada"));
         assert_eq!(grouping.tags, ["demo", "eu"]);
@@ -133,7 +134,7 @@ mod tests {
             r#"{"team":"sales"}"#
         );
         assert_eq!(
-            Grouping::from_args(&GroupingArgs::default()),
+            Grouping::given(None, None, &[], &[], None),
             Grouping::default()
         );
         let id = Grouping::new_conversation_id();
