@@ -171,7 +171,7 @@ where
         .map_err(RunError::Runtime)?;
     let served = runtime.block_on(async {
         // Before anything else: a signal during setup must still end the process cleanly.
-        let mut signals = ShutdownSignals::install();
+        let mut signals = StopSignals::install();
         let handler = tokio::select! {
             made = make() => made.map_err(|e| RunError::Setup(e.into()))?,
             signal = signals.recv() => {
@@ -343,6 +343,7 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NotifyOnEof<R> {
 
 /// A signal that asks the process to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopSignal {
     /// SIGTERM: an MCP client or a supervisor ends the process.
     Terminate,
@@ -357,6 +358,12 @@ impl StopSignal {
             Self::Terminate => 15,
             Self::Interrupt => 2,
         }
+    }
+
+    /// The exit status a shell reports for a process this signal ended: `128 + N` (143,
+    /// 130).
+    pub fn exit_status(self) -> u8 {
+        128 + self.number()
     }
 }
 
@@ -373,17 +380,28 @@ impl std::fmt::Display for StopSignal {
 ///
 /// The handlers are installed when this is first polled.
 pub async fn shutdown_signal() -> StopSignal {
-    ShutdownSignals::install().recv().await
+    StopSignals::install().recv().await
 }
 
-/// SIGTERM and SIGINT handlers, installed on creation.
-struct ShutdownSignals {
+/// SIGTERM and SIGINT handlers, installed on creation and kept: a signal that arrives while
+/// no one waits is kept for the next [`recv`](Self::recv). For a process that handles
+/// several signals over its life (a conversation that cancels a turn on each Ctrl-C); a
+/// single wait is [`shutdown_signal`].
+pub struct StopSignals {
     #[cfg(unix)]
     streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-impl ShutdownSignals {
-    fn install() -> Self {
+impl std::fmt::Debug for StopSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopSignals").finish_non_exhaustive()
+    }
+}
+
+impl StopSignals {
+    /// Installs the handlers; when they cannot be installed, says so once on the log and
+    /// [`recv`](Self::recv) never resolves (only the client can end the process).
+    pub fn install() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -394,7 +412,7 @@ impl ShutdownSignals {
                 (Ok(term), Ok(int)) => Some((term, int)),
                 _ => {
                     tracing::warn!(
-                        "cannot listen for SIGTERM/SIGINT; only the client can end the server"
+                        "cannot listen for SIGTERM/SIGINT; only the client (or SIGKILL) can end this process"
                     );
                     None
                 }
@@ -407,7 +425,8 @@ impl ShutdownSignals {
         }
     }
 
-    async fn recv(&mut self) -> StopSignal {
+    /// The next SIGTERM or SIGINT.
+    pub async fn recv(&mut self) -> StopSignal {
         #[cfg(unix)]
         {
             let Some((term, int)) = &mut self.streams else {

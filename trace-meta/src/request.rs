@@ -112,6 +112,7 @@ pub const SPAN_NAMES_ENV: &str = "TRACE_META_SPAN_NAMES";
 ///
 /// Only tool calls differ: every other request is `{mcp.method.name} {target}` either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SpanNames {
     /// `mcp-tool-{tool}` (CLIENT) and `tool-{tool}` (SERVER), as the trace conventions say
     /// (and Confident AI renders).

@@ -94,10 +94,26 @@ pub struct Traced<H> {
 /// reads it for `server.address`, `server.port` and `client.address`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionInfo {
+    local: SocketAddr,
+    peer: SocketAddr,
+}
+
+impl ConnectionInfo {
+    /// A connection between the server's end `local` and the client's end `peer`; an
+    /// HTTP server of your own puts it in each request's extensions for [`Traced`].
+    pub fn new(local: SocketAddr, peer: SocketAddr) -> Self {
+        Self { local, peer }
+    }
+
     /// The server's end.
-    pub local: SocketAddr,
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
     /// The client's end.
-    pub peer: SocketAddr,
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
 }
 
 impl<H: ServerHandler> Traced<H> {

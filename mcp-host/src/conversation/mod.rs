@@ -28,7 +28,7 @@ mod printer;
 use std::{process::ExitCode, time::Duration};
 
 use opentelemetry::trace::{Status, TraceContextExt as _};
-use trace_meta::attributes as attr;
+use trace_meta::{StopSignal, StopSignals, attributes as attr};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -39,7 +39,6 @@ use crate::{
     agent::{self, Agent, Grouping, History, Toolbox as _, Turn},
     config::ServerSpec,
     session::{Session, SessionOptions},
-    signals::Signals,
     toolbox::ServerSet,
     view,
 };
@@ -127,7 +126,7 @@ pub async fn run_chat(
 ) -> anyhow::Result<ExitCode> {
     // A conversation shows trees on `/trace`, not all of them at the end.
     options.output = options.output.without_tree();
-    let mut signals = Signals::install()?;
+    let mut signals = StopSignals::install();
     let mut input = Input::open()?;
     let mut grouping = match grouping.conversation_id {
         Some(_) => grouping,
@@ -143,10 +142,10 @@ pub async fn run_chat(
     grouping.record(&start);
     let started = tokio::select! {
         started = session.start_servers(&specs).instrument(start.clone()) => started,
-        _ = signals.recv() => {
+        signal = signals.recv() => {
             drop(start);
             session.finish(Vec::new(), start_trace).await?;
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(signal.exit_status()));
         }
     };
     let servers = match started {
@@ -177,7 +176,7 @@ pub async fn run_chat(
             tokio::select! {
                 line = input.next(PROMPT) => line?,
                 signal = signals.recv() => {
-                    code = ExitCode::from(128 + signal as u8);
+                    code = ExitCode::from(signal.exit_status());
                     break;
                 }
             }
@@ -253,7 +252,7 @@ pub async fn run_chat(
                 match end {
                     TurnEnd::Answered | TurnEnd::Failed | TurnEnd::Cancelled => {}
                     TurnEnd::Terminated => {
-                        code = ExitCode::from(143);
+                        code = ExitCode::from(StopSignal::Terminate.exit_status());
                         break;
                     }
                 }
@@ -286,7 +285,7 @@ async fn turn(
     history: &mut History,
     grouping: &Grouping,
     printer: &Printer,
-    signals: &mut Signals,
+    signals: &mut StopSignals,
 ) -> (TurnEnd, opentelemetry::trace::TraceId) {
     let root = session.root(agent::agent_span(agent, query, grouping));
     let trace_id = root.context().span().span_context().trace_id();
@@ -303,7 +302,7 @@ async fn turn_in(
     toolbox: &ServerSet,
     history: &mut History,
     printer: &Printer,
-    signals: &mut Signals,
+    signals: &mut StopSignals,
     root: tracing::Span,
 ) -> TurnEnd {
     agent::record_tools(&root, toolbox.tools());
@@ -319,7 +318,7 @@ async fn turn_in(
         outcome = run => Some(outcome),
         signal = signals.recv() => {
             // Dropping the turn's future cancels the model request and the tool calls.
-            if signal == libc::SIGTERM {
+            if signal == StopSignal::Terminate {
                 root.set_status(Status::error("terminated"));
                 root.set_attribute(attr::ERROR_TYPE, attr::CANCELLED);
                 printer.finish();

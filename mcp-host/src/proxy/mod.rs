@@ -44,11 +44,9 @@ use tokio::{
     process::{Child, ChildStdin, ChildStdout, Command},
     sync::Mutex,
 };
+use trace_meta::StopSignals;
 
-use crate::{
-    child::{Stage, describe_exit, exit_code, signal_group},
-    signals::{Signals, signal_name},
-};
+use crate::child::{Stage, describe_exit, exit_code, signal_group};
 use ledger::{Answer, Direction, Ledger};
 use message::{Kind, Line};
 
@@ -166,7 +164,7 @@ async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
     let ledger = Arc::new(Ledger::new(tracer, span_return));
 
     // Before the server starts: a signal from now on reaches it through us.
-    let mut signals = Signals::install().context("listening for SIGTERM and SIGINT")?;
+    let mut signals = StopSignals::install();
     let mut child = spawn(&args.command)?;
     let (Some(server_in), Some(server_out)) = (child.stdin.take(), child.stdout.take()) else {
         anyhow::bail!("the wrapped server has no stdio pipes");
@@ -207,12 +205,12 @@ async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
                     signal_group(&child, libc::SIGKILL);
                     stage = Some((Stage::Killed, tokio::time::Instant::now() + EXIT_GRACE));
                 } else {
-                    tracing::info!("{}: passing it on to the wrapped server", signal_name(signal));
+                    tracing::info!("{signal}: passing it on to the wrapped server");
                     // The client relay writes the lines already received, then closes the
                     // server's stdin.
                     stop_reading.notify_one();
                     client_ended = true;
-                    signal_group(&child, signal);
+                    signal_group(&child, libc::c_int::from(signal.number()));
                     stage = Some((Stage::Signalled, tokio::time::Instant::now() + EXIT_GRACE));
                 }
             }

@@ -181,7 +181,7 @@ pub(super) async fn serve_connection<H: ServerHandler>(
     };
     if let Err(error) = outcome {
         // Timeouts and clients that hang up are routine for a server; not worth a warning.
-        tracing::debug!(%error, peer = %info.peer, "connection ended");
+        tracing::debug!(%error, peer = %info.peer(), "connection ended");
     }
 }
 

@@ -221,10 +221,7 @@ impl HttpServer {
                 connections.spawn(refuse_busy(stream));
                 continue;
             };
-            let info = ConnectionInfo {
-                local: self.local_addr,
-                peer,
-            };
+            let info = ConnectionInfo::new(self.local_addr, peer);
             let guards = guards.clone();
             let header_timeout = self.config.header_timeout();
             let closing = cancel.clone();

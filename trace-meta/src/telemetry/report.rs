@@ -164,6 +164,7 @@ impl ExportState {
     .failed + .dropped,
     .cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
 )]
+#[non_exhaustive]
 pub struct SpanLoss {
     /// The destination, as logs may show it (no credentials).
     pub endpoint: String,
