@@ -114,6 +114,7 @@ pub(super) struct BatchProcessor {
 }
 
 /// Queues spans another process recorded (SEP-2448 span return) to one processor.
+#[cfg(feature = "span-return")]
 #[derive(Debug, Clone)]
 pub(super) struct Importer {
     queue: Arc<Queue>,
@@ -139,6 +140,7 @@ impl BatchProcessor {
     }
 
     /// A handle that queues spans another process recorded.
+    #[cfg(feature = "span-return")]
     pub(super) fn importer(&self) -> Importer {
         Importer {
             queue: Arc::clone(&self.queue),
@@ -146,6 +148,7 @@ impl BatchProcessor {
     }
 }
 
+#[cfg(feature = "span-return")]
 impl Importer {
     /// Queues `spans`, exported under `resource` with the next batch; `false` (and nothing
     /// queued) when they would take the queue past its size.
