@@ -75,7 +75,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
         Some(Command::View(args)) => {
-            return crate::view::command::run(&args, &cli.common.trace_output());
+            return crate::view::run(&args, &cli.common.trace_output());
         }
         _ => {}
     }

@@ -21,7 +21,7 @@ use rmcp::{
 };
 use tokio::process::Command;
 
-use crate::receiver::Receiver;
+use trace_view::receiver::Receiver;
 
 /// What to measure.
 #[derive(Debug, Clone, clap::Args)]

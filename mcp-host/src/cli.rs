@@ -470,5 +470,5 @@ pub enum Command {
     /// Show a saved trace without a backend: the tree of each trace in FILE, or with
     /// --html OUT one HTML page. FILE is what --trace-json wrote or any OTLP/JSON export.
     /// Starts no server. Example: `mcp-host view trace.json --html trace.html`
-    View(crate::view::command::ViewArgs),
+    View(crate::view::ViewArgs),
 }

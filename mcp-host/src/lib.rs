@@ -23,7 +23,6 @@ mod config;
 mod conversation;
 mod evaluation;
 mod proxy;
-pub mod receiver;
 mod servers;
 mod session;
 mod signals;
@@ -33,3 +32,5 @@ mod wrap_config;
 
 pub use app::{install_tls_provider, run};
 pub use cli::Cli;
+/// The local OTLP receiver (trace-view's), for the test suites.
+pub use trace_view::receiver;

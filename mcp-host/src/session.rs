@@ -8,14 +8,14 @@ use anyhow::Context as _;
 use opentelemetry::trace::{TraceContextExt as _, TraceId};
 use rmcp::model::MetaObject;
 use trace_meta::telemetry::{Telemetry, TelemetryGuard};
+use trace_view::{self, receiver::Receiver};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
     config::ServerSpec,
-    receiver::Receiver,
     servers::{Calls, Failure, Server, ServerError},
-    view::{self, TraceOutput},
+    view::TraceOutput,
 };
 
 /// Variable holding an outer `traceparent` (CI systems and outer agents set it for their
@@ -109,7 +109,7 @@ impl Session {
     pub async fn tree(&self, trace: TraceId, limit: Duration) -> String {
         self.flush_spans().await;
         self.receiver.wait_for_children_of(trace, limit).await;
-        view::render(&view::rows(&self.collected()), trace)
+        trace_view::render(&trace_view::rows(&self.collected()), trace)
     }
 
     /// The root span of a command: `span`, made a child of the outer context in
@@ -175,7 +175,7 @@ impl Session {
         self,
         servers: Vec<Server>,
         title: &str,
-        sections: Vec<view::html::Section>,
+        sections: Vec<trace_view::html::Section>,
     ) -> anyhow::Result<()> {
         self.finish_with(servers, None, Some((title, sections)))
             .await
@@ -185,7 +185,7 @@ impl Session {
         self,
         servers: Vec<Server>,
         trace: Option<TraceId>,
-        sections: Option<(&str, Vec<view::html::Section>)>,
+        sections: Option<(&str, Vec<trace_view::html::Section>)>,
     ) -> anyhow::Result<()> {
         shutdown_all(servers).await;
         let Session {
@@ -207,20 +207,22 @@ impl Session {
         }
         let collected = receiver.collected().snapshot();
         if let (true, Some(trace)) = (output.tree, trace) {
-            let rows = view::rows(&collected);
-            print!("\n{}", view::render(&rows, trace));
+            let rows = trace_view::rows(&collected);
+            print!("\n{}", trace_view::render(&rows, trace));
         }
         // The JSON is written even when the page cannot be.
         let page = output.html.as_ref().map(|path| match (&sections, trace) {
             (Some((title, sections)), _) => {
-                view::html::write_page(path, &collected, title, sections)
+                trace_view::html::write_page(path, &collected, title, sections)
             }
-            (None, trace) => {
-                view::html::write_command_page(path, &collected, trace.unwrap_or(TraceId::INVALID))
-            }
+            (None, trace) => trace_view::html::write_command_page(
+                path,
+                &collected,
+                trace.unwrap_or(TraceId::INVALID),
+            ),
         });
         if let Some(path) = &output.json {
-            view::write_otlp_json(path, collected)?;
+            trace_view::write_otlp_json(path, collected)?;
         }
         page.transpose()?;
         Ok(())

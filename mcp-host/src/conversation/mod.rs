@@ -40,7 +40,6 @@ use crate::{
     config::ServerSpec,
     session::{Session, SessionOptions},
     toolbox::ServerSet,
-    view,
 };
 
 /// How often the servers export their spans during a conversation.
@@ -166,7 +165,10 @@ pub async fn run_chat(
     // The trace of the last turn of the current conversation id (`/new` starts another).
     let mut last_trace = None;
     // One section of the --trace-html page for the servers' start, then one per turn.
-    let mut sections = vec![view::html::Section::new("Servers started", start_trace)];
+    let mut sections = vec![trace_view::html::Section::new(
+        "Servers started",
+        start_trace,
+    )];
 
     loop {
         let line = if input.is_terminal() {
@@ -245,7 +247,7 @@ pub async fn run_chat(
                 }
                 answered += 1;
                 last_trace = Some(trace_id);
-                sections.push(view::html::Section::new(
+                sections.push(trace_view::html::Section::new(
                     format!("Turn {answered}: {query}"),
                     trace_id,
                 ));

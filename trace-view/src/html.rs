@@ -444,8 +444,8 @@ fn page_data(resource_spans: &[ResourceSpans], title: &str, sections: &[Section]
             duration_ns: if trace.is_empty() { 0 } else { laid.duration() },
             error_count: trace.iter().filter(|r| r.error.is_some()).count(),
             services: service_ids,
-            input: root_attribute(trace_meta::attributes::CONFIDENT_TRACE_INPUT),
-            output: root_attribute(trace_meta::attributes::CONFIDENT_TRACE_OUTPUT),
+            input: root_attribute(crate::attr::CONFIDENT_TRACE_INPUT),
+            output: root_attribute(crate::attr::CONFIDENT_TRACE_OUTPUT),
             ticks: if trace.is_empty() {
                 Vec::new()
             } else {

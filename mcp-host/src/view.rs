@@ -1,6 +1,6 @@
 //! `mcp-host view FILE [--html OUT]`: a saved trace, looked at without a backend.
 //!
-//! It reads the file ([`super::load_otlp_json`]: what `--trace-json` wrote, or any
+//! It reads the file ([`trace_view::load_otlp_json`]: what `--trace-json` wrote, or any
 //! OTLP/JSON export), then prints one terminal tree per trace, in start order, or writes
 //! one HTML page with a section per trace. The global options mean what they mean for a
 //! command: `--trace-html OUT` is `--html OUT`, `--trace-json OUT` writes the spans again as
@@ -9,8 +9,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use super::TraceOutput;
-use super::{html, load_otlp_json, render_all, rows, traces, write_otlp_json};
+use trace_view::{html, load_otlp_json, render_all, rows, traces, write_otlp_json};
 
 /// Arguments of `mcp-host view`.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,4 +59,25 @@ pub fn run(args: &ViewArgs, output: &TraceOutput) -> anyhow::Result<ExitCode> {
         println!("Wrote {}: {summary}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What becomes of a command's trace when it ends.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOutput {
+    /// Print its tree on stdout.
+    pub tree: bool,
+    /// Write every collected span to this file as OTLP/JSON.
+    pub json: Option<std::path::PathBuf>,
+    /// Write the trace page to this file.
+    pub html: Option<std::path::PathBuf>,
+}
+
+impl TraceOutput {
+    /// The same, without the tree: a command that prints what it has to say itself.
+    pub fn without_tree(&self) -> Self {
+        Self {
+            tree: false,
+            ..self.clone()
+        }
+    }
 }

@@ -63,7 +63,7 @@ impl Collected {
         let over_tcp = |span: &&opentelemetry_proto::tonic::trace::v1::Span| {
             span.kind == SpanKind::Client as i32
                 && span.attributes.iter().any(|kv| {
-                    kv.key == trace_meta::attributes::NETWORK_TRANSPORT
+                    kv.key == crate::attr::NETWORK_TRANSPORT
                         && matches!(
                             kv.value.as_ref().and_then(|v| v.value.as_ref()),
                             Some(any_value::Value::StringValue(t)) if t == "tcp"
@@ -100,7 +100,7 @@ impl Collected {
                 s.kind == SpanKind::Client as i32
                     && s.attributes
                         .iter()
-                        .any(|kv| kv.key == trace_meta::attributes::MCP_METHOD_NAME)
+                        .any(|kv| kv.key == crate::attr::MCP_METHOD_NAME)
             })
             .all(|call| parents.contains(call.span_id.as_slice()))
     }

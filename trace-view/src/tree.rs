@@ -188,8 +188,8 @@ fn line(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::fixture;
     use super::*;
+    use crate::tests::fixture;
     use opentelemetry::trace::TraceId;
 
     fn call(tool: Option<&str>, start: u64, took_micros: u64) -> SpanRow {

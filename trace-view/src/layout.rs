@@ -255,8 +255,8 @@ fn tick_label(at: u64, step: u64, last: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fixture, span};
     use super::*;
+    use crate::tests::{fixture, span};
 
     fn names<'a>(layout: &TraceLayout<'a>) -> Vec<(usize, &'a str)> {
         layout

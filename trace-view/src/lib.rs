@@ -1,23 +1,27 @@
-//! The local trace view: every process's spans as one picture, with no backend.
+//! trace-view: every process's spans as one picture, with no backend.
 //!
-//! The spans come from the host's own receiver after a command, or from a saved OTLP/JSON
-//! file (`mcp-host view FILE`). One model, several pictures, one file per job:
+//! It reads OTLP (a saved OTLP/JSON file: an `ExportTraceServiceRequest`, or JSON Lines of
+//! them as an OpenTelemetry Collector's file exporter writes; or spans posted to its local
+//! OTLP/HTTP receiver) and draws them. One model, several pictures, one file per job:
 //! - this module: the shared span model, [`SpanRow`] (one span flattened out of its
 //!   resource and scope), and [`traces`], the spans grouped by trace in start order;
 //! - [`layout`]: a trace laid out for display: tree order (children by start time), depth,
 //!   spans whose parent is missing, bar offsets and widths as fractions of the trace, and
 //!   the time axis's ticks;
-//! - [`tree`]: the terminal tree printed after a command ([`render`], [`render_all`]);
-//! - [`html`]: the self-contained HTML page of `--trace-html` and `mcp-host view --html`,
-//!   one section per trace ([`html::write_page`]);
-//! - [`otlp_json`]: OTLP/JSON files: `--trace-json`'s writer ([`write_otlp_json`]) and a
-//!   lenient reader of saved and exported traces ([`load_otlp_json`]);
-//! - [`command`]: `mcp-host view FILE [--html OUT]`.
+//! - [`tree`]: the terminal tree ([`render`], [`render_all`]);
+//! - [`html`]: a self-contained HTML page, one section per trace ([`html::write_page`]);
+//! - [`otlp_json`]: OTLP/JSON files: a writer ([`write_otlp_json`]) and a lenient reader of
+//!   saved and exported traces ([`load_otlp_json`]);
+//! - [`receiver`]: a local OTLP/HTTP receiver on 127.0.0.1 where several processes' spans
+//!   meet.
+//!
+//! `mcp-host` prints its runs with it (`--trace-html`, `mcp-host view`); it knows nothing of
+//! MCP beyond the attribute names it shows.
 
-pub mod command;
 pub mod html;
 pub mod layout;
 pub mod otlp_json;
+pub mod receiver;
 pub mod tree;
 
 use std::{collections::HashMap, fmt::Write as _};
@@ -26,7 +30,18 @@ use opentelemetry_proto::tonic::{
     common::v1::{AnyValue, KeyValue, any_value},
     trace::v1::{ResourceSpans, span::SpanKind, status::StatusCode},
 };
-use trace_meta::attributes as attr;
+
+/// The attribute keys the view reads (OpenTelemetry, MCP and Confident AI conventions).
+pub(crate) mod attr {
+    pub(crate) const SERVICE_NAME: &str = "service.name";
+    pub(crate) const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+    pub(crate) const MCP_METHOD_NAME: &str = "mcp.method.name";
+    pub(crate) const NETWORK_TRANSPORT: &str = "network.transport";
+    pub(crate) const CONFIDENT_SPAN_TYPE: &str = "confident.span.type";
+    pub(crate) const CONFIDENT_TRACE_NAME: &str = "confident.trace.name";
+    pub(crate) const CONFIDENT_TRACE_INPUT: &str = "confident.trace.input";
+    pub(crate) const CONFIDENT_TRACE_OUTPUT: &str = "confident.trace.output";
+}
 
 pub use otlp_json::{load_otlp_json, write_otlp_json};
 pub use tree::{render, render_all};
@@ -150,27 +165,6 @@ pub fn traces(rows: &[SpanRow]) -> Vec<(&[u8], Vec<&SpanRow>)> {
     }
     groups.sort_by_key(|(id, spans)| (spans.iter().map(|r| r.start).min(), *id));
     groups
-}
-
-/// What becomes of a command's trace when it ends.
-#[derive(Debug, Clone, Default)]
-pub struct TraceOutput {
-    /// Print its tree on stdout.
-    pub tree: bool,
-    /// Write every collected span to this file as OTLP/JSON.
-    pub json: Option<std::path::PathBuf>,
-    /// Write the trace page to this file.
-    pub html: Option<std::path::PathBuf>,
-}
-
-impl TraceOutput {
-    /// The same, without the tree: a command that prints what it has to say itself.
-    pub fn without_tree(&self) -> Self {
-        Self {
-            tree: false,
-            ..self.clone()
-        }
-    }
 }
 
 /// Lower-case hex of `bytes`, as OTLP/JSON and W3C Trace Context write ids.
