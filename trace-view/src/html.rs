@@ -13,10 +13,10 @@
 //!
 //! One page can hold several traces, one section each, in the order given:
 //!
-//! ```ignore
+//! ```no_run
 //! # fn demo(collected: &[opentelemetry_proto::tonic::trace::v1::ResourceSpans],
 //! #         turns: &[(String, opentelemetry::trace::TraceId)]) -> anyhow::Result<()> {
-//! use mcp_host::view::html::{Section, write_page};
+//! use trace_view::html::{Section, write_page};
 //! // `mcp-host chat`: one section per turn.
 //! let sections: Vec<Section> = turns
 //!     .iter()
