@@ -118,7 +118,7 @@ fn http_exporter(
             .build()
             .map_err(|error| TelemetryError::Exporter {
                 endpoint: label.clone(),
-                error,
+                error: error.into(),
             })?;
     Ok(ReportingExporter::new(label, exporter))
 }

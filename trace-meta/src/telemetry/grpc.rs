@@ -35,7 +35,7 @@ pub(super) fn grpc_processor(
             .build()
             .map_err(|error| TelemetryError::Exporter {
                 endpoint: label.clone(),
-                error,
+                error: error.into(),
             })?
     };
     Ok(ReportingExporter::new(label, exporter).into_processor(config, runtime))

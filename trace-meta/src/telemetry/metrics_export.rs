@@ -168,7 +168,7 @@ pub(super) fn setup(
         .build()
         .map_err(|error| TelemetryError::Exporter {
             endpoint: label.clone(),
-            error,
+            error: error.into(),
         })?;
     let exporter = ReportingMetricExporter {
         inner: exporter,

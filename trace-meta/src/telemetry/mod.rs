@@ -129,8 +129,9 @@ pub enum TelemetryError {
     Exporter {
         /// The endpoint, or the variable it was to come from.
         endpoint: String,
-        /// What the exporter builder said.
-        error: opentelemetry_otlp::ExporterBuildError,
+        /// What the exporter builder said (an OpenTelemetry error, boxed so that its type
+        /// is not part of this crate's API).
+        error: BoxError,
     },
     /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build cannot speak.
     #[cfg(feature = "otlp")]
@@ -154,11 +155,11 @@ pub enum TelemetryError {
     Runtime(String),
     /// The SDK could not shut the exporters down (e.g. it timed out).
     #[error("shutting down trace export failed: {0}")]
-    Shutdown(opentelemetry_sdk::error::OTelSdkError),
+    Shutdown(BoxError),
     /// The last metrics did not leave (the backend failed or did not answer in time).
     #[cfg(all(feature = "metrics", feature = "otlp"))]
     #[error("shutting down metrics export failed: {0}")]
-    MetricsShutdown(opentelemetry_sdk::error::OTelSdkError),
+    MetricsShutdown(BoxError),
     /// Some destinations lost spans.
     #[cfg(feature = "otlp")]
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
@@ -166,8 +167,12 @@ pub enum TelemetryError {
     /// A global `tracing` subscriber was already installed ([`Telemetry::init`]; use
     /// [`Telemetry::build`] and add the layers to your own subscriber instead).
     #[error("a global tracing subscriber is already installed: {0}")]
-    Subscriber(tracing_subscriber::util::TryInitError),
+    Subscriber(BoxError),
 }
+
+/// A dependency's error inside a [`TelemetryError`]: boxed, so that an OpenTelemetry release
+/// does not change this crate's API. `downcast_ref` recovers the original.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Whether `metadata` is rmcp's `WARN response error` event, logged for every error answer
 /// a handler returns: an invalid call, and every request its client cancelled (whose
@@ -335,7 +340,7 @@ impl Telemetry {
             .with(pipeline.log_layer())
             .with(pipeline.otel_layer())
             .try_init()
-            .map_err(TelemetryError::Subscriber)?;
+            .map_err(|error| TelemetryError::Subscriber(error.into()))?;
         // After the subscriber, so that a warning about OTEL_PROPAGATORS reaches stderr.
         pipeline.install_globals();
         Ok(pipeline.into_guard())
@@ -688,9 +693,9 @@ impl TelemetryGuard {
         if !losses.is_empty() {
             return Err(TelemetryError::SpansLost(losses));
         }
-        result.map_err(TelemetryError::Shutdown)?;
+        result.map_err(|error| TelemetryError::Shutdown(error.into()))?;
         #[cfg(all(feature = "metrics", feature = "otlp"))]
-        metrics.map_err(TelemetryError::MetricsShutdown)?;
+        metrics.map_err(|error| TelemetryError::MetricsShutdown(error.into()))?;
         Ok(())
     }
 }
