@@ -831,21 +831,20 @@ fn the_readme_fake_streams_answers_each_turn_and_piped_turns_are_marked() {
 
 #[test]
 fn the_readme_fake_cuts_and_breaks_answers_when_told() {
+    // One question to the fake started with `args`, its trace saved to `json`.
+    let tell_a_story = |args: &[&str], json: &Path| {
+        let fake = ReadmeFake::start(args);
+        run(host()
+            .env_remove("OPENAI_BASE_URL")
+            .args(["--model", "fake", "--base-url", &fake.base_url])
+            .arg("--no-trace-view")
+            .arg("--trace-json")
+            .arg(json)
+            .arg("Tell me a story"))
+    };
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("cut.json");
-    let fake = ReadmeFake::start(&["--finish", "length", "--words", "3"]);
-    let output = run(host()
-        .env_remove("OPENAI_BASE_URL")
-        .args([
-            "--model",
-            "fake",
-            "--base-url",
-            &fake.base_url,
-            "--no-trace-view",
-        ])
-        .arg("--trace-json")
-        .arg(&json)
-        .arg("Tell me a story"));
+    let output = tell_a_story(&["--finish", "length", "--words", "3"], &json);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert_eq!(
@@ -858,19 +857,7 @@ fn the_readme_fake_cuts_and_breaks_answers_when_told() {
     );
 
     let json = dir.path().join("broken.json");
-    let fake = ReadmeFake::start(&["--break-after", "3"]);
-    let output = run(host()
-        .env_remove("OPENAI_BASE_URL")
-        .args([
-            "--model",
-            "fake",
-            "--base-url",
-            &fake.base_url,
-            "--no-trace-view",
-        ])
-        .arg("--trace-json")
-        .arg(&json)
-        .arg("Tell me a story"));
+    let output = tell_a_story(&["--break-after", "3"], &json);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
