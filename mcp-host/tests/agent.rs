@@ -42,17 +42,6 @@ fn end_of(json: &Path, span_id: &str) -> u128 {
         .end
 }
 
-/// Rows of 2024 in the sample data, counted here from the CSV.
-fn rows_of_2024() -> usize {
-    let text = std::fs::read_to_string(data_dir().join("sales.csv")).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let year = header.iter().position(|h| *h == "year").unwrap();
-    text.lines()
-        .skip(1)
-        .filter(|line| line.split(',').nth(year) == Some("2024"))
-        .count()
-}
-
 #[test]
 fn the_model_agent_answers_through_the_tools_in_one_trace() {
     let fake = FakeModel::start(vec![

@@ -6,7 +6,6 @@ mod common;
 
 use std::{
     collections::HashSet,
-    io::Write as _,
     path::Path,
     process::{Command, Stdio},
     time::Duration,
@@ -128,19 +127,10 @@ fn a_streamed_conversation_is_one_trace_per_turn_with_one_conversation_id() {
     let fake = FakeModel::start(three_turns());
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
-    let mut child = chat_command(&fake, &json)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{Q1}\n/trace\n\n/tools\n{Q2}\n{Q3}\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = with_input(
+        &mut chat_command(&fake, &json),
+        &format!("{Q1}\n/trace\n\n/tools\n{Q2}\n{Q3}\n"),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
@@ -764,27 +754,18 @@ fn piped_chat(
     lines: &str,
     json: &Path,
 ) -> (std::process::ExitStatus, String, String) {
-    let mut child = host()
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("TRACEPARENT")
-        .env_remove("MCP_HOST_THREAD_ID")
-        .arg("chat")
-        .args(extra)
-        .arg("--trace-json")
-        .arg(json)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = with_input(
+        host()
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("TRACEPARENT")
+            .env_remove("MCP_HOST_THREAD_ID")
+            .arg("chat")
+            .args(extra)
+            .arg("--trace-json")
+            .arg(json),
+        lines,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     eprintln!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
@@ -803,7 +784,7 @@ fn the_readme_fake_streams_answers_each_turn_and_piped_turns_are_marked() {
     );
     assert!(status.success());
     // The transcript: each question echoed, its answer, an empty line.
-    let rows = rows_in_2024();
+    let rows = rows_of_2024();
     let expected = format!(
         "> How many 2024 sales rows are there?\n\
          Let me look at the sales file and the database.\n\
@@ -895,15 +876,4 @@ fn offline_chat_helps_for_itself_and_trace_follows_new() {
         "/trace after /new shows nothing of the old conversation: {stderr}"
     );
     assert!(!stdout.contains("Trace: "), "{stdout}");
-}
-
-/// Rows of 2024 in the sample data, counted from the CSV.
-fn rows_in_2024() -> usize {
-    let text = std::fs::read_to_string(test_support::data::data_dir().join("sales.csv")).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let year = header.iter().position(|h| *h == "year").unwrap();
-    text.lines()
-        .skip(1)
-        .filter(|line| line.split(',').nth(year) == Some("2024"))
-        .count()
 }

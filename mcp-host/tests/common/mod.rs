@@ -225,3 +225,32 @@ pub fn printed_tree(stdout: &str) -> &str {
     let start = stdout.find("\nTrace: ").map_or(0, |at| at + 1);
     &stdout[start..]
 }
+
+/// Rows of 2024 in the sample data, counted here from the CSV.
+pub fn rows_of_2024() -> usize {
+    let text = std::fs::read_to_string(data_dir().join("sales.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let year = header.iter().position(|h| *h == "year").unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|line| line.split(',').nth(year) == Some("2024"))
+        .count()
+}
+
+/// Runs `command` with `input` on its stdin (then closed) and its output captured.
+pub fn with_input(command: &mut Command, input: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
