@@ -304,7 +304,9 @@ impl ChatClient {
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
             match &first_refusal {
                 None => first_refusal = Some((status, text.clone())),
-                Some(first) => repeated &= *first == (status, text.clone()),
+                Some((first_status, first_text)) => {
+                    repeated &= *first_status == status && *first_text == text;
+                }
             }
             if !retryable || retries == MAX_RETRIES {
                 return Err(self.refusal(status, &text, retries, repeated));
