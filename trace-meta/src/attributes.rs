@@ -29,6 +29,10 @@ pub const SERVER_PORT: &str = "server.port";
 pub const CLIENT_ADDRESS: &str = "client.address";
 /// Port of the client an HTTP request came from.
 pub const CLIENT_PORT: &str = "client.port";
+/// The other end of the connection a request came on (a reverse proxy, when there is one).
+pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
+/// The port of [`NETWORK_PEER_ADDRESS`].
+pub const NETWORK_PEER_PORT: &str = "network.peer.port";
 /// `Mcp-Session-Id` of a 2025-11-25 Streamable HTTP session.
 pub const MCP_SESSION_ID: &str = "mcp.session.id";
 /// Error class: the JSON-RPC error code as a string, or `tool_error`.

@@ -13,9 +13,13 @@
 //! assert!(matches!(args.serve.transport(), Ok(trace_meta::ServerTransport::Http(_))));
 //! ```
 
+use std::time::Duration;
+
 use crate::{
     HttpConfig, ServerTransport,
-    http::{HttpConfigError, parse_listen_address},
+    http::{
+        DEFAULT_SHUTDOWN_GRACE, HttpConfigError, IpNet, parse_listen_address, parse_trusted_proxy,
+    },
 };
 
 /// How a server is reached: stdio by default, Streamable HTTP with `--http`.
@@ -37,6 +41,20 @@ pub struct ServeArgs {
     /// A request carrying any other Origin header is refused (403). Repeatable.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", requires = "http")]
     pub allowed_origins: Vec<String>,
+
+    /// With --http: a reverse proxy or load balancer (an address, or a network such as
+    /// 10.0.0.0/8) whose X-Forwarded-For is believed, so spans record the original client
+    /// as client.address. X-Forwarded-* headers from any other peer are removed unread.
+    /// Repeatable.
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", requires = "http", value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// With --http: on SIGTERM or Ctrl-C, how long requests in flight may still run to
+    /// their answer (the listener closes at once, so a load balancer sends new requests
+    /// elsewhere); then the spans are flushed and the process exits. Keep it below the
+    /// supervisor's kill timeout (Kubernetes' terminationGracePeriodSeconds). Default: 10.
+    #[arg(long = "shutdown-grace", value_name = "SECONDS", requires = "http", value_parser = parse_seconds)]
+    pub shutdown_grace: Option<Duration>,
 
     /// Return the spans of a tools/call or resources/read to a client that asks for them
     /// in `_meta.otel` (SEP-2448), so a caller whose backend this server does not export
@@ -65,11 +83,26 @@ impl ServeArgs {
         let Some(addr) = &self.http else {
             return Ok(ServerTransport::Stdio);
         };
-        let config = HttpConfig::new(parse_listen_address(addr)?)
+        let config = HttpConfig::new()
             .with_token_from_env()?
             .with_allowed_hosts(self.allowed_hosts.iter().cloned())
-            .with_allowed_origins(self.allowed_origins.iter().cloned());
-        Ok(ServerTransport::Http(config))
+            .with_allowed_origins(self.allowed_origins.iter().cloned())
+            .with_trusted_proxies(self.trusted_proxies.iter().copied())
+            .with_shutdown_grace(self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE));
+        Ok(ServerTransport::Http {
+            addr: parse_listen_address(addr)?,
+            config,
+        })
+    }
+}
+
+/// A number of seconds, from 0 to a day.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if (0.0..=86_400.0).contains(&seconds) => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!(
+            "expected a number of seconds from 0 to 86400, got {text:?}"
+        )),
     }
 }
 
@@ -101,13 +134,24 @@ mod tests {
             "mcp.example.com",
             "--allowed-origin",
             "https://a.example",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--shutdown-grace",
+            "2.5",
         ]);
-        let Ok(ServerTransport::Http(config)) = args.serve.transport() else {
+        let Ok(ServerTransport::Http { addr, config }) = args.serve.transport() else {
             panic!("expected HTTP");
         };
-        assert!(config.addr().ip().is_loopback());
+        assert!(addr.ip().is_loopback());
         assert_eq!(config.allowed_hosts(), ["mcp.example.com"]);
         assert_eq!(config.allowed_origins(), ["https://a.example"]);
+        assert_eq!(
+            config.trusted_proxies(),
+            ["10.0.0.0/8".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(config.shutdown_grace(), Duration::from_millis(2500));
+        assert!(Args::try_parse_from(["s", "--http", "0", "--trusted-proxy", "lb"]).is_err());
+        assert!(Args::try_parse_from(["s", "--http", "0", "--shutdown-grace", "-1"]).is_err());
         assert!(Args::try_parse_from(["s", "--allowed-host", "x"]).is_err());
         let args = Args::parse_from(["s", "--http", "nowhere"]);
         assert!(args.serve.transport().is_err());

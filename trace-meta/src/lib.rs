@@ -23,7 +23,7 @@
 //! Every request then runs in a SERVER span (`tool-{tool}` for tool calls) parented on the
 //! caller's context, and whatever the tool logs or traces with `tracing` nests under it.
 //! For Streamable HTTP, pass
-//! `ServerTransport::Http(HttpConfig::new(addr).with_token_from_env()?)` instead: see
+//! `ServerTransport::Http { addr, config: HttpConfig::new().with_token_from_env()? }` instead: see
 //! [`http`]. A server with its own process lifecycle wraps its handler in [`Traced`] and
 //! serves it as it likes, or calls [`serve`] with a shutdown future.
 //!

@@ -75,9 +75,15 @@ impl From<crate::telemetry::TelemetryError> for RunError {
 pub enum ServerTransport {
     /// JSON-RPC on stdin/stdout, one session, until stdin closes.
     Stdio,
-    /// Streamable HTTP on a TCP listener, any number of clients, until shut down.
+    /// Streamable HTTP on a TCP listener bound to `addr`, any number of clients, until shut
+    /// down.
     #[cfg(feature = "http-server")]
-    Http(HttpConfig),
+    Http {
+        /// Where to listen (port 0: a free port, announced on stderr).
+        addr: std::net::SocketAddr,
+        /// The guards and limits.
+        config: HttpConfig,
+    },
 }
 
 /// Runs a server process from start to exit; see the module doc.
@@ -218,8 +224,8 @@ where
     match transport {
         ServerTransport::Stdio => serve_stdio(crate::Traced::new(handler), shutdown).await,
         #[cfg(feature = "http-server")]
-        ServerTransport::Http(config) => {
-            let server = HttpServer::bind(config).await?;
+        ServerTransport::Http { addr, config } => {
+            let server = HttpServer::bind(addr, config).await?;
             announce(&server.url());
             Ok(server.serve(handler, shutdown).await?)
         }

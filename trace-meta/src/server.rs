@@ -88,21 +88,40 @@ pub struct Traced<H> {
     transport: NetworkTransport,
 }
 
-/// Where an HTTP request arrived: the local and remote ends of its TCP connection.
+/// Where an HTTP request arrived: the local and remote ends of its TCP connection, and the
+/// original client when a trusted reverse proxy named it.
 ///
 /// The HTTP server of this crate puts it in each request's extensions, where [`Traced`]
-/// reads it for `server.address`, `server.port` and `client.address`.
+/// reads it for `server.address`, `server.port`, `client.address` and
+/// `network.peer.address`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionInfo {
     local: SocketAddr,
     peer: SocketAddr,
+    forwarded_client: Option<std::net::IpAddr>,
 }
 
 impl ConnectionInfo {
     /// A connection between the server's end `local` and the client's end `peer`; an
     /// HTTP server of your own puts it in each request's extensions for [`Traced`].
     pub fn new(local: SocketAddr, peer: SocketAddr) -> Self {
-        Self { local, peer }
+        Self {
+            local,
+            peer,
+            forwarded_client: None,
+        }
+    }
+
+    /// The same connection, for a request a trusted reverse proxy says came from `client`
+    /// (its `X-Forwarded-For`).
+    pub fn with_client(mut self, client: std::net::IpAddr) -> Self {
+        self.forwarded_client = Some(client);
+        self
+    }
+
+    /// The original client: the one a trusted proxy named, or else the peer's address.
+    pub fn client(&self) -> std::net::IpAddr {
+        self.forwarded_client.unwrap_or(self.peer.ip())
     }
 
     /// The server's end.
@@ -423,8 +442,13 @@ fn record_http(span: &tracing::Span, parts: &http::request::Parts) {
     if let Some(connection) = parts.extensions.get::<ConnectionInfo>() {
         span.set_attribute(attr::SERVER_ADDRESS, connection.local.ip().to_string());
         span.set_attribute(attr::SERVER_PORT, i64::from(connection.local.port()));
-        span.set_attribute(attr::CLIENT_ADDRESS, connection.peer.ip().to_string());
-        span.set_attribute(attr::CLIENT_PORT, i64::from(connection.peer.port()));
+        span.set_attribute(attr::CLIENT_ADDRESS, connection.client().to_string());
+        if connection.forwarded_client.is_none() {
+            // The port a proxy connected from says nothing about the client's.
+            span.set_attribute(attr::CLIENT_PORT, i64::from(connection.peer.port()));
+        }
+        span.set_attribute(attr::NETWORK_PEER_ADDRESS, connection.peer.ip().to_string());
+        span.set_attribute(attr::NETWORK_PEER_PORT, i64::from(connection.peer.port()));
     }
     if let Some(session) = parts
         .headers

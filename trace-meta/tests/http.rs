@@ -73,8 +73,10 @@ struct Running {
 impl Running {
     async fn start(configure: impl FnOnce(HttpConfig) -> HttpConfig) -> Self {
         exporter();
-        let config = configure(HttpConfig::new(SocketAddr::from(([127, 0, 0, 1], 0))));
-        let server = HttpServer::bind(config).await.expect("bind");
+        let config = configure(HttpConfig::new());
+        let server = HttpServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+            .await
+            .expect("bind");
         let (addr, url) = (server.local_addr(), server.url());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(EchoServer, async {
@@ -618,4 +620,128 @@ async fn the_shutdown_future_ends_open_sessions_and_the_listener() {
         "the listener is closed after shutdown"
     );
     drop(session);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_path_answers_without_a_token() {
+    let server =
+        Running::start(|config| config.with_token(BearerToken::new("s3cret").unwrap())).await;
+    let response = reqwest::get(format!("http://{}/healthz", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok\n");
+    // The MCP endpoint still wants the token.
+    let (status, _) = post(server.addr, &[], INITIALIZE).await;
+    assert_eq!(status, 401);
+    server.stop().await;
+}
+
+/// Shutdown drains: a call in flight when the shutdown future resolves gets its answer
+/// (over a stateless exchange and in a session), the listener refuses new connections at
+/// once, and serving ends as soon as the calls are answered, well within the grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_calls_in_flight_finish_and_refuses_new_connections() {
+    let server = Running::start(|config| config.with_shutdown_grace(Duration::from_secs(5))).await;
+    let addr = server.addr;
+    let stateless_session = client(&server.url, &[], true, stateless()).await;
+    let session = client(&server.url, &[], true, ClientLifecycleMode::Initialize).await;
+    let wait = |ms: u64| {
+        CallToolRequestParams::new("wait")
+            .with_arguments(serde_json::json!({ "ms": ms }).as_object().unwrap().clone())
+    };
+    let in_flight = [
+        tokio::spawn({
+            let peer = stateless_session.peer().clone();
+            let call = wait(800);
+            async move { peer.call_tool(call).await }
+        }),
+        tokio::spawn({
+            let peer = session.peer().clone();
+            let call = wait(800);
+            async move { peer.call_tool(call).await }
+        }),
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the listener closes as soon as shutdown begins"
+    );
+    for (call, name) in in_flight.into_iter().zip(["stateless", "session"]) {
+        let result = tokio::time::timeout(Duration::from_secs(5), call)
+            .await
+            .unwrap_or_else(|_| panic!("{name}: no answer 5 s after shutdown began"))
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{name}: a call in flight at shutdown is answered: {e}"));
+        assert_eq!(trace_meta::tool_result_text(&result), "waited");
+    }
+    tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .expect("serving ends")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "serving ends once the calls are answered, not at the grace: {took:?}"
+    );
+    drop((stateless_session, session));
+}
+
+/// `X-Forwarded-For` names the client only when the connection comes from a trusted proxy;
+/// the proxy itself is `network.peer.address`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    let call = |text: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{text}"}},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{{"name":"raw","version":"1"}},"io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+        )
+    };
+    let version = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "echo"),
+    ];
+    let forwarded = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "echo"),
+        ("x-forwarded-for", "203.0.113.9, 127.0.0.1"),
+    ];
+
+    let trusting =
+        Running::start(|config| config.with_trusted_proxies(["127.0.0.0/8".parse().unwrap()]))
+            .await;
+    let (status, body) = post(trusting.addr, &forwarded, &call("via-trusted")).await;
+    assert_eq!(status, 200, "{body}");
+    let span = server_span("via-trusted");
+    let text = |key: &str| attr(&span, key).map(|v| v.as_str().into_owned());
+    assert_eq!(text("client.address").as_deref(), Some("203.0.113.9"));
+    assert_eq!(text("network.peer.address").as_deref(), Some("127.0.0.1"));
+    assert!(attr(&span, "client.port").is_none());
+    let (status, _) = post(trusting.addr, &version, &call("direct")).await;
+    assert_eq!(status, 200);
+    let span = server_span("direct");
+    assert_eq!(
+        attr(&span, "client.address")
+            .map(|v| v.as_str().into_owned())
+            .as_deref(),
+        Some("127.0.0.1")
+    );
+    trusting.stop().await;
+
+    let untrusting = Running::start(|config| config).await;
+    let (status, _) = post(untrusting.addr, &forwarded, &call("via-untrusted")).await;
+    assert_eq!(status, 200);
+    let span = server_span("via-untrusted");
+    assert_eq!(
+        attr(&span, "client.address")
+            .map(|v| v.as_str().into_owned())
+            .as_deref(),
+        Some("127.0.0.1"),
+        "a header from an untrusted peer names no client"
+    );
+    untrusting.stop().await;
 }

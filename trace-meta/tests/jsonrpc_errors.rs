@@ -125,8 +125,10 @@ fn message(body: &[u8]) -> Value {
 async fn run(case: Case) {
     // reqwest is built without a rustls provider (trace-meta's telemetry installs one).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = HttpConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let server = HttpServer::bind(config).await.expect("bind");
+    let config = HttpConfig::new();
+    let server = HttpServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .expect("bind");
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(TestServer, async {

@@ -50,10 +50,10 @@ impl WordServer {
 
 fn main() -> anyhow::Result<()> {
     let transport = match std::env::args().skip_while(|a| a != "--http").nth(1) {
-        Some(addr) => trace_meta::ServerTransport::Http(
-            trace_meta::HttpConfig::new(trace_meta::http::parse_listen_address(&addr)?)
-                .with_token_from_env()?,
-        ),
+        Some(addr) => trace_meta::ServerTransport::Http {
+            addr: trace_meta::http::parse_listen_address(&addr)?,
+            config: trace_meta::HttpConfig::new().with_token_from_env()?,
+        },
         None => trace_meta::ServerTransport::Stdio,
     };
     trace_meta::run("custom-server", WordServer, transport)?;

@@ -1,6 +1,15 @@
-//! What an HTTP server is configured with: the address, the guards' limits, the token.
+//! What an HTTP server is configured with: the guards' limits, the token, the proxies it
+//! trusts, the shutdown grace. (The address is not configuration: it is what
+//! [`HttpServer::bind`](super::HttpServer::bind) binds, or the listener a caller hands to
+//! [`HttpServer::from_listener`](super::HttpServer::from_listener).)
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use ipnet::IpNet;
 
 use http::HeaderValue;
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
@@ -17,6 +26,10 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of [`HttpConfig::with_max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default of [`HttpConfig::with_shutdown_grace`]: how long requests in flight may run on
+/// once shutdown begins. Below the 30 s a Kubernetes pod gets between SIGTERM and SIGKILL
+/// (`terminationGracePeriodSeconds`), so the spans are flushed before the kill.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A bearer token; its `Debug` form never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,14 +79,14 @@ impl fmt::Debug for BearerToken {
 ///
 /// ```
 /// use std::time::Duration;
-/// let config = trace_meta::HttpConfig::new("127.0.0.1:8931".parse().unwrap())
+/// let config = trace_meta::HttpConfig::new()
 ///     .with_allowed_hosts(["mcp.example.com"])
+///     .with_trusted_proxies(["10.0.0.0/8".parse().unwrap()])
 ///     .with_request_timeout(Duration::from_secs(10));
-/// assert_eq!(config.addr().port(), 8931);
+/// assert_eq!(config.allowed_hosts(), ["mcp.example.com"]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    addr: SocketAddr,
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     token: Option<BearerToken>,
@@ -81,6 +94,14 @@ pub struct HttpConfig {
     header_timeout: Duration,
     request_timeout: Duration,
     max_connections: usize,
+    trusted_proxies: Vec<IpNet>,
+    shutdown_grace: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A configuration that cannot be served.
@@ -97,6 +118,23 @@ pub enum HttpConfigError {
         "{TOKEN_ENV} is set but empty or not printable ASCII; set a token (e.g. `openssl rand -hex 32`) or unset it"
     )]
     Token,
+    /// `--trusted-proxy` names neither an IP address nor a network.
+    #[error(
+        "{0:?} is not a trusted proxy: expected an IP address (10.0.0.7) or a network (10.0.0.0/8, fd00::/8)"
+    )]
+    TrustedProxy(String),
+}
+
+/// Parses a `--trusted-proxy` value: an address (`10.0.0.7`, `::1`), meaning that address
+/// alone, or a network in CIDR notation (`10.0.0.0/8`).
+pub fn parse_trusted_proxy(text: &str) -> Result<IpNet, HttpConfigError> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| HttpConfigError::TrustedProxy(text.to_owned()))
 }
 
 /// Parses a `--http` value: `HOST:PORT`, `[IPv6]:PORT`, or a bare port, which means
@@ -118,11 +156,11 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, HttpConfigError> {
 }
 
 impl HttpConfig {
-    /// Serves on `addr` with the defaults: loopback hosts only, no origin, no token, 1 MiB
-    /// bodies, 10 s for a request head, 30 s for a body, 256 connections.
-    pub fn new(addr: SocketAddr) -> Self {
+    /// The defaults: loopback hosts only, no origin, no token, 1 MiB bodies, 10 s for a
+    /// request head, 30 s for a body, 256 connections, no trusted proxy, 10 s of shutdown
+    /// grace.
+    pub fn new() -> Self {
         Self {
-            addr,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             token: None,
@@ -130,6 +168,8 @@ impl HttpConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            trusted_proxies: Vec::new(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 
@@ -202,9 +242,35 @@ impl HttpConfig {
         self
     }
 
-    /// The address to listen on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// Reverse proxies (load balancers) whose `X-Forwarded-For` is believed. A request whose
+    /// connection comes from one of these networks records the client the header names
+    /// (the right-most address that is not itself a trusted proxy) as `client.address`;
+    /// the proxy stays in `network.peer.address`. From any other peer the `X-Forwarded-*`
+    /// and `Forwarded` headers are removed before the request goes further, so nothing
+    /// downstream can be fooled by a client that writes them. None by default.
+    pub fn with_trusted_proxies<I>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = IpNet>,
+    {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// How long requests in flight may run on once shutdown begins (default
+    /// [`DEFAULT_SHUTDOWN_GRACE`]); see [`HttpServer::serve`](super::HttpServer::serve).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[IpNet] {
+        &self.trusted_proxies
+    }
+
+    /// How long requests in flight may run on once shutdown begins.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
     }
 
     /// The extra `Host` names accepted.
@@ -290,6 +356,24 @@ mod tests {
         );
         assert!(parse_listen_address("example.com:80").is_err());
         assert!(parse_listen_address("").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        assert_eq!(
+            parse_trusted_proxy("10.1.2.3").unwrap(),
+            "10.1.2.3/32".parse::<IpNet>().unwrap()
+        );
+        assert_eq!(
+            parse_trusted_proxy(" 10.1.2.3/8 ").unwrap(),
+            "10.0.0.0/8".parse::<IpNet>().unwrap()
+        );
+        assert_eq!(
+            parse_trusted_proxy("::1").unwrap(),
+            "::1/128".parse::<IpNet>().unwrap()
+        );
+        assert!(parse_trusted_proxy("proxy.example.com").is_err());
+        assert!(parse_trusted_proxy("10.0.0.0/33").is_err());
     }
 
     #[test]

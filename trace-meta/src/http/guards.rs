@@ -3,27 +3,29 @@
 
 use std::{
     convert::Infallible,
+    net::IpAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use ipnet::IpNet;
 use rmcp::{
     ServerHandler,
     transport::streamable_http_server::{
         StreamableHttpService, session::local::LocalSessionManager,
     },
 };
-use tokio::io::AsyncWriteExt;
+use tokio::{io::AsyncWriteExt, sync::Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::{ENDPOINT, MAX_HEADER_BYTES, config::BearerToken};
+use super::{ENDPOINT, HEALTH_PATH, MAX_HEADER_BYTES, config::BearerToken};
 use crate::{Traced, jsonrpc::Inbound, server::ConnectionInfo};
 
 /// Everything between a parsed request and rmcp: steps 3 to 5 of the module doc.
@@ -32,7 +34,53 @@ pub(super) struct Guards<H: ServerHandler> {
     pub(super) token: Option<BearerToken>,
     pub(super) max_body_bytes: usize,
     pub(super) request_timeout: Duration,
+    pub(super) trusted_proxies: Vec<IpNet>,
     pub(super) refused: AtomicU64,
+    pub(super) in_flight: Arc<InFlight>,
+}
+
+/// The requests being answered (not the open streams), so shutdown can wait for them.
+#[derive(Debug, Default)]
+pub(super) struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// One request being answered; dropping it (its response sent to the end, or its
+/// connection gone) counts it out.
+struct Answering(Arc<InFlight>);
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> Answering {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        Answering(Arc::clone(self))
+    }
+
+    pub(super) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once no request is being answered.
+    pub(super) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a request that ends in between still wakes us.
+            notified.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 type ResponseBody = BoxBody<Bytes, Infallible>;
@@ -44,8 +92,32 @@ impl<H: ServerHandler> Guards<H> {
         info: ConnectionInfo,
     ) -> Response<ResponseBody> {
         if request.uri().path() != ENDPOINT {
+            if request.uri().path() == HEALTH_PATH && request.method() == Method::GET {
+                return plain(StatusCode::OK, "ok\n");
+            }
             return self.refuse(StatusCode::NOT_FOUND, "Not Found: the MCP endpoint is /mcp");
         }
+        // A stream (GET) stays open until it is cancelled; anything else is answered, and
+        // counts as in flight until its response body (an SSE stream, in a 2025-11-25
+        // session) has been sent to the end.
+        if request.method() == Method::GET {
+            return self.answer(request, info).await;
+        }
+        let answering = self.in_flight.enter();
+        self.answer(request, info).await.map(|body| {
+            body.map_frame(move |frame| {
+                let _answering = &answering;
+                frame
+            })
+            .boxed()
+        })
+    }
+
+    async fn answer(
+        &self,
+        request: Request<Incoming>,
+        info: ConnectionInfo,
+    ) -> Response<ResponseBody> {
         let (mut parts, body) = request.into_parts();
         if let Some(token) = &self.token {
             let accepted = token.accepts(parts.headers.get(header::AUTHORIZATION));
@@ -93,6 +165,10 @@ impl<H: ServerHandler> Guards<H> {
                 );
             }
         };
+        let info = match forwarded_client(&mut parts.headers, info, &self.trusted_proxies) {
+            Some(client) => info.with_client(client),
+            None => info,
+        };
         parts.extensions.insert(info);
         let sent_json = parts
             .headers
@@ -123,12 +199,74 @@ impl<H: ServerHandler> Guards<H> {
     fn refuse(&self, status: StatusCode, message: &'static str) -> Response<ResponseBody> {
         let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(status = status.as_u16(), refused, "request refused");
-        Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::from_static(message.as_bytes())).boxed())
-            .expect("a static response is valid")
+        plain(status, message)
     }
+}
+
+/// A short plain-text response.
+fn plain(status: StatusCode, message: &'static str) -> Response<ResponseBody> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from_static(message.as_bytes())).boxed())
+        .expect("a static response is valid")
+}
+
+/// The headers a reverse proxy writes about the original request.
+const FORWARDED_HEADERS: [&str; 5] = [
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "forwarded",
+];
+
+/// The original client of a request that came through a trusted proxy: the right-most
+/// `X-Forwarded-For` address that is not a trusted proxy itself (each proxy appends the
+/// peer it saw, so addresses left of an untrusted one could have been written by anyone).
+/// From a peer that is not a trusted proxy, the forwarding headers are removed instead.
+fn forwarded_client(
+    headers: &mut HeaderMap,
+    info: ConnectionInfo,
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&info.peer().ip()) {
+        for name in FORWARDED_HEADERS {
+            headers.remove(name);
+        }
+        return None;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let value = value.to_str().ok()?;
+        for hop in value.split(',') {
+            // An unreadable hop ends the chain: nothing left of it can be placed.
+            hops.push(parse_hop(hop.trim())?);
+        }
+    }
+    let mut client = None;
+    for hop in hops.iter().rev() {
+        client = Some(*hop);
+        if !is_trusted(hop) {
+            break;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5`, `[::1]:5`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = hop.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip());
+    }
+    hop.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// Step 7: the answer to a JSON body rmcp could not read (it says `415` for those), or
@@ -194,4 +332,68 @@ pub(super) async fn refuse_busy(mut stream: tokio::net::TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+
+    fn info(peer: &str) -> ConnectionInfo {
+        let local: SocketAddr = "127.0.0.1:8931".parse().unwrap();
+        ConnectionInfo::new(local, peer.parse().unwrap())
+    }
+
+    fn headers(forwarded_for: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in forwarded_for {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_from_trusted_proxies_only() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+
+        // From a trusted proxy: the right-most untrusted hop.
+        let mut h = headers(&["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
+        assert_eq!(
+            forwarded_client(&mut h, info("10.0.0.1:4000"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert!(h.contains_key("x-forwarded-proto"));
+        // Ports and brackets are read; every hop trusted: the left-most.
+        let mut h = headers(&["[2001:db8::1]:443"]);
+        assert_eq!(
+            forwarded_client(&mut h, info("10.0.0.1:4000"), &trusted),
+            ip("2001:db8::1")
+        );
+        let mut h = headers(&["10.9.9.9, 10.0.0.2"]);
+        assert_eq!(
+            forwarded_client(&mut h, info("10.0.0.1:4000"), &trusted),
+            ip("10.9.9.9")
+        );
+        // Garbage in the chain: no client is named (the peer stands).
+        let mut h = headers(&["not-an-ip"]);
+        assert_eq!(
+            forwarded_client(&mut h, info("10.0.0.1:4000"), &trusted),
+            None
+        );
+
+        // From anyone else: nothing believed, and nothing passed on.
+        let mut h = headers(&["203.0.113.9"]);
+        assert_eq!(
+            forwarded_client(&mut h, info("192.0.2.1:4000"), &trusted),
+            None
+        );
+        assert!(!h.contains_key("x-forwarded-for"));
+        assert!(!h.contains_key("x-forwarded-proto"));
+        let mut h = headers(&["203.0.113.9"]);
+        assert_eq!(forwarded_client(&mut h, info("10.0.0.1:4000"), &[]), None);
+        assert!(h.is_empty());
+    }
 }

@@ -11,7 +11,9 @@
 //! 2. **Header timeout.** A client that has not sent a complete request head within
 //!    [`HttpConfig::with_header_timeout`] (a slow-loris client, or an idle keep-alive connection)
 //!    is disconnected. Request heads are capped at [`MAX_HEADER_BYTES`].
-//! 3. **Path.** Only `/mcp` is served (`404` otherwise).
+//! 3. **Path.** Only `/mcp` is served (`404` otherwise), and `GET /healthz`, which answers
+//!    `200 ok` to anyone (a load balancer's or Kubernetes' probe carries no token) and says
+//!    nothing else.
 //! 4. **Bearer token.** When a token is set ([`HttpConfig::with_token_from_env`] reads `MCP_SERVER_TOKEN`), a
 //!    request without `Authorization: Bearer <token>` gets `401` and a
 //!    `WWW-Authenticate: Bearer` challenge. The comparison takes the same time wherever the
@@ -38,6 +40,17 @@
 //!
 //! What passes reaches the handler through [`Traced`], which opens the
 //! request's SERVER span; every refused request is logged at `debug` without its headers.
+//!
+//! **Behind a reverse proxy** (a load balancer, an ingress), the connection's peer is the
+//! proxy. [`HttpConfig::with_trusted_proxies`] names the proxies whose `X-Forwarded-For` is
+//! believed: the span then records the client it names as `client.address` and the proxy
+//! as `network.peer.address`. From a peer not named there, the `X-Forwarded-*` and
+//! `Forwarded` headers are removed before the request goes further.
+//!
+//! **Shutdown drains.** When the `shutdown` future of [`HttpServer::serve`] resolves, the
+//! listener closes at once (a balancer's next connection is refused and goes to another
+//! replica), idle connections close, requests in flight run to their answer (up to
+//! [`HttpConfig::with_shutdown_grace`]), and only then are sessions and streams ended.
 
 //!
 //! A failed `accept` (out of file descriptors, most often) is retried with a doubling pause,
@@ -69,20 +82,24 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{
     BearerToken, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT, HttpConfig, HttpConfigError, TOKEN_ENV, parse_listen_address,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, HttpConfig, HttpConfigError, TOKEN_ENV,
+    parse_listen_address, parse_trusted_proxy,
 };
 use guards::{Guards, refuse_busy, serve_connection};
+/// A network in CIDR notation, as [`HttpConfig::with_trusted_proxies`] takes it (the
+/// `ipnet` crate's type).
+pub use ipnet::IpNet;
 
 use crate::{NetworkTransport, Traced, server::ConnectionInfo};
 
 /// The endpoint path.
 pub const ENDPOINT: &str = "/mcp";
+/// The health path: `GET` answers `200 ok` while the server accepts connections.
+pub const HEALTH_PATH: &str = "/healthz";
 /// Largest request head (request line and headers) accepted, in bytes.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long `accept` may fail without a single success before serving gives up.
 pub const ACCEPT_GIVE_UP: Duration = Duration::from_secs(64);
-/// How long connections get to finish their requests once shutdown begins.
-pub const HTTP_SHUTDOWN_GRACE: Duration = crate::lifecycle::SHUTDOWN_GRACE;
 
 /// Why HTTP serving stopped.
 #[derive(Debug, thiserror::Error)]
@@ -118,17 +135,15 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds the address of `config`.
-    pub async fn bind(config: HttpConfig) -> Result<Self, HttpServeError> {
-        let addr = config.addr();
+    /// Binds `addr` (port 0: a free port, see [`local_addr`](Self::local_addr)).
+    pub async fn bind(addr: SocketAddr, config: HttpConfig) -> Result<Self, HttpServeError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|error| HttpServeError::Bind { addr, error })?;
         Self::from_listener(listener, config)
     }
 
-    /// Serves on a listener already bound (socket activation, a port chosen by a test, a
-    /// listener shared with other routes); the address in `config` is not used.
+    /// Serves on a listener already bound (socket activation, a port chosen by a test).
     pub fn from_listener(
         listener: TcpListener,
         config: HttpConfig,
@@ -136,7 +151,7 @@ impl HttpServer {
         let local_addr = listener
             .local_addr()
             .map_err(|error| HttpServeError::Bind {
-                addr: config.addr(),
+                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
                 error,
             })?;
         Ok(Self {
@@ -157,8 +172,9 @@ impl HttpServer {
     }
 
     /// Serves `handler` (each request in its SERVER span) until `shutdown` resolves; then
-    /// stops accepting, ends open sessions and streams, and gives requests in flight
-    /// [`HTTP_SHUTDOWN_GRACE`] to finish.
+    /// drains: stops accepting, closes idle connections, lets requests in flight run to
+    /// their answer for up to [`HttpConfig::with_shutdown_grace`], and ends open sessions
+    /// and streams.
     ///
     /// It returns an error only when `accept` has failed for [`ACCEPT_GIVE_UP`] without a
     /// success; the connections open by then are shut down the same way.
@@ -170,7 +186,11 @@ impl HttpServer {
     where
         H: ServerHandler,
     {
+        // Two stages of shutdown: `closing` ends connections once their request in flight
+        // is answered; `cancel` then ends rmcp's sessions and streams (and any handler still
+        // running), which a stream never ends by itself.
         let cancel = CancellationToken::new();
+        let closing = CancellationToken::new();
         // rmcp builds a service per session or stateless request: share one handler.
         let traced = Traced::new(Arc::new(handler)).with_transport(NetworkTransport::Tcp);
         let mcp = StreamableHttpService::new(
@@ -183,7 +203,9 @@ impl HttpServer {
             token: self.config.token().cloned(),
             max_body_bytes: self.config.max_body_bytes(),
             request_timeout: self.config.request_timeout(),
+            trusted_proxies: self.config.trusted_proxies().to_vec(),
             refused: AtomicU64::new(0),
+            in_flight: Arc::default(),
         });
         let slots = Arc::new(Semaphore::new(self.config.max_connections().max(1)));
         let mut connections = JoinSet::new();
@@ -224,28 +246,45 @@ impl HttpServer {
             let info = ConnectionInfo::new(self.local_addr, peer);
             let guards = guards.clone();
             let header_timeout = self.config.header_timeout();
-            let closing = cancel.clone();
+            let closing = closing.clone();
             connections.spawn(async move {
                 let _slot = slot;
                 serve_connection(stream, info, guards, header_timeout, closing).await;
             });
         }
         drop(self.listener);
-        cancel.cancel();
-        let drained = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(HTTP_SHUTDOWN_GRACE, drained)
-            .await
-            .is_err()
-        {
+        let grace = self.config.shutdown_grace();
+        let deadline = tokio::time::Instant::now() + grace;
+        closing.cancel();
+        let answered = guards.in_flight.idle();
+        let in_flight = guards.in_flight.count();
+        if tokio::time::timeout_at(deadline, answered).await.is_err() {
             tracing::warn!(
-                "connections still open {} ms after shutdown began are dropped",
-                HTTP_SHUTDOWN_GRACE.as_millis()
+                requests = guards.in_flight.count(),
+                "requests still running {} ms after shutdown began are abandoned",
+                grace.as_millis()
             );
+        } else if in_flight > 0 {
+            tracing::info!(
+                requests = in_flight,
+                "requests in flight at shutdown answered"
+            );
+        }
+        cancel.cancel();
+        let closed = async { while connections.join_next().await.is_some() {} };
+        // Streams end as soon as they are cancelled; a little time past the deadline lets
+        // them say goodbye.
+        let streams_end = deadline.max(tokio::time::Instant::now()) + STREAMS_END;
+        if tokio::time::timeout_at(streams_end, closed).await.is_err() {
+            tracing::warn!("connections still open after shutdown are dropped");
             connections.abort_all();
         }
         outcome
     }
 }
+
+/// How long cancelled sessions and streams get to close their connections.
+const STREAMS_END: Duration = Duration::from_millis(500);
 
 /// The pauses between failed `accept`s: doubling from [`AcceptBackoff::FIRST`] to
 /// [`AcceptBackoff::LONGEST`], until failures have lasted [`ACCEPT_GIVE_UP`].
