@@ -49,7 +49,8 @@
 //!
 //! # Features
 //! An instrumentation library should cost what its role needs, so each role is a feature;
-//! the default is all of them but `cli` and `grpc`.
+//! the default is all of them but `cli`, `grpc` and TLS (`tls`, `tls-ring`): the crypto
+//! provider is the application's choice.
 //!
 //! | feature | what it adds |
 //! |---|---|
@@ -59,7 +60,8 @@
 //! | `http-client` | [`http_client::TraceHeaders`] (with `client`) |
 //! | `telemetry` | [`telemetry`]: the tracer provider, the `tracing` layers, logs; with `server`, [`run`] |
 //! | `otlp` | OTLP/HTTP export from the `OTEL_EXPORTER_OTLP_*` variables (with `telemetry`) |
-//! | `tls-ring` | rustls on ring for `https://` endpoints (with `otlp`) |
+//! | `tls` | rustls for `https://` endpoints, with the crypto provider the application installs (with `otlp`) |
+//! | `tls-ring` | `tls` on ring: [`install_tls_provider`], called for you when an exporter needs TLS |
 //! | `metrics` | the MCP operation and session histograms ([`metrics`](mod@metrics)); exported with `otlp` |
 //! | `cli` | `cli::ServeArgs`, the `--http` flags for clap (with `http-server`) |
 //! | `grpc` | OTLP/gRPC export (with `otlp`) |
@@ -128,6 +130,8 @@ pub mod span_return;
 mod stdio;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
+#[cfg(feature = "tls-ring")]
+mod tls;
 
 #[cfg(feature = "client")]
 pub use client::TracedClient;
@@ -142,6 +146,8 @@ pub use lifecycle::{
 pub use request::{SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text};
 #[cfg(feature = "server")]
 pub use server::{ConnectionInfo, Traced};
+#[cfg(feature = "tls-ring")]
+pub use tls::install_tls_provider;
 
 /// The transport a span records as `network.transport`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -51,11 +51,11 @@
 //! that grows as needed (up to `OTEL_BSP_MAX_QUEUE_SIZE`) and leave in batches, so a
 //! request never waits on a backend. A failing backend is reported once on stderr.
 //!
-//! **TLS.** An `https://` endpoint needs a rustls crypto provider. With the `tls-ring`
-//! feature (a default), ring is installed as the process's provider when an exporter needs
-//! TLS and none is installed yet; an application that prefers another one installs it
-//! before building the pipeline. Without `tls-ring`, an `https://` endpoint is a
-//! [`TelemetryError::NoTls`].
+//! **TLS.** An `https://` endpoint needs rustls (feature `tls`) and a crypto provider,
+//! which is the application's choice: it installs one before building the pipeline. With
+//! `tls-ring`, ring is installed ([`install_tls_provider`](crate::install_tls_provider))
+//! when an exporter needs TLS and none is installed yet. Without `tls`, or with `tls` and
+//! no provider installed, an `https://` endpoint is a [`TelemetryError::NoTls`].
 //!
 //! This file is the builder ([`Telemetry`]), the pipeline and the guard ([`TelemetryGuard`]);
 //! the exporter choice, the second destination and the HTTP client are in `export.rs`, the
@@ -140,10 +140,16 @@ pub enum TelemetryError {
         grpc = if cfg!(feature = "grpc") { " or grpc" } else { ", or build with the `grpc` feature" }
     )]
     UnsupportedProtocol(String),
-    /// An `https://` endpoint in a build without TLS.
+    /// An `https://` endpoint in a build without TLS (feature `tls`), or with `tls` but no
+    /// rustls crypto provider installed (and no `tls-ring` to install one).
     #[cfg(feature = "otlp")]
     #[error(
-        "{endpoint} needs TLS, which this build of trace-meta lacks: enable its `tls-ring` feature, or export through your own exporter (Telemetry::with_span_exporter)"
+        "{endpoint} needs TLS, {what}",
+        what = if cfg!(feature = "tls") {
+            "and no rustls crypto provider is installed: install one before telemetry starts (e.g. trace_meta::install_tls_provider with the `tls-ring` feature), or export through your own exporter (Telemetry::with_span_exporter)"
+        } else {
+            "which this build of trace-meta lacks: enable its `tls-ring` feature (or `tls` and install a rustls crypto provider), or export through your own exporter (Telemetry::with_span_exporter)"
+        }
     )]
     NoTls {
         /// The endpoint, as logs may show it.
@@ -542,15 +548,6 @@ fn env_set(name: &str) -> bool {
 #[cfg(feature = "otlp")]
 fn env_number(var: impl Fn(&str) -> Option<String>, name: &str) -> Option<u64> {
     var(name)?.trim().parse().ok()
-}
-
-/// Installs ring as the process's rustls provider unless one is installed already.
-#[cfg(feature = "tls-ring")]
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may have won the race; either way a provider is installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }
 
 /// Flushes and shuts telemetry down on [`shutdown`](TelemetryGuard::shutdown) or drop.
