@@ -31,9 +31,9 @@ mod view;
 mod wrap_config;
 
 pub use app::run;
+pub use cli::Cli;
 /// The process's rustls provider, installed at start by [`run`] (trace-meta's, re-exported
 /// for the host's HTTPS clients and tests).
 pub use trace_meta::install_tls_provider;
-pub use cli::Cli;
 /// The local OTLP receiver (trace-view's), for the test suites.
 pub use trace_view::receiver;

@@ -98,6 +98,9 @@
 
 pub mod attributes;
 pub mod carrier;
+// Used by the messages of telemetry and span return; absent both, by nothing.
+#[cfg_attr(not(any(feature = "otlp", feature = "span-return")), allow(dead_code))]
+mod causes;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "client")]

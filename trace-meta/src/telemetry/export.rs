@@ -174,7 +174,7 @@ impl HttpClients {
         // speaks TLS, and panics without one.
         if cfg!(feature = "tls") && !tls_ready {
             return Err(TelemetryError::Runtime(
-                "the HTTP client is built with rustls (feature `tls`) and no rustls crypto provider is installed: install one before telemetry starts".to_owned(),
+                "the HTTP client is built with rustls (feature `tls`) and no rustls crypto provider is installed: install one before telemetry starts".into(),
             ));
         }
         let builder = reqwest::Client::builder();
@@ -186,7 +186,7 @@ impl HttpClients {
         };
         let client = builder
             .build()
-            .map_err(|error| TelemetryError::Runtime(error.to_string()))?;
+            .map_err(|error| TelemetryError::Runtime(error.into()))?;
         let slot = if plain_http {
             &mut self.plain
         } else {

@@ -92,7 +92,7 @@ use tracing_subscriber::{
 use crate::propagation;
 
 #[cfg(feature = "otlp")]
-pub use report::SpanLoss;
+pub use report::{ExportFailure, SpanLoss};
 
 /// Environment variable naming a second OTLP/HTTP traces endpoint (a full URL, used as is).
 ///
@@ -118,19 +118,20 @@ pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Errors of telemetry setup and shutdown.
 ///
-/// Each message includes its cause's text where there is one, so no variant also reports it
-/// as its `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
+/// Each message says what failed; the cause, where there is one, is its `source()` (print
+/// the chain, e.g. with anyhow's `{:#}`, to see both).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TelemetryError {
     /// An OTLP exporter could not be built from the configuration.
     #[cfg(feature = "otlp")]
-    #[error("cannot set up the OTLP exporter for {endpoint}: {error}")]
+    #[error("cannot set up the OTLP exporter for {endpoint}")]
     Exporter {
         /// The endpoint, or the variable it was to come from.
         endpoint: String,
         /// What the exporter builder said (an OpenTelemetry error, boxed so that its type
         /// is not part of this crate's API).
+        #[source]
         error: BoxError,
     },
     /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build cannot speak.
@@ -157,23 +158,24 @@ pub enum TelemetryError {
     },
     /// The HTTP client or the gRPC runtime of an exporter could not be started.
     #[cfg(feature = "otlp")]
-    #[error("cannot start the OTLP exporter's HTTP client or runtime: {0}")]
-    Runtime(String),
+    #[error("cannot start the OTLP exporter's HTTP client or runtime")]
+    Runtime(#[source] BoxError),
     /// The SDK could not shut the exporters down (e.g. it timed out).
-    #[error("shutting down trace export failed: {0}")]
-    Shutdown(BoxError),
+    #[error("shutting down trace export failed")]
+    Shutdown(#[source] BoxError),
     /// The last metrics did not leave (the backend failed or did not answer in time).
     #[cfg(all(feature = "metrics", feature = "otlp"))]
-    #[error("shutting down metrics export failed: {0}")]
-    MetricsShutdown(BoxError),
-    /// Some destinations lost spans.
+    #[error("shutting down metrics export failed")]
+    MetricsShutdown(#[source] BoxError),
+    /// Some destinations lost spans. A list has no single `source()`: the message is every
+    /// loss with its cause, separated by `; `.
     #[cfg(feature = "otlp")]
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error("{}", .0.iter().map(|loss| crate::causes::chain(loss).to_string()).collect::<Vec<_>>().join("; "))]
     SpansLost(Vec<SpanLoss>),
     /// A global `tracing` subscriber was already installed ([`Telemetry::init`]; use
     /// [`Telemetry::build`] and add the layers to your own subscriber instead).
-    #[error("a global tracing subscriber is already installed: {0}")]
-    Subscriber(BoxError),
+    #[error("a global tracing subscriber is already installed")]
+    Subscriber(#[source] BoxError),
 }
 
 /// A dependency's error inside a [`TelemetryError`]: boxed, so that an OpenTelemetry release
@@ -664,17 +666,21 @@ impl TelemetryGuard {
         // One line for the whole shutdown: what each destination lost, and the metrics'
         // last export. The SDK's own shutdown error (a flush that timed out, an exporter
         // that failed) is the cause of a loss when there is one, so it is named only alone.
-        let mut lines: Vec<String> = losses.iter().map(ToString::to_string).collect();
+        let mut lines: Vec<String> = losses
+            .iter()
+            .map(|loss| crate::causes::chain(loss).to_string())
+            .collect();
         if let (Err(error), true) = (&result, losses.is_empty()) {
             lines.push(format!("shutting down trace export: {error}"));
         }
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         if let Err(error) = &metrics {
             let error = error.to_string();
-            if losses
-                .iter()
-                .any(|loss| loss.cause.as_ref() == Some(&error))
-            {
+            if losses.iter().any(|loss| {
+                loss.cause
+                    .as_ref()
+                    .is_some_and(|cause| cause.as_str() == error)
+            }) {
                 lines.push("the last metrics export failed the same way".to_owned());
             } else {
                 lines.push(format!("the last metrics export failed: {error}"));
