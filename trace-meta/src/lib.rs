@@ -45,7 +45,8 @@
 //! Tool calls are `mcp-tool-{tool}` (CLIENT) and `tool-{tool}` (SERVER), other requests
 //! `{mcp.method.name} {target}`. `TRACE_META_SPAN_NAMES=semconv` ([`SpanNames`]) names tool
 //! calls `tools/call {tool}` on both sides too, as the OpenTelemetry MCP semantic
-//! conventions do.
+//! conventions do; `Telemetry::with_span_names` (or [`SpanNames::install`]) decides in
+//! code, over the variable.
 //!
 //! # Features
 //! An instrumentation library should cost what its role needs, so each role is a feature;

@@ -211,6 +211,8 @@ pub struct Telemetry {
     extra_processors: Vec<BatchSpanProcessor>,
     #[cfg(feature = "span-return")]
     span_return: bool,
+    span_names: Option<crate::SpanNames>,
+    content_capture: Option<crate::content::Capture>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -224,6 +226,8 @@ impl fmt::Debug for Telemetry {
         #[cfg(feature = "span-return")]
         debug.field("span_return", &self.span_return);
         debug
+            .field("span_names", &self.span_names)
+            .field("content_capture", &self.content_capture)
             .field("extra_processors", &self.extra_processors.len())
             .finish()
     }
@@ -242,7 +246,28 @@ impl Telemetry {
             extra_processors: Vec::new(),
             #[cfg(feature = "span-return")]
             span_return: crate::span_return::allowed_by_env(),
+            span_names: None,
+            content_capture: None,
         }
+    }
+
+    /// Names the spans of MCP requests this way, whatever [`SPAN_NAMES_ENV`](crate::SPAN_NAMES_ENV)
+    /// says; unset, that variable decides. It becomes the process's choice
+    /// ([`SpanNames::install`](crate::SpanNames::install)) when the pipeline is installed
+    /// ([`init`](Self::init), [`Pipeline::install_globals`]).
+    pub fn with_span_names(mut self, names: crate::SpanNames) -> Self {
+        self.span_names = Some(names);
+        self
+    }
+
+    /// Records this much content on spans, whatever
+    /// [`CAPTURE_CONTENT_ENV`](crate::content::CAPTURE_CONTENT_ENV) says; unset, that
+    /// variable decides. It becomes the process's choice
+    /// ([`Capture::install`](crate::content::Capture::install)) when the pipeline is
+    /// installed ([`init`](Self::init), [`Pipeline::install_globals`]).
+    pub fn with_content_capture(mut self, capture: crate::content::Capture) -> Self {
+        self.content_capture = Some(capture);
+        self
     }
 
     /// Lets this process's [`Traced`](crate::Traced) servers return the spans of a request
@@ -304,9 +329,11 @@ impl Telemetry {
     /// (but the TLS provider an `https://` exporter may need: see the module doc).
     pub fn build(self) -> Result<Pipeline, TelemetryError> {
         let default_log_filter = self.default_log_filter.clone();
+        let choices = (self.span_names, self.content_capture);
         if env_flag("OTEL_SDK_DISABLED") {
             return Ok(Pipeline {
                 default_log_filter,
+                choices,
                 metrics_warning: None,
                 guard: TelemetryGuard::empty(),
             });
@@ -333,6 +360,7 @@ impl Telemetry {
         }
         Ok(Pipeline {
             default_log_filter,
+            choices,
             metrics_warning,
             guard,
         })
@@ -426,6 +454,8 @@ impl Telemetry {
 #[must_use = "telemetry shuts down when the pipeline (or its guard) is dropped"]
 pub struct Pipeline {
     default_log_filter: String,
+    /// The span names and content capture the builder was told, installed with the globals.
+    choices: (Option<crate::SpanNames>, Option<crate::content::Capture>),
     metrics_warning: Option<String>,
     guard: TelemetryGuard,
 }
@@ -487,10 +517,17 @@ impl Pipeline {
 
     /// Installs what trace-meta's instrumentation reads from OpenTelemetry's globals: the
     /// tracer provider, the meter provider (when metrics are exported) and the propagator
-    /// from `OTEL_PROPAGATORS`. Call it once your subscriber is in place: a warning about
-    /// the configuration (an unknown propagator, metrics that cannot be exported) is logged
-    /// here.
+    /// from `OTEL_PROPAGATORS`; and the span names and content capture the builder was
+    /// given ([`Telemetry::with_span_names`], [`Telemetry::with_content_capture`]). Call
+    /// it once your subscriber is in place: a warning about the configuration (an unknown
+    /// propagator, metrics that cannot be exported) is logged here.
     pub fn install_globals(&self) {
+        if let Some(names) = self.choices.0 {
+            names.install();
+        }
+        if let Some(capture) = self.choices.1 {
+            capture.install();
+        }
         if let Some(provider) = &self.guard.provider {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
