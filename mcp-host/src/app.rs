@@ -5,7 +5,9 @@ use std::{process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, bail};
 use opentelemetry::trace::Status;
-use trace_meta::{attributes as attr, tool_result_text};
+use trace_meta::tool_result_text;
+
+use crate::attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 

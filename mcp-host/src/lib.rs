@@ -14,6 +14,7 @@
 
 mod agent;
 mod app;
+mod attr;
 pub mod bench;
 pub mod bundled;
 pub mod chat;
