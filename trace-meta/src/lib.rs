@@ -99,8 +99,11 @@
 
 pub mod attributes;
 pub mod carrier;
-// Used by the messages of telemetry and span return; absent both, by nothing.
-#[cfg_attr(not(any(feature = "otlp", feature = "span-return")), allow(dead_code))]
+// Used by the messages of OTLP export and of a client's span return; absent both, by nothing.
+#[cfg_attr(
+    not(any(feature = "otlp", all(feature = "client", feature = "span-return"))),
+    allow(dead_code)
+)]
 mod causes;
 #[cfg(feature = "cli")]
 pub mod cli;

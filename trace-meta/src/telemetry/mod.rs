@@ -697,16 +697,19 @@ impl TelemetryGuard {
             .filter_map(|state| state.loss())
             .collect();
         #[cfg(not(feature = "otlp"))]
-        let losses: Vec<String> = Vec::new();
+        let losses: Vec<()> = Vec::new();
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         let metrics = metrics.map_or(Ok(()), |pending| pending.wait());
         // One line for the whole shutdown: what each destination lost, and the metrics'
         // last export. The SDK's own shutdown error (a flush that timed out, an exporter
         // that failed) is the cause of a loss when there is one, so it is named only alone.
+        #[cfg(feature = "otlp")]
         let mut lines: Vec<String> = losses
             .iter()
             .map(|loss| crate::causes::chain(loss).to_string())
             .collect();
+        #[cfg(not(feature = "otlp"))]
+        let mut lines: Vec<String> = Vec::new();
         if let (Err(error), true) = (&result, losses.is_empty()) {
             lines.push(format!("shutting down trace export: {error}"));
         }
