@@ -5,7 +5,9 @@ use std::{process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, bail};
 use opentelemetry::trace::Status;
-use trace_meta::{attributes as attr, tool_result_text};
+use trace_meta::tool_result_text;
+
+use crate::attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -24,15 +26,6 @@ use crate::{
     toolbox::ServerSet,
 };
 
-/// Installs ring as the process's rustls provider unless one is installed: the host's
-/// HTTPS clients (the model endpoint, remote servers, the OTLP exporter) need one, and
-/// reqwest is built without picking it. Called once at start; later calls do nothing.
-pub fn install_tls_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
 /// Exit code when the agent cannot answer this kind of question (the offline agent
 /// without a model).
 pub const EXIT_UNSUPPORTED: u8 = 2;
@@ -43,7 +36,9 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 
 /// Runs a parsed command line to its exit code, printing errors on stderr.
 pub fn run(cli: Cli) -> ExitCode {
-    install_tls_provider();
+    // The host's HTTPS clients (the model endpoint, remote servers, the OTLP exporter) need
+    // the process's rustls provider, and reqwest is built without picking one.
+    trace_meta::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

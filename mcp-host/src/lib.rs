@@ -14,6 +14,7 @@
 
 mod agent;
 mod app;
+mod attr;
 pub mod bench;
 pub mod bundled;
 pub mod chat;
@@ -30,7 +31,10 @@ mod toolbox;
 mod view;
 mod wrap_config;
 
-pub use app::{install_tls_provider, run};
+pub use app::run;
 pub use cli::Cli;
+/// The process's rustls provider, installed at start by [`run`] (trace-meta's, re-exported
+/// for the host's HTTPS clients and tests).
+pub use trace_meta::install_tls_provider;
 /// The local OTLP receiver (trace-view's), for the test suites.
 pub use trace_view::receiver;

@@ -365,7 +365,7 @@ fn load_on(clients: usize, calls: usize, database_url: Option<&str>) -> (String,
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let started = Instant::now();
     let (mut latencies, sent) = runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        trace_meta::install_tls_provider();
         let http = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(4))
             .build()

@@ -32,11 +32,3 @@ pub mod otlp;
 pub mod postgres;
 pub mod process;
 pub mod telemetry;
-
-/// Installs ring as the process's rustls provider, as an application does before it builds
-/// an HTTP client (reqwest is built without one); later calls do nothing.
-pub fn install_tls() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}

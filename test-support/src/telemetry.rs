@@ -24,7 +24,7 @@ impl InMemoryTelemetry {
     pub fn install(service_name: &str) -> &'static Self {
         static TELEMETRY: OnceLock<InMemoryTelemetry> = OnceLock::new();
         TELEMETRY.get_or_init(|| {
-            crate::install_tls();
+            trace_meta::install_tls_provider();
             let exporter = InMemorySpanExporter::default();
             let guard = Telemetry::new(service_name)
                 .with_span_exporter(exporter.clone())

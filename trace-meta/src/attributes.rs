@@ -1,7 +1,10 @@
 //! Attribute names and values used on the spans of this crate.
 //!
 //! The OpenTelemetry MCP and GenAI conventions (status: development) and Confident AI's
-//! attribute reference, as fixed in the project's trace conventions.
+//! attribute reference, as fixed in the project's trace conventions: the names MCP client
+//! and server spans record, and those of the workspace's servers (files, databases). The
+//! names of an agent's own spans (its root, its model requests, Confident AI's trace-level
+//! keys) belong to the agent that records them.
 
 /// JSON-RPC method of the request (`tools/call`, `resources/read`, ...).
 pub const MCP_METHOD_NAME: &str = "mcp.method.name";
@@ -45,59 +48,16 @@ pub const TOOL_ERROR: &str = "tool_error";
 /// `gen_ai.operation.name` of a tool call.
 pub const EXECUTE_TOOL: &str = "execute_tool";
 
-/// Confident AI: trace name, set on the root span.
-pub const CONFIDENT_TRACE_NAME: &str = "confident.trace.name";
-/// Confident AI: trace input, set on the root span.
-pub const CONFIDENT_TRACE_INPUT: &str = "confident.trace.input";
-/// Confident AI: trace output, set on the root span.
-pub const CONFIDENT_TRACE_OUTPUT: &str = "confident.trace.output";
 /// Confident AI: span type (`agent`, `tool`, `llm`, `retriever`).
 pub const CONFIDENT_SPAN_TYPE: &str = "confident.span.type";
 /// Confident AI: span input; non-string inputs are JSON-encoded.
 pub const CONFIDENT_SPAN_INPUT: &str = "confident.span.input";
 /// Confident AI: span output; non-string outputs are JSON-encoded.
 pub const CONFIDENT_SPAN_OUTPUT: &str = "confident.span.output";
-/// Confident AI: agent name.
-pub const CONFIDENT_AGENT_NAME: &str = "confident.agent.name";
-/// Confident AI: the agent's tools, as a string array.
-pub const CONFIDENT_AGENT_AVAILABLE_TOOLS: &str = "confident.agent.available_tools";
 /// Confident AI: tool name.
 pub const CONFIDENT_TOOL_NAME: &str = "confident.tool.name";
 /// Confident AI: tool description (server side).
 pub const CONFIDENT_TOOL_DESCRIPTION: &str = "confident.tool.description";
-/// Confident AI: model of an `llm` span.
-pub const CONFIDENT_LLM_MODEL: &str = "confident.llm.model";
-/// Confident AI: prompt tokens of an `llm` span.
-pub const CONFIDENT_LLM_INPUT_TOKEN_COUNT: &str = "confident.llm.input_token_count";
-/// Confident AI: completion tokens of an `llm` span.
-pub const CONFIDENT_LLM_OUTPUT_TOKEN_COUNT: &str = "confident.llm.output_token_count";
-
-/// GenAI: the provider of a model (`openai` for OpenAI-compatible endpoints).
-pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
-/// GenAI: the model a request asks for.
-pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
-/// GenAI: the model that answered.
-pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
-/// GenAI: the id of a model response.
-pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
-/// GenAI: why the model stopped, one entry per choice (string array).
-pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
-/// GenAI: prompt tokens of a model request.
-pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
-/// GenAI: completion tokens of a model request.
-pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
-/// GenAI: the messages sent to the model (JSON), when content capture is on.
-pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
-/// GenAI: the messages the model answered with (JSON), when content capture is on.
-pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
-/// GenAI: the agent's name, on the `invoke_agent` span.
-pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
-/// `gen_ai.operation.name` of the agent's root span.
-pub const INVOKE_AGENT: &str = "invoke_agent";
-/// `gen_ai.operation.name` of a model request.
-pub const CHAT: &str = "chat";
-/// HTTP status code of a response.
-pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 
 /// Resource: the process's service (`mcp-host`, `file-server`, `db-server`).
 pub const SERVICE_NAME: &str = "service.name";
@@ -119,10 +79,6 @@ pub const MCP_PROGRESS_TOTAL: &str = "mcp.progress.total";
 pub const MCP_PROGRESS_MESSAGE: &str = "mcp.progress.message";
 /// Cancellation notification: its reason.
 pub const MCP_CANCELLED_REASON: &str = "mcp.cancelled.reason";
-/// Retry event of a model request: the wait before the next attempt, in milliseconds.
-pub const RETRY_WAIT_MS: &str = "retry.wait_ms";
-/// Retry event of a model request: which retry this is (1-based).
-pub const RETRY_ATTEMPT: &str = "retry.attempt";
 
 /// Metric: duration of one MCP request as the client sees it (histogram, seconds).
 pub const MCP_CLIENT_OPERATION_DURATION: &str = "mcp.client.operation.duration";
@@ -135,38 +91,14 @@ pub const MCP_SERVER_SESSION_DURATION: &str = "mcp.server.session.duration";
 /// `error.type` of a request abandoned before it finished.
 pub const CANCELLED: &str = "cancelled";
 
-// Conversations: the GenAI agent conventions and Confident AI's trace grouping.
+// Tool calls a model asked for: the GenAI conventions.
 
-/// The conversation (thread) a turn belongs to, on every turn's root span.
-pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 /// The model's id for one tool call it asked for.
 pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
 /// The arguments of a tool call, as JSON (content: recorded only when captured).
 pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
 /// The result of a tool call (content: recorded only when captured).
 pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
-/// The kind of a tool the agent calls (`function`).
-pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
-/// Whether a model request asked for a streamed answer.
-pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
-/// Seconds from a streamed request to the first chunk of its answer.
-pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
-/// Which side of a request a token count is for: `input` or `output`.
-pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
-/// Metric: tokens used by one model request (histogram, `{token}`).
-pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// Metric: duration of one model request (histogram, seconds).
-pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
-/// Confident AI: the thread (conversation) a trace belongs to.
-pub const CONFIDENT_TRACE_THREAD_ID: &str = "confident.trace.thread_id";
-/// Confident AI: the user a trace is for.
-pub const CONFIDENT_TRACE_USER_ID: &str = "confident.trace.user_id";
-/// Confident AI: tags of a trace (string array).
-pub const CONFIDENT_TRACE_TAGS: &str = "confident.trace.tags";
-/// Confident AI: metadata of a trace (a JSON object, as a string).
-pub const CONFIDENT_TRACE_METADATA: &str = "confident.trace.metadata";
-/// Confident AI: the environment a trace comes from (`production`, `staging`, ...).
-pub const CONFIDENT_TRACE_ENVIRONMENT: &str = "confident.trace.environment";
 
 /// Most characters kept of an input or output attribute.
 pub const MAX_PAYLOAD_CHARS: usize = 1000;

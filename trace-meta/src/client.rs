@@ -344,8 +344,9 @@ impl TracedClient {
                 .map_or_else(|| "the server".to_owned(), |server| server.name);
             tracing::warn!(
                 target: "trace_meta::span_return",
-                "dropped the spans {server} returned for request {}: {rejected}",
-                call.span_id()
+                "dropped the spans {server} returned for request {}: {}",
+                call.span_id(),
+                crate::causes::chain(&rejected)
             );
         }
         meta.remove(META_KEY);

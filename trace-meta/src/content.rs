@@ -1,9 +1,11 @@
 //! What a span may record of the data that passes through it: one rule, one variable.
 //!
 //! Tool arguments and results, prompts and answers can hold a user's data, and spans go to
-//! a backend. `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (the OpenTelemetry GenAI
-//! conventions' switch) decides, read once per process; every process of a trace reads
-//! its own, and a host passes its environment to the servers it starts:
+//! a backend. The process's choice decides: [`Capture::install`] (or
+//! `Telemetry::with_content_capture`) when the application makes one, else
+//! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (the OpenTelemetry GenAI
+//! conventions' switch), read once per process. Every process of a trace decides for
+//! itself, and a host passes its environment to the servers it starts:
 //!
 //! | value | tool spans (client and server) | model spans, agent root |
 //! |---|---|---|
@@ -13,12 +15,17 @@
 //!
 //! Secrets (keys, `Authorization` headers) are never recorded, whatever the setting.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use opentelemetry::{KeyValue, trace::Status};
 
 use crate::attributes::{self as attr, MAX_PAYLOAD_CHARS, truncate};
 
-/// The variable that decides ([`Capture::get`]).
+/// The variable that decides when the application did not ([`Capture::get`]).
 pub const CAPTURE_CONTENT_ENV: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+
+/// The choice [`Capture::install`] made: 0 none, then `Tools`, `All`, `Nothing`.
+static INSTALLED: AtomicU8 = AtomicU8::new(0);
 
 /// How much content spans record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,10 +50,39 @@ impl Capture {
         }
     }
 
-    /// This process's choice.
+    /// This process's choice: the one [`install`](Self::install) made, else what
+    /// [`CAPTURE_CONTENT_ENV`] says (read once).
     pub fn get() -> Self {
-        static CHOSEN: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-        *CHOSEN.get_or_init(|| Self::parse(std::env::var(CAPTURE_CONTENT_ENV).ok().as_deref()))
+        match INSTALLED.load(Ordering::Relaxed) {
+            1 => Self::Tools,
+            2 => Self::All,
+            3 => Self::Nothing,
+            _ => {
+                static FROM_ENV: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+                *FROM_ENV
+                    .get_or_init(|| Self::parse(std::env::var(CAPTURE_CONTENT_ENV).ok().as_deref()))
+            }
+        }
+    }
+
+    /// Makes this the process's choice, over [`CAPTURE_CONTENT_ENV`]: spans recorded from
+    /// now on (by [`Traced`](crate::Traced), [`TracedClient`](crate::TracedClient),
+    /// [`tool_input`], [`tool_output`] and whoever reads [`get`](Self::get)) follow it.
+    /// `Telemetry::with_content_capture` calls it when the pipeline is installed; call it
+    /// yourself when you set up telemetry another way.
+    ///
+    /// ```
+    /// use trace_meta::content::Capture;
+    /// Capture::Nothing.install();
+    /// assert!(!Capture::get().tools());
+    /// ```
+    pub fn install(self) {
+        let code = match self {
+            Self::Tools => 1,
+            Self::All => 2,
+            Self::Nothing => 3,
+        };
+        INSTALLED.store(code, Ordering::Relaxed);
     }
 
     /// Whether tool arguments and results are recorded.

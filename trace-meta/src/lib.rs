@@ -45,11 +45,13 @@
 //! Tool calls are `mcp-tool-{tool}` (CLIENT) and `tool-{tool}` (SERVER), other requests
 //! `{mcp.method.name} {target}`. `TRACE_META_SPAN_NAMES=semconv` ([`SpanNames`]) names tool
 //! calls `tools/call {tool}` on both sides too, as the OpenTelemetry MCP semantic
-//! conventions do.
+//! conventions do; `Telemetry::with_span_names` (or [`SpanNames::install`]) decides in
+//! code, over the variable.
 //!
 //! # Features
 //! An instrumentation library should cost what its role needs, so each role is a feature;
-//! the default is all of them but `cli` and `grpc`.
+//! the default is all of them but `cli`, `grpc` and TLS (`tls`, `tls-ring`): the crypto
+//! provider is the application's choice.
 //!
 //! | feature | what it adds |
 //! |---|---|
@@ -59,7 +61,8 @@
 //! | `http-client` | [`http_client::TraceHeaders`] (with `client`) |
 //! | `telemetry` | [`telemetry`]: the tracer provider, the `tracing` layers, logs; with `server`, [`run`] |
 //! | `otlp` | OTLP/HTTP export from the `OTEL_EXPORTER_OTLP_*` variables (with `telemetry`) |
-//! | `tls-ring` | rustls on ring for `https://` endpoints (with `otlp`) |
+//! | `tls` | rustls for `https://` endpoints, with the crypto provider the application installs (with `otlp`) |
+//! | `tls-ring` | `tls` on ring: [`install_tls_provider`], called for you when an exporter needs TLS |
 //! | `metrics` | the MCP operation and session histograms ([`metrics`](mod@metrics)); exported with `otlp` |
 //! | `cli` | `cli::ServeArgs`, the `--http` flags for clap (with `http-server`) |
 //! | `grpc` | OTLP/gRPC export (with `otlp`) |
@@ -96,6 +99,12 @@
 
 pub mod attributes;
 pub mod carrier;
+// Used by the messages of OTLP export and of a client's span return; absent both, by nothing.
+#[cfg_attr(
+    not(any(feature = "otlp", all(feature = "client", feature = "span-return"))),
+    allow(dead_code)
+)]
+mod causes;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "client")]
@@ -128,6 +137,8 @@ pub mod span_return;
 mod stdio;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
+#[cfg(feature = "tls-ring")]
+mod tls;
 
 #[cfg(feature = "client")]
 pub use client::TracedClient;
@@ -142,6 +153,8 @@ pub use lifecycle::{
 pub use request::{SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text};
 #[cfg(feature = "server")]
 pub use server::{ConnectionInfo, Traced};
+#[cfg(feature = "tls-ring")]
+pub use tls::install_tls_provider;
 
 /// The transport a span records as `network.transport`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -20,53 +20,44 @@ use crate::http::{HttpConfig, HttpServeError, HttpServer};
 
 /// Why serving stopped early.
 ///
-/// Each message includes its cause's text, so no variant also reports it as its
-/// `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
+/// Each message says what failed; the cause is its `source()` (print the chain, e.g. with
+/// anyhow's `{:#}`, to see both).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
     /// The session could not be set up (a broken handshake, not a closed stdin).
-    #[error("MCP session setup failed: {0}")]
-    Initialize(Box<dyn std::error::Error + Send + Sync>),
+    #[error("MCP session setup failed")]
+    Initialize(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The session's task failed.
-    #[error("MCP session ended with an error: {0}")]
-    Session(tokio::task::JoinError),
+    #[error("MCP session ended with an error")]
+    Session(#[from] tokio::task::JoinError),
     /// The HTTP listener could not be set up, or stopped accepting.
     #[cfg(feature = "http-server")]
     #[error(transparent)]
     Http(#[from] HttpServeError),
 }
 
-impl From<tokio::task::JoinError> for ServeError {
-    fn from(error: tokio::task::JoinError) -> Self {
-        Self::Session(error)
-    }
-}
-
 /// Why [`run`] failed.
+///
+/// Each message says what failed; the cause is its `source()` (print the chain, e.g. with
+/// anyhow's `{:#}`, to see both).
 #[cfg(feature = "telemetry")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
     /// Telemetry could not be set up.
-    #[error("cannot set up telemetry: {0}")]
-    Telemetry(crate::telemetry::TelemetryError),
+    #[error("cannot set up telemetry")]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
     /// The tokio runtime could not be started.
-    #[error("cannot start the tokio runtime: {0}")]
-    Runtime(std::io::Error),
-    /// The handler could not be built ([`run_with`]); the message is the builder's error.
-    #[error("{0}")]
+    #[error("cannot start the tokio runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The handler could not be built ([`run_with`]): the builder's error, as it is
+    /// (its message and its `source()`).
+    #[error(transparent)]
     Setup(Box<dyn std::error::Error + Send + Sync>),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
-}
-
-#[cfg(feature = "telemetry")]
-impl From<crate::telemetry::TelemetryError> for RunError {
-    fn from(error: crate::telemetry::TelemetryError) -> Self {
-        Self::Telemetry(error)
-    }
 }
 
 /// The transport a server speaks.

@@ -1,5 +1,7 @@
 //! What a span says about an MCP request: its name and the attributes known before it runs.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use opentelemetry::{KeyValue, trace::Status};
 #[cfg(feature = "client")]
 use rmcp::ServiceError;
@@ -108,7 +110,9 @@ impl RequestSpan {
 /// semantic conventions.
 pub const SPAN_NAMES_ENV: &str = "TRACE_META_SPAN_NAMES";
 
-/// How spans of MCP requests are named, read once per process from [`SPAN_NAMES_ENV`].
+/// How spans of MCP requests are named: the process's choice ([`install`](Self::install),
+/// or `Telemetry::with_span_names`) when one was made, else [`SPAN_NAMES_ENV`], read once
+/// per process.
 ///
 /// Only tool calls differ: every other request is `{mcp.method.name} {target}` either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,12 +166,40 @@ impl SpanNames {
         }
     }
 
-    /// This process's choice.
+    /// This process's choice: the one [`install`](Self::install) made, else what
+    /// [`SPAN_NAMES_ENV`] says (read once).
     pub fn get() -> Self {
-        static CHOSEN: std::sync::OnceLock<SpanNames> = std::sync::OnceLock::new();
-        *CHOSEN.get_or_init(|| Self::parse(std::env::var(SPAN_NAMES_ENV).ok().as_deref()))
+        match INSTALLED_SPAN_NAMES.load(Ordering::Relaxed) {
+            1 => Self::Conventions,
+            2 => Self::Semconv,
+            _ => {
+                static FROM_ENV: std::sync::OnceLock<SpanNames> = std::sync::OnceLock::new();
+                *FROM_ENV.get_or_init(|| Self::parse(std::env::var(SPAN_NAMES_ENV).ok().as_deref()))
+            }
+        }
+    }
+
+    /// Makes this the process's choice, over [`SPAN_NAMES_ENV`]: spans named from now on
+    /// (by [`Traced`](crate::Traced), [`TracedClient`](crate::TracedClient) and
+    /// [`get`](Self::get)) follow it. `Telemetry::with_span_names` calls it when the
+    /// pipeline is installed; call it yourself when you set up telemetry another way.
+    ///
+    /// ```
+    /// use trace_meta::SpanNames;
+    /// SpanNames::Semconv.install();
+    /// assert_eq!(SpanNames::get(), SpanNames::Semconv);
+    /// ```
+    pub fn install(self) {
+        let code = match self {
+            Self::Conventions => 1,
+            Self::Semconv => 2,
+        };
+        INSTALLED_SPAN_NAMES.store(code, Ordering::Relaxed);
     }
 }
+
+/// The choice [`SpanNames::install`] made: 0 none, 1 conventions, 2 semconv.
+static INSTALLED_SPAN_NAMES: AtomicU8 = AtomicU8::new(0);
 
 /// Sets every attribute in `attributes` on `span`.
 pub(crate) fn record(span: &tracing::Span, attributes: Vec<KeyValue>) {

@@ -36,7 +36,7 @@ fn added(before: &[String], after: &[String]) -> Vec<String> {
 
 #[test]
 fn one_export_thread_carries_both_destinations_and_the_metrics() {
-    test_support::install_tls();
+    trace_meta::install_tls_provider();
     let user = Backend::start(Mode::Ok);
     let local = Backend::start(Mode::Ok);
     // SAFETY: this test binary has one test and no other threads reading the environment.

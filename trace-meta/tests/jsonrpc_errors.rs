@@ -59,7 +59,7 @@ jsonrpc_cases!(http_tests);
 
 /// A POST to /mcp; returns status, content type and body.
 async fn post(addr: SocketAddr, session: Option<&str>, body: Vec<u8>) -> (u16, String, Vec<u8>) {
-    test_support::install_tls();
+    trace_meta::install_tls_provider();
     let mut request = reqwest::Client::new()
         .post(format!("http://{addr}/mcp"))
         .header("content-type", "application/json")
@@ -124,7 +124,7 @@ fn message(body: &[u8]) -> Value {
 
 async fn run(case: Case) {
     // reqwest is built without a rustls provider (trace-meta's telemetry installs one).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    trace_meta::install_tls_provider();
     let config = HttpConfig::new();
     let server = HttpServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config)
         .await

@@ -1,8 +1,8 @@
-//! `TRACE_META_SPAN_NAMES=semconv`: tool-call spans are `tools/call {tool}` on both sides
-//! (client and server in one process over a duplex pipe, spans in an in-memory exporter).
+//! Semconv span names (`Telemetry::with_span_names`, or `TRACE_META_SPAN_NAMES=semconv`):
+//! tool-call spans are `tools/call {tool}` on both sides (client and server in one process
+//! over a duplex pipe, spans in an in-memory exporter).
 //!
-//! Its own test binary: the switch is read once per process, so this process sets it before
-//! the first span.
+//! Its own test binary: the choice is the process's.
 
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
@@ -13,7 +13,7 @@ use rmcp::{
 };
 use serde::Deserialize;
 use test_support::in_process::connect;
-use trace_meta::{SPAN_NAMES_ENV, SpanNames, TracedClient, telemetry::Telemetry};
+use trace_meta::{SpanNames, TracedClient, telemetry::Telemetry};
 use tracing::Instrument;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -35,14 +35,13 @@ impl TestServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semconv_names_tool_calls_by_method_and_tool_on_both_sides() {
-    // SAFETY: set before any other thread of this test binary reads the environment.
-    unsafe { std::env::set_var(SPAN_NAMES_ENV, "semconv") };
-    assert_eq!(SpanNames::get(), SpanNames::Semconv);
     let exporter = InMemorySpanExporter::default();
     let guard = Telemetry::new("semconv-test")
+        .with_span_names(SpanNames::Semconv)
         .with_span_exporter(exporter.clone())
         .init()
         .expect("telemetry init");
+    assert_eq!(SpanNames::get(), SpanNames::Semconv);
 
     let (client, server) = connect(TestServer).await;
     let params = CallToolRequestParams::new("echo").with_arguments(

@@ -52,7 +52,7 @@ struct Setup {
 fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
-        test_support::install_tls();
+        trace_meta::install_tls_provider();
         let backend = Backend::start(Mode::Ok);
         let pipeline = Telemetry::new("span-return-client")
             .with_local_endpoint(format!("{}/v1/traces", backend.endpoint))

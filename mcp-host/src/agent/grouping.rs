@@ -7,8 +7,8 @@
 //! `confident.trace.metadata` (a JSON object, as a string) and
 //! `confident.trace.environment`. What is not given is not recorded.
 
+use crate::attr;
 use opentelemetry::{Array, StringValue, Value};
-use trace_meta::attributes as attr;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The grouping keys of a conversation's traces.

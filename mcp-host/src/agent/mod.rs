@@ -19,7 +19,9 @@ pub mod sales;
 
 use opentelemetry::{Array, StringValue, Value};
 use rmcp::model::{CallToolResult, ErrorData, JsonObject, Tool};
-use trace_meta::{attributes as attr, content::Capture};
+use trace_meta::content::Capture;
+
+use crate::attr;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub use grouping::Grouping;

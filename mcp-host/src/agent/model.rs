@@ -15,11 +15,7 @@
 
 use futures_util::future::join_all;
 use rmcp::model::JsonObject;
-use trace_meta::{
-    SpanNames,
-    attributes::{self as attr, truncate},
-    tool_result_text,
-};
+use trace_meta::{SpanNames, tool_result_text};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -27,6 +23,7 @@ use super::{
     Agent, AgentError, History, ServerTool, Toolbox, ToolboxError, Turn, names::exposed_names,
 };
 use crate::{
+    attr::{self, truncate},
     chat::{
         ChatClient,
         wire::{FunctionDefinition, Message, ToolCall, ToolDefinition},

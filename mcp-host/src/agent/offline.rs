@@ -9,7 +9,9 @@
 
 use anyhow::Context as _;
 use opentelemetry::trace::Status;
-use trace_meta::{attributes as attr, content::Capture, tool_result_text};
+use trace_meta::{content::Capture, tool_result_text};
+
+use crate::attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 

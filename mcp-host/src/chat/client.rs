@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::attr::{self, truncate};
 use futures_util::StreamExt as _;
 use opentelemetry::{
     Array, KeyValue, StringValue, Value,
@@ -18,7 +19,6 @@ use reqwest::{
     StatusCode, Url,
     header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER},
 };
-use trace_meta::attributes::{self as attr, truncate};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 

@@ -14,11 +14,11 @@
 
 use std::sync::OnceLock;
 
+use crate::attr;
 use opentelemetry::{
     KeyValue,
     metrics::{Histogram, Meter},
 };
-use trace_meta::attributes as attr;
 
 /// `gen_ai.client.operation.duration` boundaries, in seconds.
 pub const DURATION_BUCKETS: [f64; 14] = [

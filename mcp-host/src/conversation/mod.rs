@@ -28,7 +28,9 @@ mod printer;
 use std::{process::ExitCode, time::Duration};
 
 use opentelemetry::trace::{Status, TraceContextExt as _};
-use trace_meta::{StopSignal, StopSignals, attributes as attr};
+use trace_meta::{StopSignal, StopSignals};
+
+use crate::attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 

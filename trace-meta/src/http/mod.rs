@@ -106,19 +106,21 @@ pub const ACCEPT_GIVE_UP: Duration = Duration::from_secs(64);
 #[non_exhaustive]
 pub enum HttpServeError {
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {error}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// What the system said.
+        #[source]
         error: std::io::Error,
     },
     /// `accept` failed without a success for [`ACCEPT_GIVE_UP`].
-    #[error("cannot accept connections on {addr} (failing for {}s): {error}", ACCEPT_GIVE_UP.as_secs())]
+    #[error("cannot accept connections on {addr} (failing for {}s)", ACCEPT_GIVE_UP.as_secs())]
     Accept {
         /// The address.
         addr: SocketAddr,
         /// The last failure.
+        #[source]
         error: std::io::Error,
     },
 }

@@ -61,9 +61,9 @@ pub enum Rejected {
         /// The limit ([`MAX_INGESTED_SPANS`]).
         limit: usize,
     },
-    /// Not OTLP/JSON `resourceSpans`.
-    #[error("not OTLP/JSON resourceSpans: {0}")]
-    Malformed(String),
+    /// Not OTLP/JSON `resourceSpans`; what the parser said is its `source()`.
+    #[error("not OTLP/JSON resourceSpans")]
+    Malformed(#[source] ParseFailure),
     /// A `resourceSpans` entry names no `service.name`.
     #[error("a resource without service.name")]
     NoServiceName,
@@ -87,6 +87,19 @@ pub enum Rejected {
         /// The span's id, as sent.
         span: String,
     },
+}
+
+/// Why returned spans are not OTLP/JSON, as the parser said it (its text: the parser's
+/// error itself is not kept, so that its type is not part of this crate's API).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseFailure(String);
+
+impl ParseFailure {
+    /// The parser's message.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Takes the spans a server returned in the `_meta` of an answer to the request whose
@@ -146,7 +159,7 @@ fn check(payload: &Value, call: &SpanContext) -> Result<Vec<Returned>, Rejected>
         });
     }
     let groups = Vec::<ResourceSpans>::deserialize(payload)
-        .map_err(|error| Rejected::Malformed(error.to_string()))?;
+        .map_err(|error| Rejected::Malformed(ParseFailure(error.to_string())))?;
     let count: usize = groups
         .iter()
         .flat_map(|g| &g.scope_spans)

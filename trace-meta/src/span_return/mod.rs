@@ -67,7 +67,7 @@ use opentelemetry::trace::TraceId;
 use serde_json::{Map, Value};
 
 pub(crate) use collect::{Capture, Collector, CollectorProcessor};
-pub use ingest::{Ingested, Rejected, ingest};
+pub use ingest::{Ingested, ParseFailure, Rejected, ingest};
 
 /// The extension's identifier (SEP-2133), listed in `capabilities.extensions` by a server
 /// that returns spans.

@@ -129,7 +129,7 @@ fn http_exporter(
 /// For plain `http://` endpoints the client loads no TLS roots: the system store (parsed
 /// file by file by the platform verifier) would cost every process about 0.35 MB for a
 /// connection that never uses it. Once an `https://` endpoint needs TLS (feature
-/// `tls-ring`), that client serves every later exporter too; [`HttpClients::for_pipeline`]
+/// `tls`), that client serves every later exporter too; [`HttpClients::for_pipeline`]
 /// builds it first when one will, so that the process has one client.
 #[derive(Debug, Default)]
 pub(super) struct HttpClients {
@@ -164,15 +164,21 @@ impl HttpClients {
         {
             return Ok(client.clone());
         }
-        if !plain_http && !cfg!(feature = "tls-ring") {
+        let tls_ready = tls_ready();
+        if !plain_http && !tls_ready {
             return Err(TelemetryError::NoTls {
                 endpoint: endpoint.to_owned(),
             });
         }
-        #[cfg(feature = "tls-ring")]
-        super::ensure_crypto_provider();
+        // reqwest built with rustls needs the provider for any client, even one that never
+        // speaks TLS, and panics without one.
+        if cfg!(feature = "tls") && !tls_ready {
+            return Err(TelemetryError::Runtime(
+                "the HTTP client is built with rustls (feature `tls`) and no rustls crypto provider is installed: install one before telemetry starts".into(),
+            ));
+        }
         let builder = reqwest::Client::builder();
-        #[cfg(feature = "tls-ring")]
+        #[cfg(feature = "tls")]
         let builder = if plain_http {
             builder.tls_certs_only(std::iter::empty())
         } else {
@@ -180,7 +186,7 @@ impl HttpClients {
         };
         let client = builder
             .build()
-            .map_err(|error| TelemetryError::Runtime(error.to_string()))?;
+            .map_err(|error| TelemetryError::Runtime(error.into()))?;
         let slot = if plain_http {
             &mut self.plain
         } else {
@@ -188,6 +194,17 @@ impl HttpClients {
         };
         Ok(slot.insert(client).clone())
     }
+}
+
+/// Whether an HTTPS client can be built: the build has rustls (`tls`) and the process has a
+/// crypto provider, which `tls-ring` installs when the application installed none.
+fn tls_ready() -> bool {
+    #[cfg(feature = "tls-ring")]
+    crate::install_tls_provider();
+    #[cfg(feature = "tls")]
+    return rustls::crypto::CryptoProvider::get_default().is_some();
+    #[cfg(not(feature = "tls"))]
+    false
 }
 
 /// How one exporter sends through the shared client: within its own timeout, with the

@@ -51,11 +51,11 @@
 //! that grows as needed (up to `OTEL_BSP_MAX_QUEUE_SIZE`) and leave in batches, so a
 //! request never waits on a backend. A failing backend is reported once on stderr.
 //!
-//! **TLS.** An `https://` endpoint needs a rustls crypto provider. With the `tls-ring`
-//! feature (a default), ring is installed as the process's provider when an exporter needs
-//! TLS and none is installed yet; an application that prefers another one installs it
-//! before building the pipeline. Without `tls-ring`, an `https://` endpoint is a
-//! [`TelemetryError::NoTls`].
+//! **TLS.** An `https://` endpoint needs rustls (feature `tls`) and a crypto provider,
+//! which is the application's choice: it installs one before building the pipeline. With
+//! `tls-ring`, ring is installed ([`install_tls_provider`](crate::install_tls_provider))
+//! when an exporter needs TLS and none is installed yet. Without `tls`, or with `tls` and
+//! no provider installed, an `https://` endpoint is a [`TelemetryError::NoTls`].
 //!
 //! This file is the builder ([`Telemetry`]), the pipeline and the guard ([`TelemetryGuard`]);
 //! the exporter choice, the second destination and the HTTP client are in `export.rs`, the
@@ -92,7 +92,7 @@ use tracing_subscriber::{
 use crate::propagation;
 
 #[cfg(feature = "otlp")]
-pub use report::SpanLoss;
+pub use report::{ExportFailure, SpanLoss};
 
 /// Environment variable naming a second OTLP/HTTP traces endpoint (a full URL, used as is).
 ///
@@ -118,19 +118,20 @@ pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Errors of telemetry setup and shutdown.
 ///
-/// Each message includes its cause's text where there is one, so no variant also reports it
-/// as its `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
+/// Each message says what failed; the cause, where there is one, is its `source()` (print
+/// the chain, e.g. with anyhow's `{:#}`, to see both).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TelemetryError {
     /// An OTLP exporter could not be built from the configuration.
     #[cfg(feature = "otlp")]
-    #[error("cannot set up the OTLP exporter for {endpoint}: {error}")]
+    #[error("cannot set up the OTLP exporter for {endpoint}")]
     Exporter {
         /// The endpoint, or the variable it was to come from.
         endpoint: String,
         /// What the exporter builder said (an OpenTelemetry error, boxed so that its type
         /// is not part of this crate's API).
+        #[source]
         error: BoxError,
     },
     /// `OTEL_EXPORTER_OTLP_PROTOCOL` names a protocol this build cannot speak.
@@ -140,10 +141,16 @@ pub enum TelemetryError {
         grpc = if cfg!(feature = "grpc") { " or grpc" } else { ", or build with the `grpc` feature" }
     )]
     UnsupportedProtocol(String),
-    /// An `https://` endpoint in a build without TLS.
+    /// An `https://` endpoint in a build without TLS (feature `tls`), or with `tls` but no
+    /// rustls crypto provider installed (and no `tls-ring` to install one).
     #[cfg(feature = "otlp")]
     #[error(
-        "{endpoint} needs TLS, which this build of trace-meta lacks: enable its `tls-ring` feature, or export through your own exporter (Telemetry::with_span_exporter)"
+        "{endpoint} needs TLS, {what}",
+        what = if cfg!(feature = "tls") {
+            "and no rustls crypto provider is installed: install one before telemetry starts (e.g. trace_meta::install_tls_provider with the `tls-ring` feature), or export through your own exporter (Telemetry::with_span_exporter)"
+        } else {
+            "which this build of trace-meta lacks: enable its `tls-ring` feature (or `tls` and install a rustls crypto provider), or export through your own exporter (Telemetry::with_span_exporter)"
+        }
     )]
     NoTls {
         /// The endpoint, as logs may show it.
@@ -151,23 +158,24 @@ pub enum TelemetryError {
     },
     /// The HTTP client or the gRPC runtime of an exporter could not be started.
     #[cfg(feature = "otlp")]
-    #[error("cannot start the OTLP exporter's HTTP client or runtime: {0}")]
-    Runtime(String),
+    #[error("cannot start the OTLP exporter's HTTP client or runtime")]
+    Runtime(#[source] BoxError),
     /// The SDK could not shut the exporters down (e.g. it timed out).
-    #[error("shutting down trace export failed: {0}")]
-    Shutdown(BoxError),
+    #[error("shutting down trace export failed")]
+    Shutdown(#[source] BoxError),
     /// The last metrics did not leave (the backend failed or did not answer in time).
     #[cfg(all(feature = "metrics", feature = "otlp"))]
-    #[error("shutting down metrics export failed: {0}")]
-    MetricsShutdown(BoxError),
-    /// Some destinations lost spans.
+    #[error("shutting down metrics export failed")]
+    MetricsShutdown(#[source] BoxError),
+    /// Some destinations lost spans. A list has no single `source()`: the message is every
+    /// loss with its cause, separated by `; `.
     #[cfg(feature = "otlp")]
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error("{}", .0.iter().map(|loss| crate::causes::chain(loss).to_string()).collect::<Vec<_>>().join("; "))]
     SpansLost(Vec<SpanLoss>),
     /// A global `tracing` subscriber was already installed ([`Telemetry::init`]; use
     /// [`Telemetry::build`] and add the layers to your own subscriber instead).
-    #[error("a global tracing subscriber is already installed: {0}")]
-    Subscriber(BoxError),
+    #[error("a global tracing subscriber is already installed")]
+    Subscriber(#[source] BoxError),
 }
 
 /// A dependency's error inside a [`TelemetryError`]: boxed, so that an OpenTelemetry release
@@ -203,6 +211,8 @@ pub struct Telemetry {
     extra_processors: Vec<BatchSpanProcessor>,
     #[cfg(feature = "span-return")]
     span_return: bool,
+    span_names: Option<crate::SpanNames>,
+    content_capture: Option<crate::content::Capture>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -216,6 +226,8 @@ impl fmt::Debug for Telemetry {
         #[cfg(feature = "span-return")]
         debug.field("span_return", &self.span_return);
         debug
+            .field("span_names", &self.span_names)
+            .field("content_capture", &self.content_capture)
             .field("extra_processors", &self.extra_processors.len())
             .finish()
     }
@@ -234,7 +246,28 @@ impl Telemetry {
             extra_processors: Vec::new(),
             #[cfg(feature = "span-return")]
             span_return: crate::span_return::allowed_by_env(),
+            span_names: None,
+            content_capture: None,
         }
+    }
+
+    /// Names the spans of MCP requests this way, whatever [`SPAN_NAMES_ENV`](crate::SPAN_NAMES_ENV)
+    /// says; unset, that variable decides. It becomes the process's choice
+    /// ([`SpanNames::install`](crate::SpanNames::install)) when the pipeline is installed
+    /// ([`init`](Self::init), [`Pipeline::install_globals`]).
+    pub fn with_span_names(mut self, names: crate::SpanNames) -> Self {
+        self.span_names = Some(names);
+        self
+    }
+
+    /// Records this much content on spans, whatever
+    /// [`CAPTURE_CONTENT_ENV`](crate::content::CAPTURE_CONTENT_ENV) says; unset, that
+    /// variable decides. It becomes the process's choice
+    /// ([`Capture::install`](crate::content::Capture::install)) when the pipeline is
+    /// installed ([`init`](Self::init), [`Pipeline::install_globals`]).
+    pub fn with_content_capture(mut self, capture: crate::content::Capture) -> Self {
+        self.content_capture = Some(capture);
+        self
     }
 
     /// Lets this process's [`Traced`](crate::Traced) servers return the spans of a request
@@ -296,9 +329,11 @@ impl Telemetry {
     /// (but the TLS provider an `https://` exporter may need: see the module doc).
     pub fn build(self) -> Result<Pipeline, TelemetryError> {
         let default_log_filter = self.default_log_filter.clone();
+        let choices = (self.span_names, self.content_capture);
         if env_flag("OTEL_SDK_DISABLED") {
             return Ok(Pipeline {
                 default_log_filter,
+                choices,
                 metrics_warning: None,
                 guard: TelemetryGuard::empty(),
             });
@@ -325,6 +360,7 @@ impl Telemetry {
         }
         Ok(Pipeline {
             default_log_filter,
+            choices,
             metrics_warning,
             guard,
         })
@@ -418,6 +454,8 @@ impl Telemetry {
 #[must_use = "telemetry shuts down when the pipeline (or its guard) is dropped"]
 pub struct Pipeline {
     default_log_filter: String,
+    /// The span names and content capture the builder was told, installed with the globals.
+    choices: (Option<crate::SpanNames>, Option<crate::content::Capture>),
     metrics_warning: Option<String>,
     guard: TelemetryGuard,
 }
@@ -479,10 +517,17 @@ impl Pipeline {
 
     /// Installs what trace-meta's instrumentation reads from OpenTelemetry's globals: the
     /// tracer provider, the meter provider (when metrics are exported) and the propagator
-    /// from `OTEL_PROPAGATORS`. Call it once your subscriber is in place: a warning about
-    /// the configuration (an unknown propagator, metrics that cannot be exported) is logged
-    /// here.
+    /// from `OTEL_PROPAGATORS`; and the span names and content capture the builder was
+    /// given ([`Telemetry::with_span_names`], [`Telemetry::with_content_capture`]). Call
+    /// it once your subscriber is in place: a warning about the configuration (an unknown
+    /// propagator, metrics that cannot be exported) is logged here.
     pub fn install_globals(&self) {
+        if let Some(names) = self.choices.0 {
+            names.install();
+        }
+        if let Some(capture) = self.choices.1 {
+            capture.install();
+        }
         if let Some(provider) = &self.guard.provider {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
@@ -542,15 +587,6 @@ fn env_set(name: &str) -> bool {
 #[cfg(feature = "otlp")]
 fn env_number(var: impl Fn(&str) -> Option<String>, name: &str) -> Option<u64> {
     var(name)?.trim().parse().ok()
-}
-
-/// Installs ring as the process's rustls provider unless one is installed already.
-#[cfg(feature = "tls-ring")]
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may have won the race; either way a provider is installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }
 
 /// Flushes and shuts telemetry down on [`shutdown`](TelemetryGuard::shutdown) or drop.
@@ -661,23 +697,30 @@ impl TelemetryGuard {
             .filter_map(|state| state.loss())
             .collect();
         #[cfg(not(feature = "otlp"))]
-        let losses: Vec<String> = Vec::new();
+        let losses: Vec<()> = Vec::new();
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         let metrics = metrics.map_or(Ok(()), |pending| pending.wait());
         // One line for the whole shutdown: what each destination lost, and the metrics'
         // last export. The SDK's own shutdown error (a flush that timed out, an exporter
         // that failed) is the cause of a loss when there is one, so it is named only alone.
-        let mut lines: Vec<String> = losses.iter().map(ToString::to_string).collect();
+        #[cfg(feature = "otlp")]
+        let mut lines: Vec<String> = losses
+            .iter()
+            .map(|loss| crate::causes::chain(loss).to_string())
+            .collect();
+        #[cfg(not(feature = "otlp"))]
+        let mut lines: Vec<String> = Vec::new();
         if let (Err(error), true) = (&result, losses.is_empty()) {
             lines.push(format!("shutting down trace export: {error}"));
         }
         #[cfg(all(feature = "metrics", feature = "otlp"))]
         if let Err(error) = &metrics {
             let error = error.to_string();
-            if losses
-                .iter()
-                .any(|loss| loss.cause.as_ref() == Some(&error))
-            {
+            if losses.iter().any(|loss| {
+                loss.cause
+                    .as_ref()
+                    .is_some_and(|cause| cause.as_str() == error)
+            }) {
                 lines.push("the last metrics export failed the same way".to_owned());
             } else {
                 lines.push(format!("the last metrics export failed: {error}"));

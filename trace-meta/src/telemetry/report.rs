@@ -59,7 +59,7 @@ pub(super) struct ExportState {
     /// The processor is shutting down: failures are counted, not logged.
     shutting_down: AtomicBool,
     /// Why the first failed export failed.
-    cause: Mutex<Option<String>>,
+    cause: Mutex<Option<ExportFailure>>,
 }
 
 impl<E: SpanExporter + 'static> ReportingExporter<E> {
@@ -111,7 +111,7 @@ impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
             Err(error) => {
                 self.state.failed.fetch_add(spans, Ordering::Relaxed);
                 if let Ok(mut cause) = self.state.cause.lock() {
-                    cause.get_or_insert_with(|| error.to_string());
+                    cause.get_or_insert_with(|| ExportFailure(error.to_string()));
                 }
                 let first = !self.state.failing.swap(true, Ordering::Relaxed);
                 if first && !self.state.shutting_down.load(Ordering::Relaxed) {
@@ -157,12 +157,12 @@ impl ExportState {
     }
 }
 
-/// Spans that did not reach one destination.
+/// Spans that did not reach one destination; why the first failed export failed is its
+/// `source()` (and [`cause`](Self::cause)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{} of {ended} spans did not reach {endpoint}{}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
-    .failed + .dropped,
-    .cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+    "{} of {ended} spans did not reach {endpoint}: {failed} failed to export, {dropped} dropped because the export queue was full or shutdown timed out",
+    .failed + .dropped
 )]
 #[non_exhaustive]
 pub struct SpanLoss {
@@ -175,7 +175,21 @@ pub struct SpanLoss {
     /// Spans never exported: the queue was full, or the final flush timed out.
     pub dropped: u64,
     /// Why the first failed export failed, when one did.
-    pub cause: Option<String>,
+    #[source]
+    pub cause: Option<ExportFailure>,
+}
+
+/// Why an export failed, as the exporter said it (its text: the exporter's error itself
+/// is not kept, so that its type is not part of this crate's API).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExportFailure(String);
+
+impl ExportFailure {
+    /// The exporter's message.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A batch processor that counts what it is given, so that spans dropped because the

@@ -33,7 +33,7 @@ impl ExportRuntime {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|error| TelemetryError::Runtime(error.to_string()))?;
+            .map_err(|error| TelemetryError::Runtime(error.into()))?;
         let handle = runtime.handle().clone();
         let (stop, stop_requested) = oneshot::channel::<()>();
         let (done, stopped) = mpsc::sync_channel(1);
@@ -47,7 +47,7 @@ impl ExportRuntime {
                 drop(runtime);
                 let _ = done.send(());
             })
-            .map_err(|error| TelemetryError::Runtime(error.to_string()))?;
+            .map_err(|error| TelemetryError::Runtime(error.into()))?;
         Ok(Self {
             handle,
             stop: Some(stop),
