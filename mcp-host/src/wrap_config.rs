@@ -217,7 +217,7 @@ fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), 
     let mut args = vec![
         Value::from(PROXY_ARG),
         Value::from("--name"),
-        Value::from(crate::proxy::proxy_service_name(name)),
+        Value::from(trace_proxy::proxy_service_name(name)),
         Value::from(command),
     ];
     match fields.get("args") {
