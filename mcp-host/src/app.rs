@@ -65,8 +65,13 @@ pub fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Proxy(args)) => {
-            let span_return = cli.common.span_return().is_some();
-            return crate::proxy::run_proxy(args, span_return).await;
+            let options = trace_proxy::Options::new("mcp-host proxy")
+                .with_span_return(cli.common.span_return().is_some());
+            // The proxy runs its own one-thread runtime; it blocks until the server ends.
+            let code = tokio::task::spawn_blocking(move || trace_proxy::run(args, options))
+                .await
+                .context("the proxy's thread failed")??;
+            return Ok(code);
         }
         Some(Command::WrapConfig(args)) => return crate::wrap_config::run(args),
         Some(Command::View(args)) => {

@@ -464,8 +464,9 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Trace any stdio MCP server: relay it unchanged, each request a span. Example:
     /// `mcp-host proxy --name fs -- npx -y @modelcontextprotocol/server-filesystem /tmp`
-    Proxy(crate::proxy::ProxyArgs),
-    /// Print an MCP client config with every stdio server wrapped in `mcp-host proxy`.
+    Proxy(trace_proxy::ProxyArgs),
+    /// Print an MCP client config with every stdio server wrapped in `mcp-host proxy` (or,
+    /// with --standalone, in the trace-proxy binary).
     WrapConfig(crate::wrap_config::WrapConfigArgs),
     /// Show a saved trace without a backend: the tree of each trace in FILE, or with
     /// --html OUT one HTML page. FILE is what --trace-json wrote or any OTLP/JSON export.

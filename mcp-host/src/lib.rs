@@ -1,8 +1,9 @@
 //! `mcp-host`: runs an agent across MCP servers and shows the run as one distributed trace.
 //!
 //! The binary parses its arguments and calls [`run`]. The modules stack one way: commands
-//! on top (`app`, `conversation`, `proxy`, `wrap_config`, `bench`, `view`'s command), with
-//! `cli` holding their clap types and turning them into the plain options below; then the
+//! on top (`app`, `conversation`, `wrap_config`, `bench`, `view`'s command; `proxy` runs the
+//! trace-proxy crate), with `cli` holding their clap types and turning them into the plain
+//! options below; then the
 //! run (`session`) and the running servers as a toolbox (`toolbox`); then the agent
 //! (`agent`: its traits, the model-driven and offline agents, the root span and the
 //! conversation's grouping keys); then leaves (`servers`, `chat`, `config`, `child`,
@@ -23,7 +24,6 @@ mod cli;
 mod config;
 mod conversation;
 mod evaluation;
-mod proxy;
 mod servers;
 mod session;
 mod signals;

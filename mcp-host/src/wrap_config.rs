@@ -1,5 +1,6 @@
 //! `mcp-host wrap-config FILE`: the same MCP client config with every stdio server run
-//! through `mcp-host proxy`, so that adopting the proxy is one command.
+//! through `mcp-host proxy` (or, with `--standalone`, the `trace-proxy` binary), so that
+//! adopting the proxy is one command.
 //!
 //! The rules, in order:
 //! 1. The server tables are found where each client keeps them: `mcpServers` (Claude
@@ -7,16 +8,19 @@
 //!    `~/.claude.json`), `servers` (VS Code's `mcp.json`) and `mcp.servers` (VS Code's
 //!    `settings.json`).
 //! 2. A stdio entry (a `command`, and no `type` or `type: "stdio"`) becomes
-//!    `command: PROXY`, `args: ["proxy", "--name", "NAME-proxy", COMMAND, ARGS…]`: its name
-//!    in the table, marked as the proxy's, is the proxy's service name (the server may
-//!    export under that name itself, and the tree must tell the two apart). No `--`
+//!    `command: PROXY`, `args: ["proxy", "--name", "NAME-proxy", COMMAND, ARGS…]` (with
+//!    `--standalone`: `command: TRACE-PROXY`, `args: ["--name", "NAME-proxy", COMMAND,
+//!    ARGS…]`): its name in the table, marked as the proxy's, is the proxy's service name
+//!    (the server may export under that name itself, and the tree must tell the two
+//!    apart). No `--`
 //!    before the command: tools that append their own options to a config's args, like the
 //!    MCP Inspector's CLI, split at the first `--`. Every other field (`env`, `cwd`,
 //!    `type`, `disabled`, vendor fields) stays where it was.
 //! 3. Entries of other transports (`url`, `http`, `sse`), entries already wrapped, and
 //!    every other key of the file are kept as they are.
-//! 4. `--unwrap` undoes 2 for every wrapped entry; `wrap-config` then `--unwrap` gives the
-//!    original back (an `args: []` comes back as no `args`, which clients read the same).
+//! 4. `--unwrap` undoes 2 for every wrapped entry, either form; `wrap-config` then
+//!    `--unwrap` gives the original back (an `args: []` comes back as no `args`, which
+//!    clients read the same).
 //!
 //! The output is the whole file as pretty JSON (two-space indent) in the original key
 //! order. JSON with comments (allowed in VS Code files) is refused: remove the comments.
@@ -40,9 +44,30 @@ pub struct WrapConfigArgs {
     /// Put every wrapped server back as it was.
     #[arg(long)]
     pub unwrap: bool,
-    /// The command that starts the proxy [default: this executable's absolute path].
+    /// The command that starts the proxy [default: this executable's absolute path; with
+    /// --standalone, the trace-proxy beside it].
     #[arg(long, value_name = "PATH")]
     pub proxy_command: Option<String>,
+    /// Run the servers through the standalone proxy, `trace-proxy` (the trace-proxy crate:
+    /// `cargo install --path trace-proxy`), instead of `mcp-host proxy`.
+    #[arg(long, conflicts_with = "unwrap")]
+    pub standalone: bool,
+}
+
+/// The proxy a wrapped entry runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyCommand {
+    /// The program: an `mcp-host` or a `trace-proxy` executable.
+    pub program: String,
+    /// `trace-proxy` itself, which takes no `proxy` subcommand.
+    pub standalone: bool,
+}
+
+impl ProxyCommand {
+    /// The arguments before `--name`.
+    fn leading_args(&self) -> &'static [&'static str] {
+        if self.standalone { &[] } else { &[PROXY_ARG] }
+    }
 }
 
 /// A config that cannot be rewritten.
@@ -67,15 +92,18 @@ pub struct Summary {
     pub kept: Vec<(String, &'static str)>,
 }
 
-/// The first argument of a wrapped entry.
+/// The first argument of an entry wrapped in `mcp-host proxy`.
 const PROXY_ARG: &str = "proxy";
 
-/// Wraps every stdio server of `config` in the proxy started by `proxy_command`.
-pub fn wrap_config(config: &mut Value, proxy_command: &str) -> Result<Summary, WrapError> {
+/// The standalone proxy's executable name.
+const TRACE_PROXY: &str = "trace-proxy";
+
+/// Wraps every stdio server of `config` in `proxy`.
+pub fn wrap_config(config: &mut Value, proxy: &ProxyCommand) -> Result<Summary, WrapError> {
     let mut summary = Summary::default();
     for table in server_tables(config)? {
         for (name, entry) in table.iter_mut() {
-            match wrap_entry(name, entry, proxy_command) {
+            match wrap_entry(name, entry, proxy) {
                 Ok(()) => summary.changed.push(name.clone()),
                 Err(why) => summary.kept.push((name.clone(), why)),
             }
@@ -102,13 +130,13 @@ pub fn unwrap_config(config: &mut Value) -> Result<Summary, WrapError> {
 pub fn rewrite(
     text: &str,
     unwrap: bool,
-    proxy_command: &str,
+    proxy: &ProxyCommand,
 ) -> Result<(String, Summary), WrapError> {
     let mut config: Value = serde_json::from_str(text).map_err(WrapError::Json)?;
     let summary = if unwrap {
         unwrap_config(&mut config)?
     } else {
-        wrap_config(&mut config, proxy_command)?
+        wrap_config(&mut config, proxy)?
     };
     let mut out = serde_json::to_string_pretty(&config).map_err(WrapError::Json)?;
     out.push('\n');
@@ -127,15 +155,15 @@ pub fn run(args: WrapConfigArgs) -> anyhow::Result<ExitCode> {
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("cannot read config {}", args.file.display()))?
     };
-    let proxy_command = match args.proxy_command {
+    let program = match args.proxy_command {
         Some(command) => command,
-        None => std::env::current_exe()
-            .and_then(|exe| exe.canonicalize())
-            .context("finding this executable's path (or pass --proxy-command)")?
-            .display()
-            .to_string(),
+        None => default_proxy_command(args.standalone)?,
     };
-    let (out, summary) = rewrite(&text, args.unwrap, &proxy_command)
+    let proxy = ProxyCommand {
+        program,
+        standalone: args.standalone,
+    };
+    let (out, summary) = rewrite(&text, args.unwrap, &proxy)
         .with_context(|| format!("config {}", args.file.display()))?;
     print!("{out}");
     let verb = if args.unwrap { "unwrapped" } else { "wrapped" };
@@ -156,6 +184,25 @@ pub fn run(args: WrapConfigArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// This executable's absolute path, or with `standalone` the `trace-proxy` beside it.
+fn default_proxy_command(standalone: bool) -> anyhow::Result<String> {
+    let exe = std::env::current_exe()
+        .and_then(|exe| exe.canonicalize())
+        .context("finding this executable's path (or pass --proxy-command)")?;
+    if !standalone {
+        return Ok(exe.display().to_string());
+    }
+    let beside = exe.with_file_name(TRACE_PROXY);
+    if !beside.is_file() {
+        anyhow::bail!(
+            "no {TRACE_PROXY} beside this executable ({}): build it with \
+             `cargo build --release -p trace-proxy`, or pass --proxy-command PATH",
+            beside.display()
+        );
+    }
+    Ok(beside.display().to_string())
+}
+
 /// Every server table in the config (rule 1): the host's one reader of client configs.
 fn server_tables(config: &mut Value) -> Result<Vec<&mut Map<String, Value>>, WrapError> {
     let tables = crate::config::server_tables(config);
@@ -166,31 +213,32 @@ fn server_tables(config: &mut Value) -> Result<Vec<&mut Map<String, Value>>, Wra
 }
 
 /// Where the wrapped server's command starts in a wrapped entry's args, `None` when the
-/// entry is not wrapped: its command is an `mcp-host` executable, and its args start with
-/// `proxy`, then `--name NAME` and/or `--`.
+/// entry is not wrapped: its command is an `mcp-host` executable and its args start with
+/// `proxy`, or its command is a `trace-proxy` executable; then come `--name NAME` and/or
+/// `--`, and the server's command.
 fn wrapped_command_index(entry: &Map<String, Value>) -> Option<usize> {
     let command = entry.get("command")?.as_str()?;
     let program = Path::new(command).file_name()?.to_string_lossy();
-    if !program.starts_with("mcp-host") {
-        return None;
-    }
     let args: Vec<Option<&str>> = entry
         .get("args")?
         .as_array()?
         .iter()
         .map(Value::as_str)
         .collect();
-    if args.first() != Some(&Some(PROXY_ARG)) {
+    let mut index = if program.starts_with(TRACE_PROXY) {
+        0
+    } else if program.starts_with("mcp-host") && args.first() == Some(&Some(PROXY_ARG)) {
+        1
+    } else {
         return None;
-    }
-    let mut index = 1;
+    };
     if args.get(index) == Some(&Some("--name")) {
         index += 2;
     }
     if args.get(index) == Some(&Some("--")) {
         index += 1;
     }
-    (index > 1 && index < args.len()).then_some(index)
+    (index < args.len()).then_some(index)
 }
 
 /// Whether an entry already runs through the proxy.
@@ -199,7 +247,7 @@ fn is_wrapped(entry: &Map<String, Value>) -> bool {
 }
 
 /// Rule 2 for one entry; `Err` says why it is kept as it is.
-fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), &'static str> {
+fn wrap_entry(name: &str, entry: &mut Value, proxy: &ProxyCommand) -> Result<(), &'static str> {
     let Value::Object(fields) = entry else {
         return Err("not an object");
     };
@@ -214,12 +262,16 @@ fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), 
     if is_wrapped(fields) {
         return Err("already wrapped");
     }
-    let mut args = vec![
-        Value::from(PROXY_ARG),
+    let mut args: Vec<Value> = proxy
+        .leading_args()
+        .iter()
+        .map(|a| Value::from(*a))
+        .collect();
+    args.extend([
         Value::from("--name"),
-        Value::from(crate::proxy::proxy_service_name(name)),
+        Value::from(trace_proxy::proxy_service_name(name)),
         Value::from(command),
-    ];
+    ]);
     match fields.get("args") {
         Some(Value::Array(old)) => args.extend(old.iter().cloned()),
         None | Some(Value::Null) => {}
@@ -227,7 +279,7 @@ fn wrap_entry(name: &str, entry: &mut Value, proxy_command: &str) -> Result<(), 
     }
     *fields = with_command(
         fields,
-        Value::from(proxy_command),
+        Value::from(proxy.program.as_str()),
         Value::Array(args),
         false,
     );
@@ -295,9 +347,16 @@ mod tests {
 
     const PROXY: &str = "/opt/bin/mcp-host";
 
+    fn host_proxy() -> ProxyCommand {
+        ProxyCommand {
+            program: PROXY.to_owned(),
+            standalone: false,
+        }
+    }
+
     fn round_trip(original: &str) -> (Value, Value) {
-        let (wrapped, _) = rewrite(original, false, PROXY).unwrap();
-        let (unwrapped, _) = rewrite(&wrapped, true, PROXY).unwrap();
+        let (wrapped, _) = rewrite(original, false, &host_proxy()).unwrap();
+        let (unwrapped, _) = rewrite(&wrapped, true, &host_proxy()).unwrap();
         (
             serde_json::from_str(&wrapped).unwrap(),
             serde_json::from_str(&unwrapped).unwrap(),
@@ -336,7 +395,7 @@ mod tests {
         let config = r#"{"mcpServers": {
             "a": {"command": "mcp-host", "args": ["proxy", "--", "srv", "x"]},
             "b": {"command": "other-tool", "args": ["proxy", "--name", "n", "srv"]}}}"#;
-        let (out, summary) = rewrite(config, true, PROXY).unwrap();
+        let (out, summary) = rewrite(config, true, &host_proxy()).unwrap();
         let out: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             out["mcpServers"]["a"],
@@ -349,10 +408,36 @@ mod tests {
     #[test]
     fn wrapping_twice_changes_nothing() {
         let original = r#"{"mcpServers": {"a": {"command": "a-server"}}}"#;
-        let (once, summary) = rewrite(original, false, PROXY).unwrap();
+        let (once, summary) = rewrite(original, false, &host_proxy()).unwrap();
         assert_eq!(summary.changed, ["a"]);
-        let (twice, summary) = rewrite(&once, false, PROXY).unwrap();
+        let (twice, summary) = rewrite(&once, false, &host_proxy()).unwrap();
         assert_eq!(once, twice);
         assert_eq!(summary.kept, [("a".to_owned(), "already wrapped")]);
+    }
+
+    #[test]
+    fn the_standalone_proxy_takes_no_subcommand_and_unwraps_too() {
+        let original =
+            r#"{"mcpServers": {"fs": {"command": "npx", "args": ["-y", "srv", "/tmp"]}}}"#;
+        let standalone = ProxyCommand {
+            program: "/opt/bin/trace-proxy".to_owned(),
+            standalone: true,
+        };
+        let (wrapped, summary) = rewrite(original, false, &standalone).unwrap();
+        assert_eq!(summary.changed, ["fs"]);
+        let value: Value = serde_json::from_str(&wrapped).unwrap();
+        assert_eq!(
+            value["mcpServers"]["fs"],
+            serde_json::json!({"command": "/opt/bin/trace-proxy",
+                "args": ["--name", "fs-proxy", "npx", "-y", "srv", "/tmp"]})
+        );
+        let (again, summary) = rewrite(&wrapped, false, &host_proxy()).unwrap();
+        assert_eq!(again, wrapped, "already wrapped, in either proxy");
+        assert_eq!(summary.kept, [("fs".to_owned(), "already wrapped")]);
+        let (back, _) = rewrite(&wrapped, true, &host_proxy()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&back).unwrap(),
+            serde_json::from_str::<Value>(original).unwrap()
+        );
     }
 }

@@ -15,6 +15,8 @@
 //!   misbehave on request.
 //! - [`postgres`]: a throwaway PostgreSQL server with the sample data and a read-only role.
 //! - [`process`]: waiting for a child process's exit with a time limit.
+//! - [`proxy`]: a stdio MCP proxy driven line by line as its client, and a collector that
+//!   keeps the whole spans it exports.
 //! - [`telemetry`]: an in-memory span exporter installed as the process's telemetry, and
 //!   attribute look-ups on the spans it keeps.
 //!
@@ -31,4 +33,5 @@ pub mod loopback;
 pub mod otlp;
 pub mod postgres;
 pub mod process;
+pub mod proxy;
 pub mod telemetry;

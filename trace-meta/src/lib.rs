@@ -150,7 +150,9 @@ pub use lifecycle::{RunError, run, run_with, run_with_telemetry};
 pub use lifecycle::{
     SHUTDOWN_GRACE, ServeError, ServerTransport, StopSignal, StopSignals, serve, shutdown_signal,
 };
-pub use request::{SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text};
+pub use request::{
+    RequestParams, RequestSpan, SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text,
+};
 #[cfg(feature = "server")]
 pub use server::{ConnectionInfo, Traced};
 #[cfg(feature = "tls-ring")]

@@ -20,70 +20,156 @@ pub(crate) enum Side {
     Server,
 }
 
-/// Name and request-time attributes of a span for one request.
-pub(crate) struct RequestSpan {
+/// What a span says about one MCP request before it runs: its name and the attributes known
+/// at that point.
+///
+/// `TracedClient` and `Traced` describe rmcp's typed requests with it; a relay that reads
+/// JSON-RPC itself (a tracing proxy) describes the requests it forwards with
+/// [`RequestSpan::client`], so that its spans are named and attributed as a client's are.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RequestSpan {
+    /// The span name: `mcp-tool-{tool}` (client) or `tool-{tool}` (server) for a tool call,
+    /// `{method} {target}` or `{method}` otherwise ([`SpanNames`]).
     pub name: String,
+    /// The tool of a `tools/call`.
     pub tool: Option<String>,
+    /// `mcp.method.name` and what the request is about (tool name and input, resource URI,
+    /// prompt name).
     pub attributes: Vec<KeyValue>,
 }
 
+/// The members of a request's `params` that name and describe its span, borrowed from
+/// wherever the caller read them.
+///
+/// Which of them counts depends on the method: `name` for `tools/call` and `prompts/get`,
+/// `uri` for `resources/read`, `resources/subscribe` and `resources/unsubscribe`,
+/// `arguments` for `tools/call`. The rest are ignored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestParams<'a> {
+    /// `params.name`: the tool of a `tools/call`, the prompt of a `prompts/get`.
+    pub name: Option<&'a str>,
+    /// `params.uri`: the resource a request reads or (un)subscribes to.
+    pub uri: Option<&'a str>,
+    /// `params.arguments` of a `tools/call` as JSON text; recorded as the span's input as
+    /// far as content capture allows ([`content::tool_input`]). Missing reads as `{}`.
+    pub arguments: Option<&'a str>,
+}
+
 impl RequestSpan {
+    /// The CLIENT span of a request `method` with `params`, for a relay that reads
+    /// JSON-RPC itself: named and attributed as `TracedClient` names and attributes its
+    /// own requests, `TRACE_META_SPAN_NAMES` included. A `tools/call`
+    /// without a tool name, or a resource request without a URI, is named `{method}`.
+    ///
+    /// ```
+    /// use trace_meta::{RequestParams, RequestSpan};
+    /// let params = RequestParams { name: Some("read_file"), arguments: Some(r#"{"path":"a"}"#), ..Default::default() };
+    /// let span = RequestSpan::client("tools/call", params);
+    /// assert_eq!(span.name, "mcp-tool-read_file");
+    /// assert_eq!(span.tool.as_deref(), Some("read_file"));
+    /// let span = RequestSpan::client("resources/read", RequestParams { uri: Some("file:///a"), ..Default::default() });
+    /// assert_eq!(span.name, "resources/read file:///a");
+    /// assert_eq!(RequestSpan::client("tools/list", RequestParams::default()).name, "tools/list");
+    /// ```
+    pub fn client(method: &str, params: RequestParams<'_>) -> Self {
+        Self::of(method, params, Side::Client)
+    }
+
     /// Describes `request` as seen from `side`.
     ///
     /// Tool calls are `mcp-tool-{tool}` on the client and `tool-{tool}` on the server; every
     /// other request is `{method} {target}` on both sides (target: resource URI, prompt name),
     /// or just `{method}` when it has none.
-    pub fn describe(request: &ClientRequest, side: Side) -> Self {
+    pub(crate) fn describe(request: &ClientRequest, side: Side) -> Self {
         let method = request.method();
-        match request {
-            ClientRequest::CallToolRequest(call) => Self::tool_call(&call.params, side),
-            ClientRequest::ReadResourceRequest(read) => {
-                Self::targeted(method, attr::MCP_RESOURCE_URI, read.params.uri.as_str())
+        let arguments;
+        let params = match request {
+            ClientRequest::CallToolRequest(call) => {
+                arguments = call
+                    .params
+                    .arguments
+                    .as_ref()
+                    .map(|arguments| serde_json::to_string(arguments).unwrap_or_default());
+                RequestParams {
+                    name: Some(call.params.name.as_ref()),
+                    arguments: arguments.as_deref(),
+                    ..RequestParams::default()
+                }
             }
-            ClientRequest::SubscribeRequest(sub) => {
-                Self::targeted(method, attr::MCP_RESOURCE_URI, sub.params.uri.as_str())
-            }
-            ClientRequest::UnsubscribeRequest(sub) => {
-                Self::targeted(method, attr::MCP_RESOURCE_URI, sub.params.uri.as_str())
-            }
-            ClientRequest::GetPromptRequest(get) => {
-                Self::targeted(method, attr::GEN_AI_PROMPT_NAME, get.params.name.as_str())
-            }
+            ClientRequest::ReadResourceRequest(read) => RequestParams::uri(&read.params.uri),
+            ClientRequest::SubscribeRequest(sub) => RequestParams::uri(&sub.params.uri),
+            ClientRequest::UnsubscribeRequest(sub) => RequestParams::uri(&sub.params.uri),
+            ClientRequest::GetPromptRequest(get) => RequestParams {
+                name: Some(get.params.name.as_ref()),
+                ..RequestParams::default()
+            },
+            _ => RequestParams::default(),
+        };
+        Self::of(method, params, side)
+    }
+
+    /// The one rule: which member of `params` names a request's span, under which
+    /// attribute it is recorded, and what a tool call records.
+    fn of(method: &str, params: RequestParams<'_>, side: Side) -> Self {
+        match (method, params) {
+            (
+                "tools/call",
+                RequestParams {
+                    name: Some(tool),
+                    arguments,
+                    ..
+                },
+            ) => Self::tool(tool, arguments.unwrap_or("{}"), side),
+            (
+                "resources/read" | "resources/subscribe" | "resources/unsubscribe",
+                RequestParams { uri: Some(uri), .. },
+            ) => Self::targeted(method, attr::MCP_RESOURCE_URI, uri),
+            (
+                "prompts/get",
+                RequestParams {
+                    name: Some(prompt), ..
+                },
+            ) => Self::targeted(method, attr::GEN_AI_PROMPT_NAME, prompt),
             _ => Self::plain(method),
         }
     }
 
     /// A `tools/call`: `mcp-tool-{tool}` on the client, `tool-{tool}` on the server; both
     /// `tools/call {tool}` under `TRACE_META_SPAN_NAMES=semconv`.
-    pub fn tool_call(params: &CallToolRequestParams, side: Side) -> Self {
-        let name = params.name.to_string();
-        let mut attributes = vec![
-            KeyValue::new(attr::MCP_METHOD_NAME, "tools/call"),
-            KeyValue::new(attr::GEN_AI_TOOL_NAME, name.clone()),
-            KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
-            KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
-            KeyValue::new(attr::CONFIDENT_TOOL_NAME, name.clone()),
-        ];
+    pub(crate) fn tool_call(params: &CallToolRequestParams, side: Side) -> Self {
         let input = match &params.arguments {
             Some(arguments) => serde_json::to_string(arguments).unwrap_or_default(),
             None => "{}".to_owned(),
         };
-        attributes.extend(content::tool_input(input));
+        Self::tool(&params.name, &input, side)
+    }
+
+    /// A call of `tool` with `arguments` (JSON text).
+    fn tool(tool: &str, arguments: &str, side: Side) -> Self {
+        let mut attributes = vec![
+            KeyValue::new(attr::MCP_METHOD_NAME, "tools/call"),
+            KeyValue::new(attr::GEN_AI_TOOL_NAME, tool.to_owned()),
+            KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
+            KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
+            KeyValue::new(attr::CONFIDENT_TOOL_NAME, tool.to_owned()),
+        ];
+        attributes.extend(content::tool_input(arguments.to_owned()));
         let names = SpanNames::get();
         let span_name = match side {
-            Side::Client => names.client_span("tools/call", Some(&name)),
-            Side::Server => names.server_span("tools/call", Some(&name)),
+            Side::Client => names.client_span("tools/call", Some(tool)),
+            Side::Server => names.server_span("tools/call", Some(tool)),
         };
         Self {
             name: span_name,
-            tool: Some(name),
+            tool: Some(tool.to_owned()),
             attributes,
         }
     }
 
     /// A request about one named thing: `{method} {target}`, the target also recorded
     /// under `key`.
-    pub fn targeted(method: &str, key: &'static str, target: &str) -> Self {
+    pub(crate) fn targeted(method: &str, key: &'static str, target: &str) -> Self {
         Self {
             // Only tool calls are named differently by side.
             name: SpanNames::get().client_span(method, Some(target)),
@@ -96,11 +182,21 @@ impl RequestSpan {
     }
 
     /// A request without a target: named `{method}`.
-    pub fn plain(method: &str) -> Self {
+    pub(crate) fn plain(method: &str) -> Self {
         Self {
             name: method.to_owned(),
             tool: None,
             attributes: vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())],
+        }
+    }
+}
+
+impl<'a> RequestParams<'a> {
+    /// Params whose only member that counts is `uri`.
+    fn uri(uri: &'a str) -> Self {
+        Self {
+            uri: Some(uri),
+            ..Self::default()
         }
     }
 }

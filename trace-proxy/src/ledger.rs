@@ -6,9 +6,9 @@
 //! request id) are recorded as span events. Notifications that belong to no request
 //! become short spans of their own.
 //!
-//! Span names and attributes follow the trace conventions for the client side of a call,
-//! because the proxy is the one that sends the request on: `mcp-tool-{tool}` for
-//! `tools/call`, `{method} {target}` otherwise, kind CLIENT. Its parent is the trace
+//! Span names and attributes are a client's, because the proxy is the one that sends the
+//! request on: trace-meta's [`RequestSpan::client`] names them (`mcp-tool-{tool}` for
+//! `tools/call`, `{method} {target}` otherwise), kind CLIENT. Its parent is the trace
 //! context in the request's `_meta` when there is a valid one, otherwise it is a root.
 
 use std::{collections::HashMap, sync::Mutex};
@@ -20,11 +20,11 @@ use opentelemetry::{
 };
 use serde_json::value::RawValue;
 use trace_meta::{
-    NetworkTransport, attributes as attr, propagation,
+    NetworkTransport, RequestSpan, attributes as attr, propagation,
     span_return::{self, SpanRequest},
 };
 
-use super::message::{
+use crate::message::{
     Envelope, ErrorObject, ObjectMembers, RequestMeta, Target, ToolResult, canonical, id_attribute,
     inject_trace_context, replace_members,
 };
@@ -146,7 +146,12 @@ impl Ledger {
         let mut returning = None;
         let cx = self.tracer.as_ref().map(|tracer| {
             let parent = propagation::extract(&meta.trace_context());
-            let (name, mut attributes) = describe(method, &Target::of(params.as_ref()));
+            let target = Target::of(params.as_ref());
+            let RequestSpan {
+                name,
+                mut attributes,
+                ..
+            } = RequestSpan::client(method, target.params());
             attributes.push(KeyValue::new(attr::JSONRPC_REQUEST_ID, id_attribute(id)));
             attributes.push(KeyValue::new(
                 attr::NETWORK_TRANSPORT,
@@ -254,7 +259,7 @@ impl Ledger {
                 Ok(_) => Some(relayed_spans(meta)),
                 Err(rejected) => {
                     tracing::warn!(
-                        target: "mcp_host::proxy",
+                        target: "trace_proxy",
                         "dropped the spans the wrapped server returned for request {}: {rejected}",
                         id_attribute(id)
                     );
@@ -510,51 +515,4 @@ fn end_with_error(entry: &InFlight, kind: &'static str, message: &str) {
 /// `result.protocolVersion` of an `initialize` response.
 fn protocol_version_of(result: &RawValue) -> Option<String> {
     ObjectMembers::parse(result)?.get_str("protocolVersion")
-}
-
-/// The span name and request-time attributes of a request, client side (as trace-meta's
-/// `TracedClient` names its spans).
-fn describe(method: &str, target: &Target) -> (String, Vec<KeyValue>) {
-    // Named as trace-meta names a client's spans, `TRACE_META_SPAN_NAMES` included.
-    let names = trace_meta::SpanNames::get();
-    let mut attributes = vec![KeyValue::new(attr::MCP_METHOD_NAME, method.to_owned())];
-    let name = match (method, target) {
-        (
-            "tools/call",
-            Target {
-                name: Some(tool),
-                arguments,
-                ..
-            },
-        ) => {
-            attributes.extend([
-                KeyValue::new(attr::GEN_AI_TOOL_NAME, tool.clone()),
-                KeyValue::new(attr::GEN_AI_OPERATION_NAME, attr::EXECUTE_TOOL),
-                KeyValue::new(attr::CONFIDENT_SPAN_TYPE, "tool"),
-                KeyValue::new(attr::CONFIDENT_TOOL_NAME, tool.clone()),
-            ]);
-            attributes.extend(trace_meta::content::tool_input(
-                arguments.clone().unwrap_or_else(|| "{}".to_owned()),
-            ));
-            names.client_span(method, Some(tool))
-        }
-        (
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe",
-            Target { uri: Some(uri), .. },
-        ) => {
-            attributes.push(KeyValue::new(attr::MCP_RESOURCE_URI, uri.clone()));
-            names.client_span(method, Some(uri))
-        }
-        (
-            "prompts/get",
-            Target {
-                name: Some(prompt), ..
-            },
-        ) => {
-            attributes.push(KeyValue::new(attr::GEN_AI_PROMPT_NAME, prompt.clone()));
-            names.client_span(method, Some(prompt))
-        }
-        _ => names.client_span(method, None),
-    };
-    (name, attributes)
 }

@@ -1,14 +1,7 @@
-//! `mcp-host proxy -- COMMAND ARGS…`: a tracing stdio MCP proxy.
+//! The proxy's process: the wrapped server, the two relays between it and the client, and
+//! how it all ends.
 //!
-//! Put it where a server's command was in any client config. To the client it is a stdio
-//! MCP server, to the wrapped server a stdio MCP client; it relays the line-delimited
-//! JSON-RPC stream in both directions ([`message`] states what it may change: the trace
-//! context in a request's `params._meta`, and the span return of SEP-2448 in `_meta.otel`
-//! of a `tools/call` or `resources/read` and of its answer) and records every request as a
-//! span ([`ledger`]). It does not take part in the protocol: the handshake, the protocol
-//! revision and every capability are the client's and the server's to agree on.
-//!
-//! The process lifecycle, in order:
+//! The lifecycle, in order:
 //! 1. Telemetry is set up for the service `--name` (default: the wrapped command's base
 //!    name) with the standard `OTEL_*` variables. With nowhere to export to, the proxy
 //!    relays without tracing and changes nothing at all.
@@ -29,16 +22,11 @@
 //!    server's status (128 + N when signal N ended it; 1 when the proxy stopped a server
 //!    that broke the protocol).
 
-pub mod ledger;
-pub mod message;
-
 use std::{
-    path::Path,
     process::{ExitCode, Stdio},
     sync::Arc,
 };
 
-use anyhow::Context as _;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader},
     process::{Child, ChildStdin, ChildStdout, Command},
@@ -46,13 +34,12 @@ use tokio::{
 };
 use trace_meta::StopSignals;
 
-use crate::child::{Stage, describe_exit, exit_code, signal_group};
-use ledger::{Answer, Direction, Ledger};
-use message::{Kind, Line};
-
-/// How long the wrapped server gets to exit after its stdin closes, and again after a
-/// signal, before the next step.
-pub use crate::child::EXIT_GRACE;
+use crate::{
+    ProxyArgs,
+    child::{EXIT_GRACE, Stage, describe_exit, exit_code, signal_group},
+    ledger::{Answer, Direction, Ledger},
+    message::{self, Kind, Line},
+};
 
 /// JSON-RPC error code of the answer the proxy sends for a request the server never
 /// answered (the MCP SDKs' "connection closed").
@@ -62,48 +49,57 @@ pub const CONNECTION_CLOSED: i64 = -32000;
 /// relayed, in one piece, after they have been read whole.
 const READ_BUFFER: usize = 64 * 1024;
 
-/// Arguments of `mcp-host proxy`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ProxyArgs {
-    /// The `service.name` of the proxy's spans [default: the wrapped command's base name
-    /// and `-proxy`, so that the tree tells the proxy from a server that exports itself].
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// The server command and its arguments. Everything from the first argument that is
-    /// not an option of the proxy on belongs to the server; a `--` before it is optional.
-    #[arg(
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+/// How the proxy runs, beyond its command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    program: String,
+    span_return: bool,
 }
 
-impl ProxyArgs {
-    /// The service name: `--name`, or the command's base name marked as the proxy's.
-    pub fn service_name(&self) -> String {
-        if let Some(name) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            return name.to_owned();
+impl Options {
+    /// Options for a proxy that calls itself `program` in what it writes on stderr and in
+    /// the errors it answers with (`trace-proxy`, `mcp-host proxy`); span return on.
+    pub fn new(program: impl Into<String>) -> Self {
+        Self {
+            program: program.into(),
+            span_return: true,
         }
-        let program = self.command.first().map(String::as_str).unwrap_or_default();
-        Path::new(program)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| !n.is_empty())
-            .map_or_else(|| "mcp-proxy".to_owned(), |n| proxy_service_name(&n))
+    }
+
+    /// Whether each `tools/call` and `resources/read` asks the wrapped server for its spans
+    /// (`_meta.otel`, SEP-2448); on unless `--no-span-return`.
+    pub fn with_span_return(mut self, span_return: bool) -> Self {
+        self.span_return = span_return;
+        self
     }
 }
 
-/// The proxy's service name for a server called `server`: `{server}-proxy` (unless it
-/// already ends in `proxy`).
-pub fn proxy_service_name(server: &str) -> String {
-    if server.ends_with("proxy") {
-        server.to_owned()
-    } else {
-        format!("{server}-proxy")
-    }
+/// Why the proxy could not run. Once the wrapped server runs, how it ends is the exit
+/// status, not an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The proxy's own async runtime did not start.
+    #[error("cannot start the proxy's runtime")]
+    Runtime(#[source] std::io::Error),
+    /// Telemetry could not be set up from the `OTEL_*` variables.
+    #[error("cannot set up telemetry")]
+    Telemetry(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The command line names no server.
+    #[error("no server command")]
+    NoCommand,
+    /// The wrapped server did not start.
+    #[error("cannot start the wrapped server `{program}`")]
+    Spawn {
+        /// The program that did not start.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The wrapped server started without the pipes the proxy needs.
+    #[error("the wrapped server has no stdio pipes")]
+    NoPipes,
 }
 
 /// Why the server → client relay stopped.
@@ -125,49 +121,53 @@ enum ClientEnd {
 }
 
 /// Runs the proxy until the wrapped server or the client ends; returns the exit status.
+/// It blocks the calling thread (inside an async runtime, call it on a blocking thread).
 ///
-/// The relay runs on a single-threaded runtime of its own, whatever runtime calls this: a
-/// message then crosses the proxy on the thread that read it, with no wake-up of another
-/// thread on the way (export runs on the batch processor's own thread).
+/// The relay runs on a single-threaded runtime of its own: a message then crosses the
+/// proxy on the thread that read it, with no wake-up of another thread on the way (export
+/// runs on trace-meta's export thread).
 ///
-/// With `span_return` (unless `--no-span-return`), each `tools/call` and `resources/read`
-/// asks the wrapped server for its spans (`_meta.otel`, SEP-2448): the proxy exports what
-/// comes back (checked, under the server's own service name) and takes it out of the
-/// answer; a client that asked itself gets the spans, after the proxy's own span.
-pub async fn run_proxy(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
-    tokio::task::spawn_blocking(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the proxy's runtime")?;
-        let code = runtime.block_on(relay(args, span_return));
-        // Not a plain drop: on a terminal, stdin is read on a blocking thread that only
-        // returns at the next line, and dropping the runtime would wait for it.
-        runtime.shutdown_background();
-        code
-    })
-    .await
-    .context("the proxy's thread failed")?
+/// With span return (the default, [`Options::with_span_return`]), each `tools/call` and
+/// `resources/read` asks the wrapped server for its spans (`_meta.otel`, SEP-2448): the
+/// proxy exports what comes back (checked, under the server's own service name) and takes
+/// it out of the answer; a client that asked itself gets the spans, after the proxy's own
+/// span.
+pub fn run(args: ProxyArgs, options: Options) -> Result<ExitCode, ProxyError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ProxyError::Runtime)?;
+    let code = runtime.block_on(relay(args, options));
+    // Not a plain drop: on a terminal, stdin is read on a blocking thread that only returns
+    // at the next line, and dropping the runtime would wait for it.
+    runtime.shutdown_background();
+    code
 }
 
-/// [`run_proxy`] on the current runtime.
-async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
+/// [`run`] on the current runtime.
+async fn relay(args: ProxyArgs, options: Options) -> Result<ExitCode, ProxyError> {
+    let Options {
+        program,
+        span_return,
+    } = options;
     let name = args.service_name();
-    let who = format!("mcp-host proxy: the wrapped server \"{name}\"");
+    let who = format!("{program}: the wrapped server \"{name}\"");
     // Span return keeps the proxy's own span for a client that asks for the spans.
     let telemetry = trace_meta::telemetry::Telemetry::new(&name).with_span_return(span_return);
     let exporting = telemetry.exports_anywhere();
-    let mut guard = telemetry.init().context("setting up telemetry")?;
+    let mut guard = telemetry
+        .init()
+        .map_err(|error| ProxyError::Telemetry(error.into()))?;
     // `init` installed the provider globally when tracing is on.
     let tracer = (exporting && guard.provider().is_some())
-        .then(|| opentelemetry::global::tracer("mcp-host-proxy"));
+        .then(|| opentelemetry::global::tracer(env!("CARGO_PKG_NAME")));
     let ledger = Arc::new(Ledger::new(tracer, span_return));
 
     // Before the server starts: a signal from now on reaches it through us.
     let mut signals = StopSignals::install();
     let mut child = spawn(&args.command)?;
     let (Some(server_in), Some(server_out)) = (child.stdin.take(), child.stdout.take()) else {
-        anyhow::bail!("the wrapped server has no stdio pipes");
+        return Err(ProxyError::NoPipes);
     };
     let (client_in, client_out) = client_stdio();
     let client_out = Arc::new(Mutex::new(client_out));
@@ -241,7 +241,7 @@ async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
     let stopped_by_proxy = matches!(end, ServerEnd::Garbage(_));
     if let ServerEnd::Garbage(excerpt) = &end {
         eprintln!(
-            "mcp-host proxy: the wrapped server \"{name}\" wrote a line that is not JSON to stdout ({excerpt}); \
+            "{who} wrote a line that is not JSON to stdout ({excerpt}); \
              a stdio MCP server may write only JSON-RPC messages there (logs belong on stderr). Stopping it."
         );
     }
@@ -263,7 +263,7 @@ async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
             .map(|request| {
                 error_answer(
                     &request.id_raw,
-                    &format!("{reason} before answering {}", request.method),
+                    &format!("{program}: {reason} before answering {}", request.method),
                 )
             })
             .collect();
@@ -277,7 +277,7 @@ async fn relay(args: ProxyArgs, span_return: bool) -> anyhow::Result<ExitCode> {
     }
     if !client_ended && !matches!(end, ServerEnd::ClientGone) && !stopped_by_proxy {
         eprintln!(
-            "mcp-host proxy: {reason}{}",
+            "{program}: {reason}{}",
             match unanswered.len() {
                 0 => String::new(),
                 n => format!("; {n} request(s) in flight were answered with an error"),
@@ -338,8 +338,8 @@ fn client_stdio() -> (
 }
 
 /// Starts the wrapped server.
-fn spawn(command: &[String]) -> anyhow::Result<Child> {
-    let (program, args) = command.split_first().context("no server command")?;
+fn spawn(command: &[String]) -> Result<Child, ProxyError> {
+    let (program, args) = command.split_first().ok_or(ProxyError::NoCommand)?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::piped())
@@ -349,8 +349,10 @@ fn spawn(command: &[String]) -> anyhow::Result<Child> {
         // launcher (npx, uvx, sh -c) and not only the launcher.
         .process_group(0)
         .kill_on_drop(true);
-    cmd.spawn()
-        .with_context(|| format!("cannot start the wrapped server `{program}`"))
+    cmd.spawn().map_err(|source| ProxyError::Spawn {
+        program: program.clone(),
+        source,
+    })
 }
 
 /// Client → server: every line from stdin to the server's stdin, requests with the proxy
@@ -472,7 +474,7 @@ fn excerpt(line: &[u8]) -> String {
 
 /// A JSON-RPC error answer for the request with id `id_raw`.
 fn error_answer(id_raw: &str, message: &str) -> String {
-    let error = serde_json::json!({"code": CONNECTION_CLOSED, "message": format!("mcp-host proxy: {message}")});
+    let error = serde_json::json!({"code": CONNECTION_CLOSED, "message": message});
     format!("{{\"jsonrpc\":\"2.0\",\"id\":{id_raw},\"error\":{error}}}\n")
 }
 
@@ -480,53 +482,5 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(name: Option<&str>, command: &[&str]) -> ProxyArgs {
-        ProxyArgs {
-            name: name.map(str::to_owned),
-            command: command.iter().map(|s| (*s).to_owned()).collect(),
-        }
-    }
-
-    #[test]
-    fn service_name_is_the_name_or_the_commands_base_name() {
-        assert_eq!(args(Some("fs"), &["npx", "-y", "x"]).service_name(), "fs");
-        assert_eq!(
-            args(None, &["/usr/local/bin/npx", "-y"]).service_name(),
-            "npx-proxy"
-        );
-        assert_eq!(
-            args(Some(" "), &["uvx", "mcp-server-git"]).service_name(),
-            "uvx-proxy"
-        );
-        assert_eq!(proxy_service_name("fs-proxy"), "fs-proxy");
-    }
-
-    #[test]
-    fn the_command_needs_no_separator() {
-        use clap::Parser as _;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            proxy: ProxyArgs,
-        }
-        for line in [
-            "proxy --name fs npx -y pkg --root /tmp",
-            "proxy --name fs -- npx -y pkg --root /tmp",
-        ] {
-            let cli = Cli::parse_from(line.split(' '));
-            assert_eq!(cli.proxy.name.as_deref(), Some("fs"), "{line}");
-            assert_eq!(
-                cli.proxy.command,
-                ["npx", "-y", "pkg", "--root", "/tmp"],
-                "{line}"
-            );
-        }
     }
 }

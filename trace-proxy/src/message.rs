@@ -334,7 +334,8 @@ pub fn replace_members(
     Some(out)
 }
 
-/// The `name`, `uri` and `arguments` of a request's params, which name its span.
+/// The `name`, `uri` and `arguments` of a request's params, which name its span
+/// ([`Target::params`]).
 #[derive(Debug, Default)]
 pub struct Target {
     /// `params.name` (tool or prompt name).
@@ -355,6 +356,15 @@ impl Target {
             name: params.get_str("name"),
             uri: params.get_str("uri"),
             arguments: params.get("arguments").map(|raw| raw.get().to_owned()),
+        }
+    }
+
+    /// As trace-meta reads them to describe the request's span.
+    pub fn params(&self) -> trace_meta::RequestParams<'_> {
+        trace_meta::RequestParams {
+            name: self.name.as_deref(),
+            uri: self.uri.as_deref(),
+            arguments: self.arguments.as_deref(),
         }
     }
 }
