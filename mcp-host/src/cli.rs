@@ -311,6 +311,13 @@ pub struct Common {
     /// host does says so, and they are not sent twice.
     #[arg(long, global = true)]
     pub no_span_return: bool,
+
+    /// Times a tool call that failed on the way (connection reset, a load balancer's 502)
+    /// is sent again, when its server lists the tool as safe to repeat (readOnlyHint or
+    /// idempotentHint). Behind a load balancer the new attempt reaches another replica.
+    /// A write, an answered call and a timed-out call are never repeated. 0: never.
+    #[arg(long, value_name = "N", default_value_t = 2, global = true)]
+    pub retries: u32,
 }
 
 /// Confident AI's online evaluations and costs: a metric collection (made in Confident AI's
@@ -418,6 +425,7 @@ impl Common {
                 timeout: self.call_timeout,
                 span_return: self.span_return(),
                 tool_attributes,
+                retry: trace_meta::Retry::new(self.retries),
             },
             output: self.trace_output(),
         }

@@ -228,6 +228,8 @@ pub struct Calls {
     pub span_return: Option<SpanRequest>,
     /// Recorded on every tool call's span (Confident AI's metric collection).
     pub tool_attributes: Vec<opentelemetry::KeyValue>,
+    /// A call of a tool safe to repeat that failed on the way is sent again.
+    pub retry: trace_meta::Retry,
 }
 
 impl Calls {
@@ -236,6 +238,7 @@ impl Calls {
             .with_timeout(self.timeout)
             .with_span_return(self.span_return)
             .with_tool_call_attributes(self.tool_attributes.clone())
+            .with_retry(self.retry)
     }
 }
 

@@ -24,14 +24,18 @@ pub struct WaitArgs {
 
 /// A server with three tools: `echo` answers `echo: {text}` after a little work in an
 /// `inner-work` span (work done with `tracing` must nest under the server span, across
-/// awaits), `fail` always answers with a tool error, `the tool refused`, and `wait` answers
-/// `waited` after `ms` milliseconds (a call for a client to abandon).
+/// awaits; it is marked read-only, so safe to repeat), `fail` always answers with a tool
+/// error, `the tool refused`, and `wait` answers `waited` after `ms` milliseconds (a call
+/// for a client to abandon; no annotations, so not safe to repeat).
 #[derive(Debug, Clone)]
 pub struct EchoServer;
 
 #[tool_router(server_handler)]
 impl EchoServer {
-    #[tool(description = "Sends the text back")]
+    #[tool(
+        description = "Sends the text back",
+        annotations(read_only_hint = true)
+    )]
     async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> CallToolResult {
         async {
             tokio::task::yield_now().await;

@@ -36,6 +36,9 @@ pub const CLIENT_PORT: &str = "client.port";
 pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
 /// The port of [`NETWORK_PEER_ADDRESS`].
 pub const NETWORK_PEER_PORT: &str = "network.peer.port";
+/// Which attempt at a request a span is, on the second and later ones: a tool call that
+/// failed on the way and was sent again ([`crate::Retry`]).
+pub const MCP_REQUEST_ATTEMPT: &str = "mcp.request.attempt";
 /// `Mcp-Session-Id` of a 2025-11-25 Streamable HTTP session.
 pub const MCP_SESSION_ID: &str = "mcp.session.id";
 /// Error class: the JSON-RPC error code as a string, or `tool_error`.

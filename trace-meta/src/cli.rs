@@ -10,7 +10,7 @@
 //!     serve: trace_meta::cli::ServeArgs,
 //! }
 //! let args = Args::parse_from(["my-server", "--http", "8931"]);
-//! assert!(matches!(args.serve.transport(), Ok(trace_meta::ServerTransport::Http(_))));
+//! assert!(matches!(args.serve.transport(), Ok(trace_meta::ServerTransport::Http { .. })));
 //! ```
 
 use std::time::Duration;

@@ -6,6 +6,7 @@
 //! request's `_meta` and records the outcome.
 
 use std::{
+    collections::HashSet,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -61,6 +62,74 @@ pub struct TracedClient {
     span_return: Option<crate::span_return::SpanRequest>,
     /// Recorded on every tool call's span.
     tool_call_attributes: Vec<KeyValue>,
+    /// Whether and how a safe call that failed on the way is sent again.
+    retry: Option<Retry>,
+    /// The tools `tools/list` said are safe to repeat (`readOnlyHint` or `idempotentHint`).
+    repeatable: Arc<Mutex<HashSet<String>>>,
+}
+
+/// How [`TracedClient`] sends a tool call again when it failed on the way to the server or
+/// back (the connection reset, a load balancer's `502`), so the call can reach another
+/// replica behind the same URL.
+///
+/// Only a tool its server lists as safe to repeat is sent again: `readOnlyHint: true` or
+/// `idempotentHint: true` in its annotations (as [`TracedClient::list_all_tools`] saw
+/// them). A call the server answered, even with an error, a call that timed out, and a
+/// refused credential are never repeated, nor is any other tool: a write that may have
+/// happened fails with its error. The annotations are the server's word; a server that
+/// calls a write idempotent only has its own write repeated.
+///
+/// Each new attempt is a child CLIENT span of the call's span (same name, with
+/// `mcp.request.attempt`), whose context the request carries, so the replica that answers
+/// parents its span on it; the call's span gets a `retry` event per attempt and ends with
+/// the last attempt's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    attempts: u32,
+    pause: Duration,
+}
+
+impl Retry {
+    /// Up to `resends` more attempts after the first, 50 ms apart (doubling).
+    pub fn new(resends: u32) -> Self {
+        Self {
+            attempts: resends,
+            pause: Duration::from_millis(50),
+        }
+    }
+
+    /// The pause before the first resend (default 50 ms); it doubles for each one after.
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// How many times a call may be sent again.
+    pub fn resends(&self) -> u32 {
+        self.attempts
+    }
+}
+
+/// Whether a failed attempt may have gone wrong on the way (and is worth another), as
+/// opposed to an answer, a timeout, a cancellation or a refused credential.
+fn failed_on_the_way(error: &ServiceError) -> bool {
+    match error {
+        ServiceError::TransportSend(_) => {
+            #[cfg(feature = "http-client")]
+            if error.is_authorization_required() {
+                return false;
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether the tool's annotations say a second call does no more than the first.
+fn repeatable(tool: &Tool) -> bool {
+    tool.annotations.as_ref().is_some_and(|hints| {
+        hints.read_only_hint == Some(true) || hints.idempotent_hint == Some(true)
+    })
 }
 
 /// Most `tools/list` pages [`TracedClient::list_all_tools`] follows before it gives up on a
@@ -79,7 +148,16 @@ impl TracedClient {
             #[cfg(feature = "span-return")]
             span_return: None,
             tool_call_attributes: Vec::new(),
+            retry: None,
+            repeatable: Arc::default(),
         }
+    }
+
+    /// Sends a tool call that failed on the way again, when its tool is safe to repeat; see
+    /// [`Retry`]. Off by default.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = (retry.attempts > 0).then_some(retry);
+        self
     }
 
     /// Records `attributes` on the span of every tool call, besides what the span records
@@ -181,6 +259,15 @@ impl TracedClient {
                 ServerResult::ListToolsResult(page) => page,
                 _ => return Err(ServiceError::UnexpectedResponse),
             };
+            {
+                let mut repeatable_tools = self
+                    .repeatable
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                for tool in page.tools.iter().filter(|tool| repeatable(tool)) {
+                    repeatable_tools.insert(tool.name.to_string());
+                }
+            }
             tools.extend(page.tools);
             match page.next_cursor {
                 Some(next) if !next.is_empty() => cursor = Some(next),
@@ -221,7 +308,7 @@ impl TracedClient {
     /// [`request`](Self::request), with `extra` attributes on its span.
     async fn request_with(
         &self,
-        mut request: ClientRequest,
+        request: ClientRequest,
         extra: Vec<KeyValue>,
     ) -> Result<ServerResult, ServiceError> {
         let described = RequestSpan::describe(&request, Side::Client);
@@ -237,8 +324,81 @@ impl TracedClient {
             otel.name = %described.name,
             otel.kind = "client",
         );
-        record(&span, described.attributes);
+        let retry = self.retry.filter(|_| {
+            described.tool.as_ref().is_some_and(|tool| {
+                self.repeatable
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains(tool)
+            })
+        });
+        // Kept only when it may be sent again.
+        let resend = retry.map(|_| request.clone());
+        record(&span, described.attributes.clone());
         record(&span, extra);
+        self.record_connection(&span, version.as_deref());
+
+        let unfinished = UnfinishedGuard::arm(&span);
+        let mut outcome = self.attempt(request, &span).await;
+        unfinished.disarm();
+        if let (Some(retry), Some(original)) = (retry, resend) {
+            let mut pause = retry.pause;
+            for attempt in 2..=retry.attempts + 1 {
+                let Err(error) = &outcome else { break };
+                if !failed_on_the_way(error) {
+                    break;
+                }
+                span.add_event(
+                    "retry",
+                    vec![
+                        // The one kind of failure that is sent again.
+                        KeyValue::new(attr::ERROR_TYPE, "transport_send"),
+                        KeyValue::new(attr::MCP_REQUEST_ATTEMPT, i64::from(attempt)),
+                    ],
+                );
+                tracing::debug!(
+                    target: "trace_meta",
+                    %error,
+                    attempt,
+                    "{} failed on the way; sending it again",
+                    described.name
+                );
+                tokio::time::sleep(pause).await;
+                pause = pause.saturating_mul(2);
+                let again = tracing::info_span!(
+                    target: "trace_meta",
+                    parent: &span,
+                    "mcp.client.request",
+                    otel.name = %described.name,
+                    otel.kind = "client",
+                );
+                record(&again, described.attributes.clone());
+                again.set_attribute(attr::MCP_REQUEST_ATTEMPT, i64::from(attempt));
+                self.record_connection(&again, version.as_deref());
+                let unfinished = UnfinishedGuard::arm(&again);
+                outcome = self.attempt(original.clone(), &again).await;
+                unfinished.disarm();
+                let recorded = match &outcome {
+                    Ok(result) => Outcome::of_result(result),
+                    Err(error) => Outcome::of_service_error(error),
+                };
+                record(&again, recorded.attributes);
+                again.set_status(recorded.status);
+            }
+        }
+
+        let recorded = match &outcome {
+            Ok(result) => Outcome::of_result(result),
+            Err(error) => Outcome::of_service_error(error),
+        };
+        metric.finish(&recorded);
+        record(&span, recorded.attributes);
+        span.set_status(recorded.status);
+        outcome
+    }
+
+    /// The connection's attributes on a request's span.
+    fn record_connection(&self, span: &tracing::Span, version: Option<&str>) {
         span.set_attribute(attr::NETWORK_TRANSPORT, self.transport.as_str());
         if let Some((address, port)) = &self.server {
             span.set_attribute(attr::NETWORK_PROTOCOL_NAME, "http");
@@ -246,8 +406,17 @@ impl TracedClient {
             span.set_attribute(attr::SERVER_PORT, i64::from(*port));
         }
         if let Some(version) = version {
-            span.set_attribute(attr::MCP_PROTOCOL_VERSION, version);
+            span.set_attribute(attr::MCP_PROTOCOL_VERSION, version.to_owned());
         }
+    }
+
+    /// Sends `request` once, carrying `span`'s context, and waits for its answer (within
+    /// the timeout), handing back any spans the server returned to the process's pipeline.
+    async fn attempt(
+        &self,
+        mut request: ClientRequest,
+        span: &tracing::Span,
+    ) -> Result<ServerResult, ServiceError> {
         let cx = span.context();
         propagation::inject(&cx, &mut request.get_meta_mut().0);
         #[cfg(feature = "span-return")]
@@ -262,7 +431,6 @@ impl TracedClient {
             asked.insert_into(&mut request.get_meta_mut().0);
         }
 
-        let unfinished = UnfinishedGuard::arm(&span);
         let outcome = async {
             // No rmcp timeout: rmcp's own cancellation on timeout carries no `_meta`, so the
             // server could not tie it to this trace. [`Abandon`] sends ours instead.
@@ -292,7 +460,6 @@ impl TracedClient {
         }
         .instrument(span.clone())
         .await;
-        unfinished.disarm();
         #[cfg(feature = "span-return")]
         let mut outcome = outcome;
         #[cfg(feature = "span-return")]
@@ -300,14 +467,6 @@ impl TracedClient {
             use opentelemetry::trace::TraceContextExt as _;
             self.take_returned_spans(&mut outcome, cx.span().span_context());
         }
-
-        let recorded = match &outcome {
-            Ok(result) => Outcome::of_result(result),
-            Err(error) => Outcome::of_service_error(error),
-        };
-        metric.finish(&recorded);
-        record(&span, recorded.attributes);
-        span.set_status(recorded.status);
         outcome
     }
 }

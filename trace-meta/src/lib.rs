@@ -141,7 +141,7 @@ pub mod telemetry;
 mod tls;
 
 #[cfg(feature = "client")]
-pub use client::TracedClient;
+pub use client::{Retry, TracedClient};
 #[cfg(feature = "http-server")]
 pub use http::{HttpConfig, HttpServer};
 #[cfg(all(feature = "server", feature = "telemetry"))]

@@ -745,3 +745,183 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     );
     untrusting.stop().await;
 }
+
+/// A front for `upstream` that answers the first `fail` `tools/call` POSTs itself with
+/// `502 Bad Gateway` (a load balancer whose replica died) and relays everything else, one
+/// request per connection. Returns its URL.
+async fn flaky_front(upstream: SocketAddr, fail: usize) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(fail));
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (http, failures) = (http.clone(), failures.clone());
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 8192];
+                let head_end = loop {
+                    if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break end + 4;
+                    }
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+                let mut lines = head.split("\r\n");
+                let method = lines.next().unwrap().split(' ').next().unwrap().to_owned();
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| l.split_once(": "))
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+                    .collect();
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .map_or(0, |(_, v)| v.parse().unwrap());
+                while raw.len() < head_end + length {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = raw[head_end..head_end + length].to_vec();
+                let is_call = String::from_utf8_lossy(&body).contains("\"tools/call\"");
+                if is_call
+                    && failures
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |left| left.checked_sub(1),
+                        )
+                        .is_ok()
+                {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let mut request =
+                    http.request(method.parse().unwrap(), format!("http://{upstream}/mcp"));
+                for (k, v) in &headers {
+                    if !matches!(k.as_str(), "host" | "content-length" | "connection") {
+                        request = request.header(k, v);
+                    }
+                }
+                let Ok(response) = request.body(body).send().await else {
+                    return;
+                };
+                let status = response.status();
+                let mut answer = format!(
+                    "HTTP/1.1 {} {}\r\n",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                );
+                for (k, v) in response.headers() {
+                    if !matches!(
+                        k.as_str(),
+                        "content-length" | "transfer-encoding" | "connection"
+                    ) {
+                        answer.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap_or("")));
+                    }
+                }
+                let bytes = response.bytes().await.unwrap_or_default();
+                answer.push_str(&format!(
+                    "content-length: {}\r\nconnection: close\r\n\r\n",
+                    bytes.len()
+                ));
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.write_all(&bytes).await;
+            });
+        }
+    });
+    url
+}
+
+/// A call of a tool listed as safe to repeat that fails on the way (a balancer's 502) is
+/// sent again inside the same tool span: a `retry` event on it, the second attempt a child
+/// CLIENT span whose context the server's span is parented on. A tool not listed as safe
+/// is never sent again, and without `with_retry` nothing is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_safe_call_that_fails_on_the_way_is_sent_again_in_the_same_span() {
+    let server = Running::start(|config| config).await;
+    let front = flaky_front(server.addr, 1).await;
+    let session = client(&front, &[], true, stateless()).await;
+    let traced = TracedClient::new(session.peer().clone()).with_retry(trace_meta::Retry::new(2));
+    let tools = traced.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "echo"));
+
+    let root = tracing::info_span!("test-root");
+    let result = {
+        use tracing::Instrument;
+        traced
+            .call_tool(echo("retried"))
+            .instrument(root.clone())
+            .await
+    };
+    assert_eq!(
+        trace_meta::tool_result_text(&result.expect("the second attempt answers")),
+        "echo: retried"
+    );
+    let trace = root.context().span().span_context().trace_id();
+    drop(root);
+    let server_span = server_span("retried");
+    let in_trace: Vec<SpanData> = spans()
+        .into_iter()
+        .filter(|s| s.span_context.trace_id() == trace && s.name == "mcp-tool-echo")
+        .collect();
+    assert_eq!(in_trace.len(), 2, "the call's span and one more attempt");
+    let call = in_trace
+        .iter()
+        .find(|s| attr(s, "mcp.request.attempt").is_none())
+        .expect("the call's span");
+    let again = in_trace
+        .iter()
+        .find(|s| attr(s, "mcp.request.attempt").is_some())
+        .expect("the second attempt's span");
+    assert_eq!(again.parent_span_id, call.span_context.span_id());
+    assert_eq!(again.span_kind, SpanKind::Client);
+    assert_eq!(attr(again, "mcp.request.attempt"), Some(Value::I64(2)));
+    let retries: Vec<_> = call.events.iter().filter(|e| e.name == "retry").collect();
+    assert_eq!(retries.len(), 1, "one retry event on the call's span");
+    assert_eq!(server_span.parent_span_id, again.span_context.span_id());
+    assert_eq!(call.status, opentelemetry::trace::Status::Unset);
+
+    // A tool not listed as safe fails with its error, sent once.
+    let front = flaky_front(server.addr, 1).await;
+    let session = client(&front, &[], true, stateless()).await;
+    let traced = TracedClient::new(session.peer().clone()).with_retry(trace_meta::Retry::new(2));
+    traced.list_all_tools().await.unwrap();
+    let root = tracing::info_span!("test-root");
+    let wait = CallToolRequestParams::new("wait")
+        .with_arguments(serde_json::json!({ "ms": 0 }).as_object().unwrap().clone());
+    let failed = {
+        use tracing::Instrument;
+        traced.call_tool(wait).instrument(root.clone()).await
+    };
+    assert!(
+        matches!(failed, Err(rmcp::ServiceError::TransportSend(_))),
+        "{failed:?}"
+    );
+    let trace = root.context().span().span_context().trace_id();
+    drop(root);
+    let calls: Vec<SpanData> = spans()
+        .into_iter()
+        .filter(|s| s.span_context.trace_id() == trace && s.name == "mcp-tool-wait")
+        .collect();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].events.iter().all(|e| e.name != "retry"));
+
+    // Without `with_retry`, a safe tool is not sent again either.
+    let front = flaky_front(server.addr, 1).await;
+    let session = client(&front, &[], true, stateless()).await;
+    let plain = TracedClient::new(session.peer().clone());
+    plain.list_all_tools().await.unwrap();
+    assert!(plain.call_tool(echo("once")).await.is_err());
+    server.stop().await;
+}
