@@ -83,6 +83,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         crate::bench::run(args).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(Command::Load(args)) = cli.command {
+        let calls = cli.common.session_options(Vec::new()).calls;
+        crate::load::run(*args, calls).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let specs = match &cli.common.config {
         Some(file) => config::load(file)?,
         None => bundled::specs(
@@ -107,7 +112,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             conversation::run_chat(agent.as_ref(), args.history_turns, grouping, specs, options)
                 .await
         }
-        Some(Command::Bench(_) | Command::Proxy(_) | Command::WrapConfig(_) | Command::View(_)) => {
+        Some(
+            Command::Bench(_)
+            | Command::Load(_)
+            | Command::Proxy(_)
+            | Command::WrapConfig(_)
+            | Command::View(_),
+        ) => {
             unreachable!("handled above")
         }
         Some(Command::Tools) => list_tools(specs, cli.common.session_options(Vec::new())).await,

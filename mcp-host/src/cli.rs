@@ -103,6 +103,7 @@ fn common_options_used_by(subcommand: &str) -> Option<&'static [&'static str]> {
         "view" => Some(&["trace_json", "trace_html", "no_trace_view"]),
         "proxy" => Some(&["no_span_return"]),
         "bench" | "wrap-config" => Some(&[]),
+        "load" => Some(&["call_timeout", "no_span_return", "retries"]),
         _ => None,
     }
 }
@@ -470,6 +471,13 @@ pub enum Command {
     /// peak RSS and span delivery. Example:
     /// `mcp-host bench -- target/release/file-server --root examples/data`
     Bench(crate::bench::BenchArgs),
+    /// Send many traced tool calls to one server (a command after --, or --url, e.g. a load
+    /// balancer in front of replicas) through the host's call path, with retries of calls
+    /// safe to repeat; report outcomes, latency, and the memory, descriptors and threads of
+    /// each process over the run (a soak). Each call is its own trace, exported where the
+    /// OTEL_* variables say. Example:
+    /// `mcp-host load --calls 100000 -- target/release/db-server`
+    Load(Box<crate::load::LoadArgs>),
     /// Trace any stdio MCP server: relay it unchanged, each request a span. Example:
     /// `mcp-host proxy --name fs -- npx -y @modelcontextprotocol/server-filesystem /tmp`
     Proxy(trace_proxy::ProxyArgs),

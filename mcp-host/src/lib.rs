@@ -1,7 +1,7 @@
 //! `mcp-host`: runs an agent across MCP servers and shows the run as one distributed trace.
 //!
 //! The binary parses its arguments and calls [`run`]. The modules stack one way: commands
-//! on top (`app`, `conversation`, `wrap_config`, `bench`, `view`'s command; `proxy` runs the
+//! on top (`app`, `conversation`, `wrap_config`, `bench`, `load`, `view`'s command; `proxy` runs the
 //! trace-proxy crate), with `cli` holding their clap types and turning them into the plain
 //! options below; then the
 //! run (`session`) and the running servers as a toolbox (`toolbox`); then the agent
@@ -24,6 +24,7 @@ mod cli;
 mod config;
 mod conversation;
 mod evaluation;
+mod load;
 mod servers;
 mod session;
 mod signals;

@@ -434,6 +434,11 @@ impl Server {
         }
     }
 
+    /// The process id of a server this host started; `None` for a remote server.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref()?.child.try_lock().ok()?.id()
+    }
+
     /// Ends the session and the process: close stdin and wait, then SIGTERM and wait, then
     /// SIGKILL. Returns how the process ended; `None` for a remote server, whose session is
     /// closed (a 2025-11-25 session is deleted) and which keeps running.
