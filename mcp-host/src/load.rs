@@ -63,9 +63,10 @@ pub struct LoadArgs {
     /// Seconds between samples of memory, descriptors and threads.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub sample_every: f64,
-    /// Another process to sample (a server replica). Repeatable.
-    #[arg(long = "watch-pid", value_name = "PID")]
-    pub watch_pids: Vec<u32>,
+    /// Another process to sample (a server replica, the balancer): PID, or NAME=PID to
+    /// name it in the report. Repeatable.
+    #[arg(long = "watch-pid", value_name = "[NAME=]PID", value_parser = parse_watched)]
+    pub watch_pids: Vec<(String, u32)>,
     /// Write the report as JSON to FILE (it is printed as one JSON line either way).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -102,9 +103,7 @@ pub async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
     if let Some(pid) = server.pid() {
         watched.push((server.name.clone(), pid));
     }
-    for pid in &args.watch_pids {
-        watched.push((format!("pid {pid}"), *pid));
-    }
+    watched.extend(args.watch_pids.iter().cloned());
 
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -249,6 +248,19 @@ fn server_spec(args: &LoadArgs) -> anyhow::Result<ServerSpec> {
             "give the server: --url http://HOST:PORT/mcp, or a command after -- (mcp-host load -- target/release/db-server)"
         ),
     }
+}
+
+/// A `--watch-pid` value: `PID` or `NAME=PID`.
+fn parse_watched(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = match text.split_once('=') {
+        Some((name, pid)) => (name.to_owned(), pid),
+        None => (format!("pid {text}"), text),
+    };
+    let pid = pid
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected PID or NAME=PID, got {text:?}"))?;
+    Ok((name, pid))
 }
 
 /// `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set.
