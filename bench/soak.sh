@@ -4,7 +4,7 @@
 # (examples/deploy/topology.sh, bench/postgres/pg.sh), with export on: every process sends
 # its spans to a counting OTLP receiver (bench/soak/counter.py). `mcp-host load` samples the
 # resident memory, open descriptors and threads of itself, the stdio server, the replicas
-# and HAProxy every 5 s; the receiver says whether every call's three spans arrived.
+# and HAProxy every second; the receiver says whether every call's three spans arrived.
 # Reports in bench/soak/results/. Not part of the test suite (about 10 minutes here).
 #   bash bench/soak.sh [CALLS]
 set -euo pipefail
@@ -46,7 +46,7 @@ counts() { # counts FILE: wait until the receiver's count stops moving, then sav
 }
 
 echo "== stdio: $calls calls" >&2
-target/release/mcp-host load --calls "$calls" --concurrency 8 --sample-every 5 \
+target/release/mcp-host load --calls "$calls" --concurrency 8 --sample-every 1 \
   --report "$out/stdio.json" -- target/release/db-server --load sales=examples/data/sales.csv >/dev/null
 counts "$out/stdio-spans.json"
 
@@ -57,6 +57,6 @@ examples/deploy/topology.sh up -d "$topo" -p 18930 -- target/release/db-server >
 watch=()
 for name in replica-1 replica-2 replica-3 haproxy; do watch+=(--watch-pid "$name=$(cat "$topo/$name.pid")"); done
 target/release/mcp-host load --url http://127.0.0.1:18930/mcp --calls "$calls" --concurrency 8 \
-  --sample-every 5 "${watch[@]}" --report "$out/http.json" >/dev/null
+  --sample-every 1 "${watch[@]}" --report "$out/http.json" >/dev/null
 examples/deploy/topology.sh down -d "$topo"
 counts "$out/http-spans.json"

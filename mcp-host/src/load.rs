@@ -165,7 +165,7 @@ pub async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
                         *outcomes.tool_errors.entry(first_line(&text)).or_default() += 1;
                     }
                     Ok(_) => {
-                        outcomes.latencies.push(took);
+                        outcomes.latencies.record(took);
                         if write.is_some() {
                             outcomes.writes_ok += 1;
                         }
@@ -277,10 +277,59 @@ fn first_line(text: &str) -> String {
     line.chars().take(200).collect()
 }
 
+/// Latencies in buckets 1% wide, so that the load's own memory does not grow with the
+/// number of calls (a soak measures growth): from 1 µs to about 400 s.
+#[derive(Debug)]
+struct Latencies {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+impl Latencies {
+    const GROWTH: f64 = 1.01;
+    const BUCKETS: usize = 2000;
+
+    fn record(&mut self, took: Duration) {
+        let micros = took.as_secs_f64() * 1e6;
+        let bucket = if micros <= 1.0 {
+            0
+        } else {
+            ((micros.ln() / Self::GROWTH.ln()) as usize).min(Self::BUCKETS - 1)
+        };
+        self.counts[bucket] += 1;
+        self.total += 1;
+    }
+
+    /// The `p` quantile in µs (the lower edge of its bucket: within 1%).
+    fn quantile(&self, p: f64) -> f64 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        let rank = ((self.total - 1) as f64 * p).round() as u64;
+        let mut seen = 0;
+        for (bucket, count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen > rank {
+                return Self::GROWTH.powi(bucket as i32).round();
+            }
+        }
+        0.0
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self {
+            counts: vec![0; Self::BUCKETS],
+            total: 0,
+        }
+    }
+}
+
 /// What the calls came to.
 #[derive(Debug, Default)]
 struct Outcomes {
-    latencies: Vec<Duration>,
+    latencies: Latencies,
     writes_ok: usize,
     /// Answers with `isError: true`, by their first line.
     tool_errors: BTreeMap<String, usize>,
@@ -322,15 +371,7 @@ fn warmed_up(total: usize) -> usize {
 }
 
 fn report(args: &LoadArgs, outcomes: &Outcomes, elapsed: Duration, samples: &[Sample]) -> Value {
-    let mut latencies = outcomes.latencies.clone();
-    latencies.sort();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let index = ((latencies.len() - 1) as f64 * p).round() as usize;
-        (latencies[index].as_secs_f64() * 1e6).round()
-    };
+    let percentile = |p: f64| outcomes.latencies.quantile(p);
     let mut processes = serde_json::Map::new();
     let mut names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
     names.dedup();
@@ -381,7 +422,7 @@ fn report(args: &LoadArgs, outcomes: &Outcomes, elapsed: Duration, samples: &[Sa
             }),
         );
     }
-    let answered = outcomes.latencies.len();
+    let answered = outcomes.latencies.total;
     let tool_errors: usize = outcomes.tool_errors.values().sum();
     let failed: usize = outcomes.failed.values().sum();
     json!({
@@ -456,7 +497,22 @@ fn summary(report: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::slope;
+    use std::time::Duration;
+
+    use super::{Latencies, slope};
+
+    #[test]
+    fn latency_quantiles_are_within_a_percent() {
+        let mut latencies = Latencies::default();
+        for micros in 1..=1000u64 {
+            latencies.record(Duration::from_micros(micros));
+        }
+        let p50 = latencies.quantile(0.5);
+        assert!((495.0..=505.0).contains(&p50), "{p50}");
+        let p99 = latencies.quantile(0.99);
+        assert!((980.0..=1000.0).contains(&p99), "{p99}");
+        assert_eq!(Latencies::default().quantile(0.5), 0.0);
+    }
 
     #[test]
     fn slopes_are_least_squares() {
