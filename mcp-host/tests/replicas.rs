@@ -57,17 +57,17 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/deploy/topology.sh")
 }
 
-/// A port P with P+1..=P+3 free too, for the balancer and three replicas.
+/// A port P with P+1..=P+3 free too, for the balancer and three replicas: below the
+/// kernel's ephemeral range (32768 and up), where outgoing connections take every other
+/// port.
 fn free_ports() -> u16 {
-    for _ in 0..50 {
-        let base = TcpListener::bind("127.0.0.1:0")
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base > 65_000 {
-            continue;
-        }
+            .subsec_nanos() as u64;
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed + attempt * 7_919) % 3_000) as u16 * 4;
         let held: Vec<_> = (0..4)
             .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
@@ -75,7 +75,7 @@ fn free_ports() -> u16 {
             return base;
         }
     }
-    panic!("no four consecutive free ports on 127.0.0.1");
+    panic!("no four consecutive free ports on 127.0.0.1 between 20000 and 32000");
 }
 
 fn topology(dir: &Path, action: &str, base: u16, env: &[(&str, String)], server: &[String]) {
@@ -470,5 +470,102 @@ fn a_replica_drained_and_one_killed_under_load_lose_no_call_and_keep_every_span_
             "{} has no parent in the backend",
             span.name
         );
+    }
+}
+
+/// A 2025-11-25 client holds a session that lives in one replica: HAProxy learns its
+/// `Mcp-Session-Id` from the answer to `initialize` and sends every later request of the
+/// session there (any other replica would answer 404). Two sessions, 40 calls each, every
+/// call answered, each session's requests on one replica by HAProxy's log.
+#[test]
+fn a_2025_11_25_session_sticks_to_its_replica() {
+    use rmcp::{
+        model::CallToolRequestParams,
+        service::{ClientLifecycleMode, ClientServiceExt as _},
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    if !haproxy_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_ports();
+    let sales = test_support::data::data_dir().join("sales.csv");
+    let server: Vec<String> = vec![
+        HOST.to_owned(),
+        "__serve".to_owned(),
+        "db-server".to_owned(),
+        "--load".to_owned(),
+        format!("sales={}", sales.display()),
+    ];
+    topology(dir.path(), "up", base, &[], &server);
+    let lb = format!("http://127.0.0.1:{base}/mcp");
+    mcp_host::install_tls_provider();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sessions: Vec<()> = runtime.block_on(async {
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let config = StreamableHttpClientTransportConfig::with_uri(lb.as_str());
+            let transport =
+                StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+            let session =
+                ().serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+                    .await
+                    .expect("a 2025-11-25 session through the balancer");
+            for _ in 0..40 {
+                let result = session
+                    .peer()
+                    .call_tool(CallToolRequestParams::new("list_tables"))
+                    .await
+                    .expect("every call of the session is answered");
+                assert_ne!(result.is_error, Some(true));
+            }
+            let _ = session.cancel().await;
+            ids.push(());
+        }
+        ids
+    });
+    assert_eq!(sessions.len(), 2);
+    topology(dir.path(), "down", base, &[], &[]);
+
+    // By the log: requests carrying a session id, grouped by it.
+    let log = std::fs::read_to_string(dir.path().join("haproxy.log")).unwrap();
+    let mut replicas_of: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut requests_of: HashMap<String, usize> = HashMap::new();
+    for line in log.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_), Some(route), Some(_status), Some(_time), Some(captured)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let Some(replica) = route.strip_prefix("replicas/") else {
+            continue;
+        };
+        let session = captured
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .split('|')
+            .nth(1)
+            .unwrap_or_default();
+        if session.is_empty() {
+            continue;
+        }
+        replicas_of
+            .entry(session.to_owned())
+            .or_default()
+            .insert(replica.to_owned());
+        *requests_of.entry(session.to_owned()).or_default() += 1;
+    }
+    assert_eq!(replicas_of.len(), 2, "two sessions in the log: {log}");
+    for (session, replicas) in &replicas_of {
+        assert_eq!(replicas.len(), 1, "session {session} went to {replicas:?}");
+        assert!(requests_of[session] >= 40, "{requests_of:?}");
     }
 }
