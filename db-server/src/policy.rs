@@ -262,7 +262,7 @@ pub(crate) struct Authorizer {
 
 impl Authorizer {
     /// Installs `policy`'s authorizer on `conn`.
-    pub fn install(conn: &mut Connection, policy: Policy) -> rusqlite::Result<Self> {
+    pub(crate) fn install(conn: &mut Connection, policy: Policy) -> rusqlite::Result<Self> {
         let state = Self::default();
         let reasons = Arc::clone(&state.denial);
         let vacuuming = Arc::clone(&state.in_vacuum);
@@ -278,13 +278,13 @@ impl Authorizer {
 
     /// Prepares for compiling `sql`: forgets the last denial and notes whether it is a
     /// `VACUUM`.
-    pub fn begin(&self, sql: &str) {
+    pub(crate) fn begin(&self, sql: &str) {
         *self.denial.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.in_vacuum.store(is_vacuum(sql), Ordering::Relaxed);
     }
 
     /// The reason of the denial that failed the statement, if the authorizer denied it.
-    pub fn take_denial(&self) -> Option<Refusal> {
+    pub(crate) fn take_denial(&self) -> Option<Refusal> {
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

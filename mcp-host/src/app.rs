@@ -28,11 +28,11 @@ use crate::{
 
 /// Exit code when the agent cannot answer this kind of question (the offline agent
 /// without a model).
-pub const EXIT_UNSUPPORTED: u8 = 2;
+pub(crate) const EXIT_UNSUPPORTED: u8 = 2;
 
 /// Exit code when the model's answer was cut off (its finish reason `length` or
 /// `content_filter`): the partial answer was printed, and stderr says why it stopped.
-pub const EXIT_INCOMPLETE: u8 = 3;
+pub(crate) const EXIT_INCOMPLETE: u8 = 3;
 
 /// Runs a parsed command line to its exit code, printing errors on stderr.
 pub fn run(cli: Cli) -> ExitCode {
@@ -135,7 +135,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The model agent when `--model` names a model, else the offline agent; their model spans
 /// carry `evaluation`'s collection (and, for a real model, its prices).
-pub fn agent_for(args: &ModelArgs, evaluation: &Evaluation) -> anyhow::Result<Box<dyn Agent>> {
+pub(crate) fn agent_for(
+    args: &ModelArgs,
+    evaluation: &Evaluation,
+) -> anyhow::Result<Box<dyn Agent>> {
     let Some(model) = &args.model else {
         let offline = OfflineAgent::default().with_llm_attributes(
             Evaluation {
@@ -163,7 +166,7 @@ pub fn agent_for(args: &ModelArgs, evaluation: &Evaluation) -> anyhow::Result<Bo
 
 /// Answers `query` with `agent` over the servers of `specs`: one `mcp-agent` trace, the
 /// answer streamed to stdout as it is written.
-pub async fn run_query(
+pub(crate) async fn run_query(
     agent: &dyn Agent,
     query: &str,
     grouping: &Grouping,
@@ -236,7 +239,7 @@ pub async fn run_query(
 }
 
 /// Prints every server's tools: one `mcp-host tools` trace with each server's discovery.
-pub async fn list_tools(
+pub(crate) async fn list_tools(
     specs: Vec<ServerSpec>,
     mut options: SessionOptions,
 ) -> anyhow::Result<ExitCode> {
@@ -265,7 +268,7 @@ pub async fn list_tools(
 }
 
 /// Makes one tool call and prints its result: one `mcp-host call` trace.
-pub async fn call_one(
+pub(crate) async fn call_one(
     server: &str,
     tool: &str,
     arguments: &str,

@@ -2,4 +2,4 @@
 //! transport's shutdown sequence, the same one the proxy follows for its wrapped server
 //! (`trace_proxy::child`, where it lives).
 
-pub use trace_proxy::child::{EXIT_GRACE, Stage, describe_exit, exit_status, stop};
+pub(crate) use trace_proxy::child::{EXIT_GRACE, Stage, describe_exit, exit_status, stop};

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::{servers::Calls, session::SessionOptions, view::TraceOutput};
 
 /// The query run when none is given.
-pub const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
+pub(crate) const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
 
 /// Runs an AI agent's query across MCP servers and shows it as one distributed trace.
 ///

@@ -90,7 +90,7 @@ impl std::fmt::Debug for RemoteSpec {
 /// Each message includes its cause's text, so no variant also reports it as its
 /// `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config {file}: {error}")]
     Read {
@@ -223,7 +223,7 @@ fn variables_in(text: &str) -> Vec<String> {
 /// Replaces `${VAR}`, `${env:VAR}` and `${VAR:-default}` with the environment's values.
 ///
 /// The error names the variable and never shows a value.
-pub fn expand_vars(text: &str) -> Result<String, String> {
+pub(crate) fn expand_vars(text: &str) -> Result<String, String> {
     expand_vars_with(text, |name| std::env::var(name).ok())
 }
 
@@ -354,7 +354,7 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// Reads the servers of a config file, in file order.
-pub fn load(file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
+pub(crate) fn load(file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
         file: file.to_owned(),
         error,
@@ -363,7 +363,7 @@ pub fn load(file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
 }
 
 /// Parses config text; `file` names it in errors and anchors relative paths.
-pub fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
+pub(crate) fn parse(text: &str, file: &Path) -> Result<Vec<ServerSpec>, ConfigError> {
     let mut config: serde_json::Value =
         serde_json::from_str(text).map_err(|error| ConfigError::Json {
             file: file.to_owned(),

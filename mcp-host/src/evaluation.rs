@@ -19,13 +19,13 @@ use opentelemetry::KeyValue;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// `confident.trace.metric_collection`: the collection evaluated on the whole trace.
-pub const TRACE_METRIC_COLLECTION: &str = "confident.trace.metric_collection";
+pub(crate) const TRACE_METRIC_COLLECTION: &str = "confident.trace.metric_collection";
 /// `confident.span.metric_collection`: the collection evaluated on one span.
-pub const SPAN_METRIC_COLLECTION: &str = "confident.span.metric_collection";
+pub(crate) const SPAN_METRIC_COLLECTION: &str = "confident.span.metric_collection";
 /// `confident.llm.cost_per_input_token`, in USD.
-pub const COST_PER_INPUT_TOKEN: &str = "confident.llm.cost_per_input_token";
+pub(crate) const COST_PER_INPUT_TOKEN: &str = "confident.llm.cost_per_input_token";
 /// `confident.llm.cost_per_output_token`, in USD.
-pub const COST_PER_OUTPUT_TOKEN: &str = "confident.llm.cost_per_output_token";
+pub(crate) const COST_PER_OUTPUT_TOKEN: &str = "confident.llm.cost_per_output_token";
 
 /// The metric collections and prices a run names (see the module doc).
 #[derive(Debug, Clone, Default, PartialEq)]

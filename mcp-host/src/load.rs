@@ -76,7 +76,7 @@ pub struct LoadArgs {
 }
 
 /// Runs the load and prints its report.
-pub async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
+pub(crate) async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
     let spec = server_spec(&args)?;
     let make = |n: usize, template: &str| -> anyhow::Result<serde_json::Value> {
         let text = template.replace("{n}", &n.to_string());

@@ -41,7 +41,7 @@ const STDERR_TAIL_LINES: usize = 20;
 /// A server that failed, with what it said on the way out.
 #[derive(Debug, thiserror::Error)]
 #[error("server \"{name}\" {failure}{status}{tail}", status = status_text(.status), tail = tail_text(.stderr_tail))]
-pub struct ServerError {
+pub(crate) struct ServerError {
     /// The server's name in the configuration.
     pub name: String,
     /// What went wrong.
@@ -53,14 +53,14 @@ pub struct ServerError {
 }
 
 /// An error of any kind, from the layers under a session (rmcp, the transport).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What went wrong with a server.
 ///
 /// Each message includes its cause's text, so no variant also reports it as its
 /// `source()`: a chain printer (anyhow's `{:#}`) would show it twice.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The command could not be run.
     #[error("could not be started: `{}`: {error}", .command.display())]
     Spawn {
@@ -119,7 +119,7 @@ pub enum Failure {
 
 impl ServerError {
     /// An error of the server `name` that has left no status or stderr behind.
-    pub fn new(name: &str, failure: Failure) -> Self {
+    pub(crate) fn new(name: &str, failure: Failure) -> Self {
         Self {
             name: name.to_owned(),
             failure,
@@ -144,7 +144,7 @@ fn tail_text(tail: &[String]) -> String {
 }
 
 /// A running MCP server and the session with it.
-pub struct Server {
+pub(crate) struct Server {
     /// The server's name in the configuration.
     pub name: String,
     /// The traced session.
@@ -250,7 +250,7 @@ impl Server {
     /// its spans reach whatever backend it exports to, not `local_endpoint`.
     ///
     /// How each call is made: see [`Calls`].
-    pub async fn start(
+    pub(crate) async fn start(
         spec: &ServerSpec,
         local_endpoint: Option<&str>,
         calls: &Calls,
@@ -380,7 +380,7 @@ impl Server {
     /// Calls a tool in a traced `mcp-tool-{tool}` span (with the model's `call_id` as
     /// `gen_ai.tool.call.id`, when a model asked for the call). A server that dies or breaks
     /// the protocol yields an error naming it, with its exit status and last stderr lines.
-    pub async fn call_tool(
+    pub(crate) async fn call_tool(
         &self,
         tool: &str,
         arguments: serde_json::Value,
@@ -435,7 +435,7 @@ impl Server {
     }
 
     /// The process id of a server this host started; `None` for a remote server.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.process.as_ref()?.child.try_lock().ok()?.id()
     }
 
@@ -445,7 +445,7 @@ impl Server {
     ///
     /// Calls abandoned on the way here (Ctrl-C) are cancelled on the server first, so it
     /// stops their work and its spans say `cancelled`.
-    pub async fn shutdown(self) -> Option<ExitStatus> {
+    pub(crate) async fn shutdown(self) -> Option<ExitStatus> {
         self.client.flush_cancellations(CANCEL_GRACE).await;
         let _ = tokio::time::timeout(EXIT_GRACE, self.session.cancel()).await;
         drop(self.session_timer);

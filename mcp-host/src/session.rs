@@ -20,9 +20,9 @@ use crate::{
 
 /// Variable holding an outer `traceparent` (CI systems and outer agents set it for their
 /// child processes); the command's root span becomes its child.
-pub const TRACEPARENT_ENV: &str = "TRACEPARENT";
+pub(crate) const TRACEPARENT_ENV: &str = "TRACEPARENT";
 /// Variable holding the outer `tracestate`, read only with a valid [`TRACEPARENT_ENV`].
-pub const TRACESTATE_ENV: &str = "TRACESTATE";
+pub(crate) const TRACESTATE_ENV: &str = "TRACESTATE";
 
 /// How a run of the host is set up.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct SessionOptions {
 }
 
 /// Telemetry and the local receiver for one run of the host.
-pub struct Session {
+pub(crate) struct Session {
     // Dropped in this order on an early return: the last spans go out while the receiver
     // still listens.
     telemetry: TelemetryGuard,
@@ -56,7 +56,7 @@ pub struct Session {
 impl Session {
     /// Starts the receiver (on `options.receiver`, else an ephemeral loopback port), then
     /// telemetry exporting to it (and to the user's backend).
-    pub async fn start(options: SessionOptions) -> anyhow::Result<Self> {
+    pub(crate) async fn start(options: SessionOptions) -> anyhow::Result<Self> {
         let receiver = match options.receiver {
             Some(addr) => Receiver::start_on(addr).await.with_context(|| {
                 format!("starting the local trace receiver on {addr} (--receiver)")
@@ -85,14 +85,14 @@ impl Session {
     /// Has the servers this session starts export their spans every `delay` instead of
     /// every 5 s (`OTEL_BSP_SCHEDULE_DELAY`), so that a conversation can show a turn's
     /// whole trace while they still run. A delay the config or the environment gives wins.
-    pub fn with_child_export_delay(mut self, delay: Duration) -> Self {
+    pub(crate) fn with_child_export_delay(mut self, delay: Duration) -> Self {
         self.child_env
             .push(("OTEL_BSP_SCHEDULE_DELAY", delay.as_millis().to_string()));
         self
     }
 
     /// Exports the host's finished spans to the receiver (and the user's backend) now.
-    pub async fn flush_spans(&self) {
+    pub(crate) async fn flush_spans(&self) {
         if let Some(provider) = self.telemetry.provider().cloned() {
             // The exporter posts to our own receiver, which needs the runtime: flush off it.
             let _ = tokio::task::spawn_blocking(move || provider.force_flush()).await;
@@ -100,13 +100,13 @@ impl Session {
     }
 
     /// The spans received so far, from every process.
-    pub fn collected(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::ResourceSpans> {
+    pub(crate) fn collected(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::ResourceSpans> {
         self.receiver.collected().snapshot()
     }
 
     /// The tree of the trace `trace`, once the host's spans are flushed and the servers'
     /// spans of its calls have arrived (at most `limit` later).
-    pub async fn tree(&self, trace: TraceId, limit: Duration) -> String {
+    pub(crate) async fn tree(&self, trace: TraceId, limit: Duration) -> String {
         self.flush_spans().await;
         self.receiver.wait_for_children_of(trace, limit).await;
         trace_view::render(&trace_view::rows(&self.collected()), trace)
@@ -114,7 +114,7 @@ impl Session {
 
     /// The root span of a command: `span`, made a child of the outer context in
     /// `TRACEPARENT` / `TRACESTATE` when there is a valid one.
-    pub fn root(&self, span: tracing::Span) -> tracing::Span {
+    pub(crate) fn root(&self, span: tracing::Span) -> tracing::Span {
         if let Some(outer) = outer_context()
             && span.set_parent(outer).is_err()
         {
@@ -125,7 +125,10 @@ impl Session {
 
     /// Starts every server in parallel, as children of the current span. If one fails, the
     /// others are shut down and the first failure is returned.
-    pub async fn start_servers(&self, specs: &[ServerSpec]) -> Result<Vec<Server>, ServerError> {
+    pub(crate) async fn start_servers(
+        &self,
+        specs: &[ServerSpec],
+    ) -> Result<Vec<Server>, ServerError> {
         let endpoint = self.receiver.traces_endpoint();
         let mut tasks = tokio::task::JoinSet::new();
         for (index, mut spec) in specs.iter().cloned().enumerate() {
@@ -165,13 +168,13 @@ impl Session {
 
     /// Stops the servers, flushes every process's spans, then shows and saves the trace of
     /// the command, `trace` ([`trace_id`] of its root).
-    pub async fn finish(self, servers: Vec<Server>, trace: TraceId) -> anyhow::Result<()> {
+    pub(crate) async fn finish(self, servers: Vec<Server>, trace: TraceId) -> anyhow::Result<()> {
         self.finish_with(servers, Some(trace), None).await
     }
 
     /// [`finish`](Self::finish) for a conversation: the `--trace-html` page has one section
     /// per turn (`sections`, in order) under `title`.
-    pub async fn finish_conversation(
+    pub(crate) async fn finish_conversation(
         self,
         servers: Vec<Server>,
         title: &str,
@@ -230,7 +233,7 @@ impl Session {
 }
 
 /// Shuts the servers down in parallel.
-pub async fn shutdown_all(servers: Vec<Server>) {
+pub(crate) async fn shutdown_all(servers: Vec<Server>) {
     let mut tasks = tokio::task::JoinSet::new();
     for server in servers {
         tasks.spawn(server.shutdown());
@@ -261,13 +264,13 @@ fn outer_context() -> Option<opentelemetry::Context> {
 
 /// How long the host waits, with `--receiver`, for the spans of servers it reached over
 /// HTTP (their batch export runs every 5 s by default, `OTEL_BSP_SCHEDULE_DELAY`).
-pub const REMOTE_SPAN_WAIT: Duration = Duration::from_secs(6);
+pub(crate) const REMOTE_SPAN_WAIT: Duration = Duration::from_secs(6);
 
 /// How long the runtime may take to wind down after a command.
-pub const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
+pub(crate) const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
 
 /// The trace id of `span` (a command's root, after [`Session::root`]): what its tree, page
 /// and waits are found by.
-pub fn trace_id(span: &tracing::Span) -> TraceId {
+pub(crate) fn trace_id(span: &tracing::Span) -> TraceId {
     span.context().span().span_context().trace_id()
 }

@@ -5,14 +5,14 @@
 use std::process::ExitCode;
 
 /// What stopped a run early.
-pub enum Interrupted {
+pub(crate) enum Interrupted {
     /// A stop signal.
     Signal(trace_meta::StopSignal),
 }
 
 impl Interrupted {
     /// The exit code a shell expects after this signal.
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             Self::Signal(signal) => ExitCode::from(signal.exit_status()),
         }
@@ -20,7 +20,7 @@ impl Interrupted {
 }
 
 /// Runs `work` unless a stop signal comes first.
-pub async fn unless_signalled<T>(
+pub(crate) async fn unless_signalled<T>(
     work: impl std::future::Future<Output = T>,
 ) -> Result<T, Interrupted> {
     tokio::select! {

@@ -8,14 +8,14 @@ use crate::{
 };
 
 /// Started servers and the tools they listed, in configuration order.
-pub struct ServerSet {
+pub(crate) struct ServerSet {
     servers: Vec<Server>,
     tools: Vec<ServerTool>,
 }
 
 impl ServerSet {
     /// The toolbox of `servers`.
-    pub fn new(servers: Vec<Server>) -> Self {
+    pub(crate) fn new(servers: Vec<Server>) -> Self {
         let tools = servers
             .iter()
             .flat_map(|server| {
@@ -29,19 +29,19 @@ impl ServerSet {
     }
 
     /// The servers, in configuration order.
-    pub fn servers(&self) -> &[Server] {
+    pub(crate) fn servers(&self) -> &[Server] {
         &self.servers
     }
 
     /// Gives the servers back, to shut them down.
-    pub fn into_servers(self) -> Vec<Server> {
+    pub(crate) fn into_servers(self) -> Vec<Server> {
         self.servers
     }
 }
 
 /// Prints every server's tools, one line each: the name and the first sentence of its
 /// description (the whole description is for the model, not the listing).
-pub fn print_tools(servers: &[Server]) {
+pub(crate) fn print_tools(servers: &[Server]) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     for server in servers {

@@ -28,7 +28,7 @@ pub struct ViewArgs {
 
 /// Runs `mcp-host view`: prints the trees, or writes the page to `--html OUT` (or to the
 /// global `--trace-html OUT`) and says what it wrote.
-pub fn run(args: &ViewArgs, output: &TraceOutput) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ViewArgs, output: &TraceOutput) -> anyhow::Result<ExitCode> {
     let resource_spans = load_otlp_json(&args.file)?;
     let rows = rows(&resource_spans);
     let page = args.html.as_deref().or(output.html.as_deref());

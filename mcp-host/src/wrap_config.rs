@@ -56,7 +56,7 @@ pub struct WrapConfigArgs {
 
 /// The proxy a wrapped entry runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyCommand {
+pub(crate) struct ProxyCommand {
     /// The program: an `mcp-host` or a `trace-proxy` executable.
     pub program: String,
     /// `trace-proxy` itself, which takes no `proxy` subcommand.
@@ -72,7 +72,7 @@ impl ProxyCommand {
 
 /// A config that cannot be rewritten.
 #[derive(Debug, thiserror::Error)]
-pub enum WrapError {
+pub(crate) enum WrapError {
     /// Not JSON.
     #[error(
         "the config is not valid JSON ({0}); if it has comments (VS Code allows them), remove them first"
@@ -85,7 +85,7 @@ pub enum WrapError {
 
 /// What a rewrite did, server by server.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Servers rewritten (wrapped, or unwrapped with `--unwrap`).
     pub changed: Vec<String>,
     /// Servers kept as they were, with why.
@@ -99,7 +99,7 @@ const PROXY_ARG: &str = "proxy";
 const TRACE_PROXY: &str = "trace-proxy";
 
 /// Wraps every stdio server of `config` in `proxy`.
-pub fn wrap_config(config: &mut Value, proxy: &ProxyCommand) -> Result<Summary, WrapError> {
+pub(crate) fn wrap_config(config: &mut Value, proxy: &ProxyCommand) -> Result<Summary, WrapError> {
     let mut summary = Summary::default();
     for table in server_tables(config)? {
         for (name, entry) in table.iter_mut() {
@@ -113,7 +113,7 @@ pub fn wrap_config(config: &mut Value, proxy: &ProxyCommand) -> Result<Summary, 
 }
 
 /// Puts every wrapped server of `config` back as it was before [`wrap_config`].
-pub fn unwrap_config(config: &mut Value) -> Result<Summary, WrapError> {
+pub(crate) fn unwrap_config(config: &mut Value) -> Result<Summary, WrapError> {
     let mut summary = Summary::default();
     for table in server_tables(config)? {
         for (name, entry) in table.iter_mut() {
@@ -127,7 +127,7 @@ pub fn unwrap_config(config: &mut Value) -> Result<Summary, WrapError> {
 }
 
 /// Rewrites the config text; see the module doc.
-pub fn rewrite(
+pub(crate) fn rewrite(
     text: &str,
     unwrap: bool,
     proxy: &ProxyCommand,
@@ -144,7 +144,7 @@ pub fn rewrite(
 }
 
 /// `mcp-host wrap-config`: prints the rewritten config on stdout, a summary on stderr.
-pub fn run(args: WrapConfigArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: WrapConfigArgs) -> anyhow::Result<ExitCode> {
     let text = if args.file == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()

@@ -358,7 +358,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     /// A success with nothing to record.
-    pub fn success() -> Self {
+    pub(crate) fn success() -> Self {
         Self {
             attributes: Vec::new(),
             status: Status::Unset,
@@ -366,7 +366,7 @@ impl Outcome {
     }
 
     /// Success or tool error, from a server result.
-    pub fn of_result(result: &ServerResult) -> Self {
+    pub(crate) fn of_result(result: &ServerResult) -> Self {
         match result {
             ServerResult::CallToolResult(call) => Self::of_tool_result(call),
             _ => Self {
@@ -377,14 +377,14 @@ impl Outcome {
     }
 
     /// A tool result: its text is the span output; `isError: true` makes the span an error.
-    pub fn of_tool_result(result: &CallToolResult) -> Self {
+    pub(crate) fn of_tool_result(result: &CallToolResult) -> Self {
         let (attributes, status) =
             content::tool_output(tool_result_text(result), result.is_error == Some(true));
         Self { attributes, status }
     }
 
     /// A JSON-RPC error response.
-    pub fn of_error_data(error: &ErrorData) -> Self {
+    pub(crate) fn of_error_data(error: &ErrorData) -> Self {
         let code = error.code.0.to_string();
         Self {
             attributes: vec![
@@ -397,7 +397,7 @@ impl Outcome {
 
     /// A failure on the client side: an error response, or no response at all.
     #[cfg(feature = "client")]
-    pub fn of_service_error(error: &ServiceError) -> Self {
+    pub(crate) fn of_service_error(error: &ServiceError) -> Self {
         let kind = match error {
             ServiceError::McpError(data) => return Self::of_error_data(data),
             ServiceError::TransportClosed => "transport_closed",

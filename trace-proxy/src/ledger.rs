@@ -34,7 +34,7 @@ const PROTOCOL_VERSION_META_KEY: &str = "io.modelcontextprotocol/protocolVersion
 
 /// Which way a request travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// From the client (host) to the wrapped server: `tools/call`, `resources/read`, ...
     ToServer,
     /// From the wrapped server to the client: sampling, elicitation, roots.
@@ -65,7 +65,7 @@ enum Returning {
 }
 
 /// What became of a response to a request whose spans were asked for.
-pub enum Answer {
+pub(crate) enum Answer {
     /// No spans were asked for: relay the line, then [`Ledger::finish_request`].
     Plain,
     /// The request's span has ended; relay this line instead when there is one.
@@ -92,7 +92,7 @@ impl Tables {
 }
 
 /// The requests in flight and the tracer their spans come from.
-pub struct Ledger {
+pub(crate) struct Ledger {
     tracer: Option<BoxedTracer>,
     /// Whether the proxy asks the server for the spans of its calls (SEP-2448).
     span_return: bool,
@@ -100,7 +100,7 @@ pub struct Ledger {
 }
 
 /// A client request that never got its answer, for the error the proxy sends instead.
-pub struct Unanswered {
+pub(crate) struct Unanswered {
     /// The request's id as it was written.
     pub id_raw: String,
     /// Its method.
@@ -110,7 +110,7 @@ pub struct Unanswered {
 impl Ledger {
     /// A ledger whose spans come from `tracer`; `None` relays without tracing. With
     /// `span_return`, each `tools/call` and `resources/read` asks the server for its spans.
-    pub fn new(tracer: Option<BoxedTracer>, span_return: bool) -> Self {
+    pub(crate) fn new(tracer: Option<BoxedTracer>, span_return: bool) -> Self {
         Self {
             tracer,
             span_return,
@@ -128,7 +128,7 @@ impl Ledger {
     /// Records a request read from one side and returns the line to send to the other
     /// side when it must change (the proxy span's context in `_meta`), `None` to relay it
     /// as it is.
-    pub fn start_request(
+    pub(crate) fn start_request(
         &self,
         direction: Direction,
         envelope: &Envelope<'_>,
@@ -236,7 +236,7 @@ impl Ledger {
     /// `span_return::ingest`), ends the request's span, and returns the line to relay
     /// instead of `line`: without the spans when the proxy asked, with the proxy's own span
     /// before them when the client did. [`Answer::Plain`] for any other message.
-    pub fn answer(&self, envelope: &Envelope<'_>, line: &str) -> Answer {
+    pub(crate) fn answer(&self, envelope: &Envelope<'_>, line: &str) -> Answer {
         let Some(id) = envelope.id else {
             return Answer::Plain;
         };
@@ -296,7 +296,7 @@ impl Ledger {
     }
 
     /// Records the response to a request that travelled in `direction` and ends its span.
-    pub fn finish_request(&self, direction: Direction, envelope: &Envelope<'_>) {
+    pub(crate) fn finish_request(&self, direction: Direction, envelope: &Envelope<'_>) {
         self.finish_entry(direction, envelope);
     }
 
@@ -359,7 +359,7 @@ impl Ledger {
 
     /// Records a notification that travelled in `direction`: as an event on the request it
     /// belongs to, or as a short span of its own.
-    pub fn notification(&self, direction: Direction, envelope: &Envelope<'_>) {
+    pub(crate) fn notification(&self, direction: Direction, envelope: &Envelope<'_>) {
         let Some(tracer) = &self.tracer else { return };
         let Some(method) = envelope.method.as_deref() else {
             return;
@@ -436,7 +436,7 @@ impl Ledger {
 
     /// Ends every span still open, as failed with `reason`, and returns the client requests
     /// that were never answered, so that the proxy can answer them.
-    pub fn abandon_all(&self, reason: &str) -> Vec<Unanswered> {
+    pub(crate) fn abandon_all(&self, reason: &str) -> Vec<Unanswered> {
         let (to_server, to_client) = {
             let mut tables = self.tables();
             tables.progress.clear();

@@ -38,7 +38,7 @@ use trace_meta::carrier::TRACE_CONTEXT_KEYS;
 
 /// What one line of the stream is.
 #[derive(Debug)]
-pub enum Line<'a> {
+pub(crate) enum Line<'a> {
     /// A JSON-RPC message object.
     Message(Envelope<'a>),
     /// A JSON array: a JSON-RPC batch, relayed for the receiver to refuse.
@@ -53,7 +53,7 @@ pub enum Line<'a> {
 
 /// The fields of a JSON-RPC message the proxy looks at, borrowed from the line.
 #[derive(Debug, Deserialize)]
-pub struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     /// Request or response id (absent in notifications; `null` reads as absent).
     #[serde(borrow, default)]
     pub id: Option<&'a RawValue>,
@@ -73,7 +73,7 @@ pub struct Envelope<'a> {
 
 /// The kinds of JSON-RPC message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Has `method` and `id`.
     Request,
     /// Has `method`, no `id`.
@@ -86,7 +86,7 @@ pub enum Kind {
 
 impl Envelope<'_> {
     /// Which kind of message this is.
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         match (&self.method, &self.id) {
             (Some(_), Some(_)) => Kind::Request,
             (Some(_), None) => Kind::Notification,
@@ -97,7 +97,7 @@ impl Envelope<'_> {
 }
 
 /// Classifies one line (its trailing newline may be included).
-pub fn classify(line: &[u8]) -> Line<'_> {
+pub(crate) fn classify(line: &[u8]) -> Line<'_> {
     let Ok(text) = std::str::from_utf8(line) else {
         return Line::NotJson;
     };
@@ -116,14 +116,14 @@ pub fn classify(line: &[u8]) -> Line<'_> {
 
 /// The canonical text of a JSON value (ids, progress tokens), for matching a response to
 /// its request: `7`, `"7"` and `"a"` stay distinct, insignificant whitespace does not count.
-pub fn canonical(raw: &RawValue) -> String {
+pub(crate) fn canonical(raw: &RawValue) -> String {
     serde_json::from_str::<serde_json::Value>(raw.get())
         .map(|value| value.to_string())
         .unwrap_or_else(|_| raw.get().to_owned())
 }
 
 /// `jsonrpc.request.id` of an id: a string id's value, a number's text.
-pub fn id_attribute(raw: &RawValue) -> String {
+pub(crate) fn id_attribute(raw: &RawValue) -> String {
     match serde_json::from_str::<serde_json::Value>(raw.get()) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -135,19 +135,19 @@ pub fn id_attribute(raw: &RawValue) -> String {
 ///
 /// Built by [`ObjectMembers::parse`]; duplicates are kept, as they were written.
 #[derive(Debug, Default)]
-pub struct ObjectMembers<'a> {
+pub(crate) struct ObjectMembers<'a> {
     /// `(key, value)` in document order.
     pub members: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> ObjectMembers<'a> {
     /// Parses `raw` as an object; `None` when it is not one.
-    pub fn parse(raw: &'a RawValue) -> Option<Self> {
+    pub(crate) fn parse(raw: &'a RawValue) -> Option<Self> {
         serde_json::from_str(raw.get()).ok()
     }
 
     /// The value of the first member named `key`.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.members
             .iter()
             .find(|(name, _)| name == key)
@@ -155,7 +155,7 @@ impl<'a> ObjectMembers<'a> {
     }
 
     /// The value of `key` when it is a JSON string.
-    pub fn get_str(&self, key: &str) -> Option<String> {
+    pub(crate) fn get_str(&self, key: &str) -> Option<String> {
         self.get(key)
             .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
     }
@@ -183,7 +183,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ObjectMembers<'a> {
 
 /// The `_meta` of a request, as found in its `params`.
 #[derive(Debug, Default)]
-pub struct RequestMeta<'a> {
+pub(crate) struct RequestMeta<'a> {
     /// The `_meta` object's raw text, when there is one.
     pub raw: Option<&'a RawValue>,
     /// Its members.
@@ -192,7 +192,7 @@ pub struct RequestMeta<'a> {
 
 impl<'a> RequestMeta<'a> {
     /// Finds `_meta` in a `params` object.
-    pub fn of(params: &ObjectMembers<'a>) -> Self {
+    pub(crate) fn of(params: &ObjectMembers<'a>) -> Self {
         let raw = params.get("_meta");
         let members = raw.and_then(ObjectMembers::parse).unwrap_or_default();
         Self { raw, members }
@@ -200,7 +200,7 @@ impl<'a> RequestMeta<'a> {
 
     /// The trace-context members (`traceparent`, `tracestate`, `baggage`) whose values are
     /// strings, as a carrier for extraction.
-    pub fn trace_context(&self) -> rmcp::model::MetaObject {
+    pub(crate) fn trace_context(&self) -> rmcp::model::MetaObject {
         let mut carrier = rmcp::model::MetaObject::default();
         for (key, value) in &self.members.members {
             if TRACE_CONTEXT_KEYS.contains(&key.as_ref())
@@ -225,7 +225,7 @@ fn offset_in(outer: &str, inner: &str) -> usize {
 ///
 /// `trace_members` are the encoded `"key":"value"` members to write, in order. `line` is
 /// the whole line the envelope was parsed from; `params` and `meta` were parsed from it.
-pub fn inject_trace_context(
+pub(crate) fn inject_trace_context(
     line: &str,
     params: Option<&ObjectMembers<'_>>,
     params_raw: Option<&RawValue>,
@@ -284,7 +284,7 @@ pub fn inject_trace_context(
 /// rebuilt from its own bytes: the members `drop` names removed, `injected` (encoded
 /// `"key":value` members, comma-separated, or empty) written first. `None` when `object`
 /// is not an object.
-pub fn replace_members(
+pub(crate) fn replace_members(
     line: &str,
     object: &RawValue,
     members: &ObjectMembers<'_>,
@@ -337,7 +337,7 @@ pub fn replace_members(
 /// The `name`, `uri` and `arguments` of a request's params, which name its span
 /// ([`Target::params`]).
 #[derive(Debug, Default)]
-pub struct Target {
+pub(crate) struct Target {
     /// `params.name` (tool or prompt name).
     pub name: Option<String>,
     /// `params.uri` (resource URI).
@@ -348,7 +348,7 @@ pub struct Target {
 
 impl Target {
     /// Reads them from parsed params.
-    pub fn of(params: Option<&ObjectMembers<'_>>) -> Self {
+    pub(crate) fn of(params: Option<&ObjectMembers<'_>>) -> Self {
         let Some(params) = params else {
             return Self::default();
         };
@@ -360,7 +360,7 @@ impl Target {
     }
 
     /// As trace-meta reads them to describe the request's span.
-    pub fn params(&self) -> trace_meta::RequestParams<'_> {
+    pub(crate) fn params(&self) -> trace_meta::RequestParams<'_> {
         trace_meta::RequestParams {
             name: self.name.as_deref(),
             uri: self.uri.as_deref(),
@@ -371,7 +371,7 @@ impl Target {
 
 /// A JSON-RPC error object's code and message.
 #[derive(Debug, Deserialize)]
-pub struct ErrorObject {
+pub(crate) struct ErrorObject {
     /// The error code.
     #[serde(default)]
     pub code: Option<i64>,
@@ -382,7 +382,7 @@ pub struct ErrorObject {
 
 /// What the span of a `tools/call` records from its result.
 #[derive(Debug, Deserialize)]
-pub struct ToolResult {
+pub(crate) struct ToolResult {
     /// The content items.
     #[serde(default)]
     pub content: Vec<ContentItem>,
@@ -396,7 +396,7 @@ pub struct ToolResult {
 
 /// One content item of a tool result; only text is read.
 #[derive(Debug, Deserialize)]
-pub struct ContentItem {
+pub(crate) struct ContentItem {
     /// The item's text, for `type: text`.
     #[serde(default)]
     pub text: Option<String>,
@@ -405,7 +405,7 @@ pub struct ContentItem {
 impl ToolResult {
     /// The text items joined by newlines; structured content when there is no text
     /// (as `trace_meta::tool_result_text` does).
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let texts: Vec<&str> = self
             .content
             .iter()

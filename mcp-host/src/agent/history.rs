@@ -13,15 +13,15 @@
 use super::super::chat::wire::Message;
 
 /// Turns kept unless `--history-turns` says otherwise.
-pub const DEFAULT_MAX_TURNS: usize = 20;
+pub(crate) const DEFAULT_MAX_TURNS: usize = 20;
 
 /// Most characters of message content kept across the turns (about 100k tokens). A single
 /// turn over it is still kept whole: it is the one the next question refers to.
-pub const MAX_HISTORY_CHARS: usize = 400_000;
+pub(crate) const MAX_HISTORY_CHARS: usize = 400_000;
 
 /// The turns of one conversation, oldest first.
 #[derive(Debug, Clone)]
-pub struct History {
+pub(crate) struct History {
     turns: Vec<Vec<Message>>,
     max_turns: usize,
 }
@@ -35,7 +35,7 @@ impl Default for History {
 impl History {
     /// An empty history keeping at most `max_turns` turns (0 keeps none: every question
     /// stands alone).
-    pub fn new(max_turns: usize) -> Self {
+    pub(crate) fn new(max_turns: usize) -> Self {
         Self {
             turns: Vec::new(),
             max_turns,
@@ -44,28 +44,28 @@ impl History {
 
     /// How many turns are kept.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.turns.len()
     }
 
     /// Whether no turn is kept.
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.turns.is_empty()
     }
 
     /// Every kept message, oldest first, to send before a new question.
-    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+    pub(crate) fn messages(&self) -> impl Iterator<Item = &Message> {
         self.turns.iter().flatten()
     }
 
     /// Forgets every turn (`/new`).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.turns.clear();
     }
 
     /// Adds a finished turn, then drops the oldest turns past the bounds.
-    pub fn push_turn(&mut self, turn: Vec<Message>) {
+    pub(crate) fn push_turn(&mut self, turn: Vec<Message>) {
         if self.max_turns == 0 || turn.is_empty() {
             return;
         }

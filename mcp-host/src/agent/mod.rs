@@ -11,11 +11,11 @@
 //! `&dyn Toolbox`, so a test or another program can drive them with any toolbox.
 
 mod grouping;
-pub mod history;
+pub(crate) mod history;
 mod model;
 mod names;
 mod offline;
-pub mod sales;
+pub(crate) mod sales;
 
 use opentelemetry::{Array, StringValue, Value};
 use rmcp::model::{CallToolResult, ErrorData, JsonObject, Tool};
@@ -24,19 +24,19 @@ use trace_meta::content::Capture;
 use crate::attr;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-pub use grouping::Grouping;
-pub use history::History;
-pub use model::{DEFAULT_MAX_STEPS, ModelAgent};
-pub use offline::OfflineAgent;
+pub(crate) use grouping::Grouping;
+pub(crate) use history::History;
+pub(crate) use model::{DEFAULT_MAX_STEPS, ModelAgent};
+pub(crate) use offline::OfflineAgent;
 
 use crate::{chat::ChatError, servers::ServerError};
 
 /// `confident.trace.name` of an agent run.
-pub const TRACE_NAME: &str = "mcp-tool-orchestration";
+pub(crate) const TRACE_NAME: &str = "mcp-tool-orchestration";
 
 /// One tool and the server that offers it.
 #[derive(Debug, Clone)]
-pub struct ServerTool {
+pub(crate) struct ServerTool {
     /// The server's name in the configuration.
     pub server: String,
     /// The tool as the server's `tools/list` described it.
@@ -45,7 +45,7 @@ pub struct ServerTool {
 
 /// Why a tool call produced no result.
 #[derive(Debug, thiserror::Error)]
-pub enum ToolboxError {
+pub(crate) enum ToolboxError {
     /// No server of that name is configured.
     #[error("no server named {server:?} (configured: {known})")]
     UnknownServer {
@@ -82,7 +82,7 @@ pub enum ToolboxError {
 
 /// The tools an agent may call, and the way to call them.
 #[async_trait::async_trait]
-pub trait Toolbox: Send + Sync {
+pub(crate) trait Toolbox: Send + Sync {
     /// Every tool of every server, servers in configuration order.
     fn tools(&self) -> &[ServerTool];
 
@@ -99,7 +99,7 @@ pub trait Toolbox: Send + Sync {
 }
 
 /// Where an agent's answer goes as it is written.
-pub trait Output: Send + Sync {
+pub(crate) trait Output: Send + Sync {
     /// The next piece of text the agent produced: a streamed model writes its answer (and
     /// whatever it says before calling tools) in many pieces, the offline agent in one.
     fn text(&self, piece: &str);
@@ -110,7 +110,7 @@ pub trait Output: Send + Sync {
 }
 
 /// One question for an agent, with what it needs to answer it.
-pub struct Turn<'a> {
+pub(crate) struct Turn<'a> {
     /// The user's question.
     pub query: &'a str,
     /// The tools it may call.
@@ -122,13 +122,13 @@ pub struct Turn<'a> {
 }
 
 /// The first server's entry for a tool named `name`.
-pub fn find_tool<'a>(tools: &'a [ServerTool], name: &str) -> Option<&'a ServerTool> {
+pub(crate) fn find_tool<'a>(tools: &'a [ServerTool], name: &str) -> Option<&'a ServerTool> {
     tools.iter().find(|entry| entry.tool.name == name)
 }
 
 /// Why an agent produced no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     /// The agent cannot answer this kind of question.
     #[error("{0}")]
     Unsupported(String),
@@ -185,10 +185,10 @@ fn incomplete_message(reason: &str) -> String {
 
 impl AgentError {
     /// The finish reasons that mean the model's answer was cut off.
-    pub const INCOMPLETE_REASONS: [&'static str; 2] = ["length", "content_filter"];
+    pub(crate) const INCOMPLETE_REASONS: [&'static str; 2] = ["length", "content_filter"];
 
     /// The `error.type` of a turn's root span that ended this way.
-    pub fn error_type(&self) -> String {
+    pub(crate) fn error_type(&self) -> String {
         match self {
             Self::Model(error) => error.error_type(),
             Self::Unsupported(_) => "unsupported".to_owned(),
@@ -215,7 +215,7 @@ impl From<ToolboxError> for AgentError {
 
 /// Answers a query using the tools of a [`Toolbox`].
 #[async_trait::async_trait]
-pub trait Agent: Send + Sync {
+pub(crate) trait Agent: Send + Sync {
     /// The name recorded as `gen_ai.agent.name` and `confident.agent.name`.
     fn name(&self) -> &str;
 
@@ -241,7 +241,7 @@ pub trait Agent: Send + Sync {
 
 /// The name of an agent run's root span: `mcp-agent`, or `invoke_agent {agent}` under
 /// `TRACE_META_SPAN_NAMES=semconv` (the OpenTelemetry GenAI agent conventions).
-pub fn root_span_name(agent: &dyn Agent) -> String {
+pub(crate) fn root_span_name(agent: &dyn Agent) -> String {
     match trace_meta::SpanNames::get() {
         trace_meta::SpanNames::Semconv => format!("{} {}", attr::INVOKE_AGENT, agent.name()),
         _ => "mcp-agent".to_owned(),
@@ -251,7 +251,7 @@ pub fn root_span_name(agent: &dyn Agent) -> String {
 /// The root span of an agent run (INTERNAL, named by [`root_span_name`]), with the
 /// attributes known before it runs, the conversation's grouping among them;
 /// [`record_answer`] and [`record_tools`] add the rest.
-pub fn agent_span(agent: &dyn Agent, query: &str, grouping: &Grouping) -> tracing::Span {
+pub(crate) fn agent_span(agent: &dyn Agent, query: &str, grouping: &Grouping) -> tracing::Span {
     let span = tracing::info_span!(
         "mcp-agent",
         otel.name = %root_span_name(agent),
@@ -277,7 +277,7 @@ pub fn agent_span(agent: &dyn Agent, query: &str, grouping: &Grouping) -> tracin
 }
 
 /// Records the tools the agent could call on its root span.
-pub fn record_tools(span: &tracing::Span, tools: &[ServerTool]) {
+pub(crate) fn record_tools(span: &tracing::Span, tools: &[ServerTool]) {
     let names: Vec<StringValue> = tools
         .iter()
         .map(|entry| StringValue::from(entry.tool.name.to_string()))
@@ -290,7 +290,7 @@ pub fn record_tools(span: &tracing::Span, tools: &[ServerTool]) {
 
 /// Records why a run failed on its root span: status ERROR with the message, `error.type`
 /// ([`AgentError::error_type`]), and for a cut-off answer the text that was shown.
-pub fn record_failure(span: &tracing::Span, error: &AgentError) {
+pub(crate) fn record_failure(span: &tracing::Span, error: &AgentError) {
     span.set_status(opentelemetry::trace::Status::error(error.to_string()));
     span.set_attribute(attr::ERROR_TYPE, error.error_type());
     if let AgentError::Incomplete { text, .. } = error
@@ -302,7 +302,7 @@ pub fn record_failure(span: &tracing::Span, error: &AgentError) {
 
 /// Records the answer on the root span (unless no content is captured: see
 /// [`trace_meta::content`]).
-pub fn record_answer(span: &tracing::Span, answer: &str) {
+pub(crate) fn record_answer(span: &tracing::Span, answer: &str) {
     if Capture::get().tools() {
         span.set_attribute(attr::CONFIDENT_SPAN_OUTPUT, answer.to_owned());
         span.set_attribute(attr::CONFIDENT_TRACE_OUTPUT, answer.to_owned());

@@ -32,11 +32,11 @@ use crate::{
 };
 
 /// Model requests per run unless `--max-steps` says otherwise.
-pub const DEFAULT_MAX_STEPS: usize = 10;
+pub(crate) const DEFAULT_MAX_STEPS: usize = 10;
 
 /// Most characters of one tool result sent to the model: a whole large file would crowd
 /// out the conversation (and most context windows).
-pub const MAX_TOOL_RESULT_CHARS: usize = 100_000;
+pub(super) const MAX_TOOL_RESULT_CHARS: usize = 100_000;
 
 /// Instructions sent before the user's question.
 const SYSTEM_PROMPT: &str = "You are an assistant that answers the user's question using the \
@@ -46,14 +46,14 @@ reports an error, correct the call or try another tool. Do not invent data.";
 
 /// An [`Agent`] that asks a model which tools to call.
 #[derive(Debug, Clone)]
-pub struct ModelAgent {
+pub(crate) struct ModelAgent {
     client: ChatClient,
     max_steps: usize,
 }
 
 impl ModelAgent {
     /// An agent asking `client`'s model, for at most `max_steps` model requests per run.
-    pub fn new(client: ChatClient, max_steps: usize) -> Self {
+    pub(crate) fn new(client: ChatClient, max_steps: usize) -> Self {
         Self {
             client,
             max_steps: max_steps.max(1),

@@ -16,7 +16,7 @@ use super::ServerTool;
 const MAX_NAME_CHARS: usize = 64;
 
 /// The function name of each tool, in the order of `tools`.
-pub fn exposed_names(tools: &[ServerTool]) -> Vec<String> {
+pub(super) fn exposed_names(tools: &[ServerTool]) -> Vec<String> {
     let mut offered: HashMap<&str, usize> = HashMap::new();
     for entry in tools {
         *offered.entry(entry.tool.name.as_ref()).or_default() += 1;

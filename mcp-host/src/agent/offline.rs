@@ -21,7 +21,7 @@ use super::{
 };
 
 /// Model name recorded on the `llm-summarize` span: no model is involved.
-pub const OFFLINE_MODEL: &str = "offline-summarizer";
+pub(super) const OFFLINE_MODEL: &str = "offline-summarizer";
 
 /// Words that make a question one the offline agent answers.
 const TOPIC_WORDS: [&str; 2] = ["sales", "revenue"];
@@ -29,7 +29,7 @@ const TOPIC_WORDS: [&str; 2] = ["sales", "revenue"];
 /// The deterministic agent: reads the sales file through a file server, queries the year of
 /// the question through a database server, and summarises the rows it got back.
 #[derive(Debug, Clone)]
-pub struct OfflineAgent {
+pub(crate) struct OfflineAgent {
     /// The file `read_file` is asked for.
     pub sales_file: String,
     /// The table `query_database` is asked about.
@@ -50,13 +50,13 @@ impl Default for OfflineAgent {
 
 impl OfflineAgent {
     /// Records `attributes` on the `llm-summarize` span.
-    pub fn with_llm_attributes(mut self, attributes: Vec<opentelemetry::KeyValue>) -> Self {
+    pub(crate) fn with_llm_attributes(mut self, attributes: Vec<opentelemetry::KeyValue>) -> Self {
         self.llm_attributes = attributes;
         self
     }
 
     /// Whether `query` asks for a sales summary.
-    pub fn understands(query: &str) -> bool {
+    pub(crate) fn understands(query: &str) -> bool {
         let query = query.to_lowercase();
         TOPIC_WORDS.iter().any(|word| query.contains(word))
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 
 /// The first four-digit year (1900–2199) in `query`.
-pub fn year_in(query: &str) -> Option<i64> {
+pub(crate) fn year_in(query: &str) -> Option<i64> {
     query
         .split(|c: char| !c.is_ascii_digit())
         .filter(|w| w.len() == 4)
@@ -31,7 +31,7 @@ fn sales_columns(names: &[&str]) -> anyhow::Result<[usize; 6]> {
 
 /// One row of sales data.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SalesRow {
+pub(crate) struct SalesRow {
     pub year: i64,
     pub quarter: String,
     pub region: String,
@@ -42,7 +42,7 @@ pub struct SalesRow {
 
 impl SalesRow {
     /// Rows of a sales CSV with a header line.
-    pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Self>> {
+    pub(crate) fn parse_csv(text: &str) -> anyhow::Result<Vec<Self>> {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let headers = reader.headers()?.clone();
         let columns = sales_columns(&headers.iter().collect::<Vec<_>>())?;
@@ -63,7 +63,7 @@ impl SalesRow {
     }
 
     /// Rows of a `query_database` result: `{"columns": [...], "rows": [[...]], "truncated"}`.
-    pub fn parse_query_result(text: &str) -> anyhow::Result<(Vec<Self>, bool)> {
+    pub(crate) fn parse_query_result(text: &str) -> anyhow::Result<(Vec<Self>, bool)> {
         let value: serde_json::Value = serde_json::from_str(text).context("not JSON")?;
         let columns: Vec<&str> = value["columns"]
             .as_array()
@@ -100,7 +100,7 @@ impl SalesRow {
 
 /// The figures the summary states, all computed from tool results.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub year: i64,
     pub rows: usize,
     pub truncated: bool,
@@ -124,7 +124,12 @@ fn top(map: &BTreeMap<String, f64>) -> Option<(&str, f64)> {
 
 impl Facts {
     /// Aggregates the year's rows; the previous year's total comes from `history`.
-    pub fn compute(year: i64, rows: &[SalesRow], truncated: bool, history: &[SalesRow]) -> Self {
+    pub(crate) fn compute(
+        year: i64,
+        rows: &[SalesRow],
+        truncated: bool,
+        history: &[SalesRow],
+    ) -> Self {
         let mut facts = Self {
             year,
             rows: rows.len(),
@@ -153,7 +158,7 @@ impl Facts {
     }
 
     /// The answer, in plain sentences.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let year = self.year;
         if self.rows == 0 {
             return format!("There are no sales rows for {year} in the database.");
@@ -221,7 +226,7 @@ impl Facts {
 }
 
 /// `1234567.0` as `$1,234,567`.
-pub fn money(value: f64) -> String {
+pub(crate) fn money(value: f64) -> String {
     format!("${}", group(value))
 }
 

@@ -20,7 +20,7 @@ use super::wire::{
 
 /// A streamed answer as far as it has arrived.
 #[derive(Debug)]
-pub struct Assembly {
+pub(super) struct Assembly {
     started: Instant,
     first_chunk: Option<Duration>,
     id: Option<String>,
@@ -33,7 +33,7 @@ pub struct Assembly {
 
 impl Assembly {
     /// An answer whose request was sent at `started`.
-    pub fn new(started: Instant) -> Self {
+    pub(super) fn new(started: Instant) -> Self {
         Self {
             started,
             first_chunk: None,
@@ -47,7 +47,7 @@ impl Assembly {
     }
 
     /// Adds a chunk; returns the text it brought, if any.
-    pub fn push(&mut self, chunk: ChatChunk) -> Option<String> {
+    pub(super) fn push(&mut self, chunk: ChatChunk) -> Option<String> {
         self.first_chunk
             .get_or_insert_with(|| self.started.elapsed());
         if self.id.is_none() {
@@ -113,13 +113,13 @@ impl Assembly {
     }
 
     /// How long after the request the first chunk came, once one has.
-    pub fn time_to_first_chunk(&self) -> Option<Duration> {
+    pub(super) fn time_to_first_chunk(&self) -> Option<Duration> {
         self.first_chunk
     }
 
     /// The whole answer, as a non-streamed response would have said it. Calls that never
     /// got a name (a server's empty placeholder) are dropped.
-    pub fn finish(self) -> ChatResponse {
+    pub(super) fn finish(self) -> ChatResponse {
         let calls = self
             .calls
             .into_iter()

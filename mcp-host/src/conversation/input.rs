@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader, Lines, Stdin};
 
 /// What the user did at the prompt.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
+pub(crate) enum Line {
     /// A line of input, without its newline.
     Text(String),
     /// Ctrl-C while typing: the line was dropped.
@@ -22,7 +22,7 @@ pub enum Line {
 }
 
 /// The source of questions.
-pub struct Input {
+pub(crate) struct Input {
     source: Source,
 }
 
@@ -34,7 +34,7 @@ enum Source {
 
 impl Input {
     /// A line editor when stdin and stdout are a terminal, else piped lines.
-    pub fn open() -> std::io::Result<Self> {
+    pub(crate) fn open() -> std::io::Result<Self> {
         let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         let source = if terminal {
             let editor = DefaultEditor::new().map_err(std::io::Error::other)?;
@@ -46,12 +46,12 @@ impl Input {
     }
 
     /// Whether questions come from a terminal.
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         matches!(self.source, Source::Editor(_))
     }
 
     /// The next line; `prompt` is shown on a terminal only.
-    pub async fn next(&mut self, prompt: &str) -> std::io::Result<Line> {
+    pub(crate) async fn next(&mut self, prompt: &str) -> std::io::Result<Line> {
         match &mut self.source {
             Source::Piped(lines) => Ok(match lines.next_line().await? {
                 Some(line) => Line::Text(line),

@@ -34,8 +34,8 @@ use crate::attr;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-pub use input::{Input, Line};
-pub use printer::Printer;
+pub(crate) use input::{Input, Line};
+pub(crate) use printer::Printer;
 
 use crate::{
     agent::{self, Agent, Grouping, History, Toolbox as _, Turn},
@@ -45,10 +45,10 @@ use crate::{
 };
 
 /// How often the servers export their spans during a conversation.
-pub const CHILD_EXPORT_DELAY: Duration = Duration::from_millis(100);
+pub(crate) const CHILD_EXPORT_DELAY: Duration = Duration::from_millis(100);
 
 /// How long `/trace` waits for the servers' spans of the last turn.
-pub const TRACE_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const TRACE_WAIT: Duration = Duration::from_secs(2);
 
 /// The prompt on a terminal.
 const PROMPT: &str = "> ";
@@ -118,7 +118,7 @@ enum TurnEnd {
 }
 
 /// Runs a conversation to its end; see the module doc.
-pub async fn run_chat(
+pub(crate) async fn run_chat(
     agent: &dyn Agent,
     history_turns: usize,
     grouping: Grouping,

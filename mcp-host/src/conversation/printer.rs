@@ -10,7 +10,7 @@ use crate::agent::Output;
 /// Writes each piece of an answer to stdout as it arrives (flushed, so a streamed answer
 /// shows as it is written), and ends the answer on a line of its own.
 #[derive(Debug, Default)]
-pub struct Printer {
+pub(crate) struct Printer {
     /// Something was written since the last [`Printer::finish`].
     wrote: AtomicBool,
     /// The last piece written ended a line.
@@ -20,7 +20,7 @@ pub struct Printer {
 impl Printer {
     /// Ends the answer: a newline unless the last piece wrote one. Returns whether any
     /// text was written.
-    pub fn finish(&self) -> bool {
+    pub(crate) fn finish(&self) -> bool {
         let wrote = self.wrote.swap(false, Ordering::Relaxed);
         if wrote && !self.at_line_start.load(Ordering::Relaxed) {
             let mut stdout = std::io::stdout().lock();

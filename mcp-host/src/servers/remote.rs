@@ -24,7 +24,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// Why a remote server could not be reached. Messages show the URL without its query or
 /// user info, and never a header value.
 #[derive(Debug, thiserror::Error)]
-pub enum RemoteError {
+pub(super) enum RemoteError {
     /// A configured header cannot be sent (its name is shown, never its value).
     #[error("header {0} cannot be sent in an HTTP request")]
     Header(String),
@@ -51,7 +51,9 @@ pub enum RemoteError {
 
 /// Opens an MCP session with the server at `remote.url`: `server/discover` (2026-07-28,
 /// stateless) first, `initialize` (2025-11-25, a session) for servers that do not know it.
-pub async fn connect(remote: &RemoteSpec) -> Result<RunningService<RoleClient, ()>, RemoteError> {
+pub(super) async fn connect(
+    remote: &RemoteSpec,
+) -> Result<RunningService<RoleClient, ()>, RemoteError> {
     // https:// servers need the process's rustls provider, which the host installs at
     // start (`crate::install_tls_provider`).
     let mut headers = HashMap::new();
@@ -161,7 +163,7 @@ fn readable(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The host and port of an endpoint URL, for `server.address` / `server.port`.
-pub fn server_of(url: &str) -> Option<(String, u16)> {
+pub(super) fn server_of(url: &str) -> Option<(String, u16)> {
     let url = reqwest::Url::parse(url).ok()?;
     let host = url.host_str()?.trim_matches(['[', ']']).to_owned();
     Some((host, url.port_or_known_default()?))

@@ -10,19 +10,19 @@
 use serde_json::{Value, json};
 
 /// JSON-RPC 2.0 error codes.
-pub const PARSE_ERROR: i64 = -32700;
+pub(crate) const PARSE_ERROR: i64 = -32700;
 /// Valid JSON, not a JSON-RPC request object.
-pub const INVALID_REQUEST: i64 = -32600;
+pub(crate) const INVALID_REQUEST: i64 = -32600;
 /// A method the server does not have.
-pub const METHOD_NOT_FOUND: i64 = -32601;
+pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 /// A method the server has, params it cannot take.
-pub const INVALID_PARAMS: i64 = -32602;
+pub(crate) const INVALID_PARAMS: i64 = -32602;
 /// The id every request case carries.
-pub const CASE_ID: i64 = 900;
+pub(crate) const CASE_ID: i64 = 900;
 
 /// What a case must be answered with.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// Exactly one error response with `code`, its `id` the request's or `null`.
     Error { code: i64, id: Value },
     /// No answer at all (a notification).
@@ -31,13 +31,13 @@ pub enum Expect {
 
 /// One malformed input: the bytes of one message (no newline) and the answer it must get.
 #[derive(Debug, Clone)]
-pub struct Case {
+pub(crate) struct Case {
     pub input: Vec<u8>,
     pub expect: Expect,
 }
 
 /// -32700 with `id: null`.
-pub fn parse(input: impl Into<Vec<u8>>) -> Case {
+pub(crate) fn parse(input: impl Into<Vec<u8>>) -> Case {
     Case {
         input: input.into(),
         expect: Expect::Error {
@@ -48,7 +48,7 @@ pub fn parse(input: impl Into<Vec<u8>>) -> Case {
 }
 
 /// -32600 with `id: null`.
-pub fn invalid(input: &str) -> Case {
+pub(crate) fn invalid(input: &str) -> Case {
     Case {
         input: input.as_bytes().to_vec(),
         expect: Expect::Error {
@@ -60,7 +60,7 @@ pub fn invalid(input: &str) -> Case {
 
 /// A request (id [`CASE_ID`]) for `method` with `params` (none when `Value::Null`), that
 /// must get `code` with its id.
-pub fn request(method: &str, params: Value, code: i64) -> Case {
+pub(crate) fn request(method: &str, params: Value, code: i64) -> Case {
     let mut message = json!({"jsonrpc": "2.0", "id": CASE_ID, "method": method});
     if !params.is_null() {
         message["params"] = params;
@@ -75,7 +75,7 @@ pub fn request(method: &str, params: Value, code: i64) -> Case {
 }
 
 /// A notification: never answered.
-pub fn notification(message: Value) -> Case {
+pub(crate) fn notification(message: Value) -> Case {
     Case {
         input: serde_json::to_vec(&message).unwrap(),
         expect: Expect::Nothing,
@@ -83,12 +83,12 @@ pub fn notification(message: Value) -> Case {
 }
 
 /// `depth` nested arrays.
-pub fn deep_arrays(depth: usize) -> String {
+pub(crate) fn deep_arrays(depth: usize) -> String {
     format!("{}{}", "[".repeat(depth), "]".repeat(depth))
 }
 
 /// `depth` nested objects.
-pub fn deep_objects(depth: usize) -> String {
+pub(crate) fn deep_objects(depth: usize) -> String {
     format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth))
 }
 
@@ -196,7 +196,7 @@ pub(crate) use jsonrpc_cases;
 
 /// Asserts that `answer` is the JSON-RPC error `code` for the request `id` (`null` when
 /// the request could not be read).
-pub fn assert_error_answer(shown: &str, answer: &Value, code: i64, id: &Value) {
+pub(crate) fn assert_error_answer(shown: &str, answer: &Value, code: i64, id: &Value) {
     assert_eq!(
         answer["error"]["code"], code,
         "{shown}: wrong code: {answer}"

@@ -1,3 +1,3 @@
 //! Shared by the JSON-RPC error suites.
 
-pub mod cases;
+pub(crate) mod cases;
