@@ -21,7 +21,7 @@ use crate::{
     config::{self, ServerSpec},
     conversation::{self, Printer},
     evaluation::Evaluation,
-    session::{self, RUNTIME_SHUTDOWN, Session, SessionOptions},
+    run::{self, RUNTIME_SHUTDOWN, Run, RunOptions},
     signals::unless_signalled,
     toolbox::ServerSet,
 };
@@ -84,7 +84,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(Command::Load(args)) = cli.command {
-        let calls = cli.common.session_options(Vec::new()).calls;
+        let calls = cli.common.run_options(Vec::new()).calls;
         crate::load::run(*args, calls).await?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -101,14 +101,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let evaluation = cli.evaluation.evaluation();
             let grouping = cli.grouping.grouping().with_evaluation(evaluation.clone());
             let agent = agent_for(&cli.model, &evaluation)?;
-            let options = cli.common.session_options(evaluation.tool_attributes());
+            let options = cli.common.run_options(evaluation.tool_attributes());
             run_query(agent.as_ref(), query, &grouping, specs, options).await
         }
         Some(Command::Chat(args)) => {
             let evaluation = args.evaluation.evaluation();
             let grouping = args.grouping.grouping().with_evaluation(evaluation.clone());
             let agent = agent_for(&args.model, &evaluation)?;
-            let options = cli.common.session_options(evaluation.tool_attributes());
+            let options = cli.common.run_options(evaluation.tool_attributes());
             conversation::run_chat(agent.as_ref(), args.history_turns, grouping, specs, options)
                 .await
         }
@@ -121,13 +121,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         ) => {
             unreachable!("handled above")
         }
-        Some(Command::Tools) => list_tools(specs, cli.common.session_options(Vec::new())).await,
+        Some(Command::Tools) => list_tools(specs, cli.common.run_options(Vec::new())).await,
         Some(Command::Call {
             server,
             tool,
             arguments,
         }) => {
-            let options = cli.common.session_options(Vec::new());
+            let options = cli.common.run_options(Vec::new());
             call_one(&server, &tool, &arguments, specs, options).await
         }
     }
@@ -171,29 +171,29 @@ pub(crate) async fn run_query(
     query: &str,
     grouping: &Grouping,
     specs: Vec<ServerSpec>,
-    options: SessionOptions,
+    options: RunOptions,
 ) -> anyhow::Result<ExitCode> {
     if let Err(refusal) = agent.check(query) {
         eprintln!("mcp-host: {refusal}");
         return Ok(ExitCode::from(EXIT_UNSUPPORTED));
     }
-    let session = Session::start(options).await?;
-    let root = session.root(agent::agent_span(agent, query, grouping));
-    let trace = session::trace_id(&root);
+    let run = Run::start(options).await?;
+    let root = run.root(agent::agent_span(agent, query, grouping));
+    let trace = run::trace_id(&root);
 
-    let started = unless_signalled(session.start_servers(&specs).instrument(root.clone())).await;
+    let started = unless_signalled(run.start_servers(&specs).instrument(root.clone())).await;
     let servers = match started {
         Ok(Ok(servers)) => servers,
         Ok(Err(error)) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), trace).await?;
+            run.finish(Vec::new(), trace).await?;
             return Err(error.into());
         }
         Err(interrupted) => {
             eprintln!("mcp-host: interrupted while starting the servers");
             drop(root);
-            session.finish(Vec::new(), trace).await?;
+            run.finish(Vec::new(), trace).await?;
             return Ok(interrupted.exit_code());
         }
     };
@@ -231,7 +231,7 @@ pub(crate) async fn run_query(
         }
     };
     drop(root);
-    session.finish(toolbox.into_servers(), trace).await?;
+    run.finish(toolbox.into_servers(), trace).await?;
     if let Some(failure) = failure {
         eprintln!("mcp-host: error: {failure}");
     }
@@ -241,29 +241,29 @@ pub(crate) async fn run_query(
 /// Prints every server's tools: one `mcp-host tools` trace with each server's discovery.
 pub(crate) async fn list_tools(
     specs: Vec<ServerSpec>,
-    mut options: SessionOptions,
+    mut options: RunOptions,
 ) -> anyhow::Result<ExitCode> {
     // The tool list is what it prints; the tree only on --trace-html / --trace-json.
     options.output = options.output.without_tree();
-    let session = Session::start(options).await?;
-    let root = session.root(tracing::info_span!(
+    let run = Run::start(options).await?;
+    let root = run.root(tracing::info_span!(
         "mcp-host tools",
         otel.kind = "internal"
     ));
-    let trace = session::trace_id(&root);
-    let started = session.start_servers(&specs).instrument(root.clone()).await;
+    let trace = run::trace_id(&root);
+    let started = run.start_servers(&specs).instrument(root.clone()).await;
     let servers = match started {
         Ok(servers) => servers,
         Err(error) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), trace).await?;
+            run.finish(Vec::new(), trace).await?;
             return Err(error.into());
         }
     };
     crate::toolbox::print_tools(&servers);
     drop(root);
-    session.finish(servers, trace).await?;
+    run.finish(servers, trace).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -273,7 +273,7 @@ pub(crate) async fn call_one(
     tool: &str,
     arguments: &str,
     specs: Vec<ServerSpec>,
-    options: SessionOptions,
+    options: RunOptions,
 ) -> anyhow::Result<ExitCode> {
     let arguments: serde_json::Value = serde_json::from_str(arguments)
         .with_context(|| format!("the arguments {arguments:?} are not JSON"))?;
@@ -290,11 +290,11 @@ pub(crate) async fn call_one(
                 names.join(", ")
             )
         })?;
-    let session = Session::start(options).await?;
-    let root = session.root(tracing::info_span!("mcp-host call", otel.kind = "internal"));
-    let trace = session::trace_id(&root);
+    let run = Run::start(options).await?;
+    let root = run.root(tracing::info_span!("mcp-host call", otel.kind = "internal"));
+    let trace = run::trace_id(&root);
     root.set_attribute(attr::GEN_AI_TOOL_NAME, tool.to_owned());
-    let servers = match session
+    let servers = match run
         .start_servers(std::slice::from_ref(&spec))
         .instrument(root.clone())
         .await
@@ -303,7 +303,7 @@ pub(crate) async fn call_one(
         Err(error) => {
             root.set_status(Status::error(error.to_string()));
             drop(root);
-            session.finish(Vec::new(), trace).await?;
+            run.finish(Vec::new(), trace).await?;
             return Err(error.into());
         }
     };
@@ -335,7 +335,7 @@ pub(crate) async fn call_one(
         root.set_status(Status::error(error.to_string()));
     }
     drop(root);
-    session.finish(servers, trace).await?;
+    run.finish(servers, trace).await?;
     if let Some(error) = failure {
         eprintln!("mcp-host: error: {error}");
     }

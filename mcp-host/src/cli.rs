@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{servers::Calls, session::SessionOptions, view::TraceOutput};
+use crate::{run::RunOptions, servers::Calls, view::TraceOutput};
 
 /// The query run when none is given.
 pub(crate) const DEFAULT_QUERY: &str = "Summarize our 2024 sales data";
@@ -419,8 +419,8 @@ impl Common {
     }
 
     /// How a run of the host is set up, its tool calls recording `tool_attributes`.
-    pub fn session_options(&self, tool_attributes: Vec<opentelemetry::KeyValue>) -> SessionOptions {
-        SessionOptions {
+    pub fn run_options(&self, tool_attributes: Vec<opentelemetry::KeyValue>) -> RunOptions {
+        RunOptions {
             receiver: self.receiver,
             calls: Calls {
                 timeout: self.call_timeout,

@@ -3,8 +3,8 @@
 //! The binary parses its arguments and calls [`run`]. The modules stack one way: commands
 //! on top (`app`, `conversation`, `wrap_config`, `bench`, `load`, `view`'s command; `proxy` runs the
 //! trace-proxy crate), with `cli` holding their clap types and turning them into the plain
-//! options below; then the
-//! run (`session`) and the running servers as a toolbox (`toolbox`); then the agent
+//! options below; then one command's run (`run`: its telemetry, receiver and servers; not
+//! an MCP session) and the running servers as a toolbox (`toolbox`); then the agent
 //! (`agent`: its traits, the model-driven and offline agents, the root span and the
 //! conversation's grouping keys); then leaves (`servers`, `chat`, `config`, `child`,
 //! `signals`, `receiver`, `evaluation`). Nothing below imports `cli` or `app`.
@@ -25,8 +25,8 @@ mod config;
 mod conversation;
 mod evaluation;
 mod load;
+mod run;
 mod servers;
-mod session;
 mod signals;
 mod toolbox;
 mod view;

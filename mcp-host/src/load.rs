@@ -1,6 +1,6 @@
 //! `mcp-host load`: many traced tool calls to one server, as a load test or a soak.
 //!
-//! The calls go through the host's own call path (`Server::call_tool`: the CLIENT span,
+//! The calls go through the host's own call path (`RunningServer::call_tool`: the CLIENT span,
 //! `_meta` and header context, the timeout, the retry of calls safe to repeat), to a stdio
 //! server this command starts or to a URL (a server, or a load balancer in front of
 //! replicas). Each call is its own trace, as a population of independent clients sends
@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::{
     bench::proc_status_kib,
     config::{RemoteSpec, ServerSpec},
-    servers::{Calls, Server},
+    servers::{Calls, RunningServer},
 };
 
 /// What to send, where, and what to watch.
@@ -95,7 +95,7 @@ pub(crate) async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
         .init()
         .context("setting up telemetry")?;
     let server = Arc::new(
-        Server::start(&spec, None, &calls)
+        RunningServer::start(&spec, None, &calls)
             .await
             .map_err(anyhow::Error::from)?,
     );

@@ -1,6 +1,6 @@
 //! MCP servers: child processes over stdio (start, discover, call, and shut down as the stdio
 //! transport prescribes: close stdin, wait, SIGTERM, wait, SIGKILL), or servers already
-//! running elsewhere over Streamable HTTP (`servers/remote.rs`). Both are a [`Server`] to the rest of
+//! running elsewhere over Streamable HTTP (`servers/remote.rs`). Both are a [`RunningServer`] to the rest of
 //! the host, and both sessions are traced the same way.
 
 mod remote;
@@ -144,7 +144,7 @@ fn tail_text(tail: &[String]) -> String {
 }
 
 /// A running MCP server and the session with it.
-pub(crate) struct Server {
+pub(crate) struct RunningServer {
     /// The server's name in the configuration.
     pub name: String,
     /// The traced session.
@@ -242,7 +242,7 @@ impl Calls {
     }
 }
 
-impl Server {
+impl RunningServer {
     /// Starts the server, initialises the session and lists its tools (traced requests,
     /// children of the caller's span).
     ///

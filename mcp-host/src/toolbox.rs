@@ -4,18 +4,18 @@ use rmcp::model::{CallToolResult, JsonObject};
 
 use crate::{
     agent::{ServerTool, Toolbox, ToolboxError},
-    servers::{Failure, Server, ServerError},
+    servers::{Failure, RunningServer, ServerError},
 };
 
 /// Started servers and the tools they listed, in configuration order.
 pub(crate) struct ServerSet {
-    servers: Vec<Server>,
+    servers: Vec<RunningServer>,
     tools: Vec<ServerTool>,
 }
 
 impl ServerSet {
     /// The toolbox of `servers`.
-    pub(crate) fn new(servers: Vec<Server>) -> Self {
+    pub(crate) fn new(servers: Vec<RunningServer>) -> Self {
         let tools = servers
             .iter()
             .flat_map(|server| {
@@ -29,19 +29,19 @@ impl ServerSet {
     }
 
     /// The servers, in configuration order.
-    pub(crate) fn servers(&self) -> &[Server] {
+    pub(crate) fn servers(&self) -> &[RunningServer] {
         &self.servers
     }
 
     /// Gives the servers back, to shut them down.
-    pub(crate) fn into_servers(self) -> Vec<Server> {
+    pub(crate) fn into_servers(self) -> Vec<RunningServer> {
         self.servers
     }
 }
 
 /// Prints every server's tools, one line each: the name and the first sentence of its
 /// description (the whole description is for the model, not the listing).
-pub(crate) fn print_tools(servers: &[Server]) {
+pub(crate) fn print_tools(servers: &[RunningServer]) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     for server in servers {

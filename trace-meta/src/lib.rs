@@ -148,7 +148,8 @@ pub use http::{HttpConfig, HttpServer};
 pub use lifecycle::{RunError, run, run_with, run_with_telemetry};
 #[cfg(feature = "server")]
 pub use lifecycle::{
-    SHUTDOWN_GRACE, ServeError, ServerTransport, StopSignal, StopSignals, serve, shutdown_signal,
+    STDIO_SHUTDOWN_GRACE, ServeError, ServerTransport, StopSignal, StopSignals, serve,
+    shutdown_signal,
 };
 pub use request::{
     RequestParams, RequestSpan, SPAN_NAMES_ENV, SpanNames, UnfinishedGuard, tool_result_text,

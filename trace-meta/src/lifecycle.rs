@@ -6,7 +6,9 @@
 //!    anything is served, so a signal at any moment ends the process through the normal path;
 //! 3. [`serve`] over stdio or Streamable HTTP until the client leaves (stdin EOF) or a signal
 //!    comes;
-//! 4. give requests in flight [`SHUTDOWN_GRACE`], then flush the spans.
+//! 4. give requests in flight their grace ([`STDIO_SHUTDOWN_GRACE`] over stdio,
+//!    [`HttpConfig::with_shutdown_grace`](crate::HttpConfig::with_shutdown_grace) over HTTP),
+//!    then flush the spans.
 //!
 //! [`serve`] is step 3 alone, with shutdown as a future the caller passes in (mini-redis
 //! style), so tests stop a server without sending signals.
@@ -276,11 +278,11 @@ async fn serve_stdio<S: Service<RoleServer>>(
         std::future::pending::<()>().await
     };
     // Once the client has gone (stdin EOF) or shutdown came, requests still running get
-    // SHUTDOWN_GRACE to finish; rmcp alone would wait up to 5 s for them, longer than a
+    // STDIO_SHUTDOWN_GRACE to finish; rmcp alone would wait up to 5 s for them, longer than a
     // client waits before it kills the server and its unflushed spans.
     let abandoned = async {
         let _ = closed.wait_for(|closed| *closed).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        tokio::time::sleep(STDIO_SHUTDOWN_GRACE).await;
     };
     let reason = tokio::select! {
         reason = running.waiting() => reason,
@@ -288,7 +290,7 @@ async fn serve_stdio<S: Service<RoleServer>>(
         () = abandoned => {
             tracing::warn!(
                 "requests still running {} ms after the session closed are abandoned",
-                SHUTDOWN_GRACE.as_millis()
+                STDIO_SHUTDOWN_GRACE.as_millis()
             );
             return Ok(());
         }
@@ -309,8 +311,10 @@ fn session_timer(
     }
 }
 
-/// How long requests in flight may run on after the session closes.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long requests in flight may run on after a stdio session closes (stdin EOF or a
+/// signal): short, because the client that closed it waits for the process to exit. Over
+/// HTTP the grace is [`HttpConfig::with_shutdown_grace`](crate::HttpConfig::with_shutdown_grace).
+pub const STDIO_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Passes reads through and reports end of input, which rmcp handles out of sight.
 struct NotifyOnEof<R> {

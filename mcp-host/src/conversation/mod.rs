@@ -40,7 +40,7 @@ pub(crate) use printer::Printer;
 use crate::{
     agent::{self, Agent, Grouping, History, Toolbox as _, Turn},
     config::ServerSpec,
-    session::{Session, SessionOptions},
+    run::{Run, RunOptions},
     toolbox::ServerSet,
 };
 
@@ -123,7 +123,7 @@ pub(crate) async fn run_chat(
     history_turns: usize,
     grouping: Grouping,
     specs: Vec<ServerSpec>,
-    mut options: SessionOptions,
+    mut options: RunOptions,
 ) -> anyhow::Result<ExitCode> {
     // A conversation shows trees on `/trace`, not all of them at the end.
     options.output = options.output.without_tree();
@@ -133,19 +133,19 @@ pub(crate) async fn run_chat(
         Some(_) => grouping,
         None => grouping.with_conversation_id(Grouping::new_conversation_id()),
     };
-    let session = Session::start(options)
+    let run = Run::start(options)
         .await?
         .with_child_export_delay(CHILD_EXPORT_DELAY);
     announce(&grouping, agent, input.is_terminal());
 
-    let start = session.root(tracing::info_span!("mcp-host chat", otel.kind = "internal"));
-    let start_trace = crate::session::trace_id(&start);
+    let start = run.root(tracing::info_span!("mcp-host chat", otel.kind = "internal"));
+    let start_trace = crate::run::trace_id(&start);
     grouping.record(&start);
     let started = tokio::select! {
-        started = session.start_servers(&specs).instrument(start.clone()) => started,
+        started = run.start_servers(&specs).instrument(start.clone()) => started,
         signal = signals.recv() => {
             drop(start);
-            session.finish(Vec::new(), start_trace).await?;
+            run.finish(Vec::new(), start_trace).await?;
             return Ok(ExitCode::from(signal.exit_status()));
         }
     };
@@ -154,7 +154,7 @@ pub(crate) async fn run_chat(
         Err(error) => {
             start.set_status(Status::error(error.to_string()));
             drop(start);
-            session.finish(Vec::new(), start_trace).await?;
+            run.finish(Vec::new(), start_trace).await?;
             return Err(error.into());
         }
     };
@@ -223,7 +223,7 @@ pub(crate) async fn run_chat(
                 None => {
                     eprintln!("mcp-host: no answer yet in this conversation; ask a question first")
                 }
-                Some(trace) => print!("{}", session.tree(trace, TRACE_WAIT).await),
+                Some(trace) => print!("{}", run.tree(trace, TRACE_WAIT).await),
             },
             Request::Question(query) => {
                 if let Err(refusal) = agent.check(query) {
@@ -236,7 +236,7 @@ pub(crate) async fn run_chat(
                 let (end, trace_id) = turn(
                     agent,
                     query,
-                    &session,
+                    &run,
                     &toolbox,
                     &mut history,
                     &grouping,
@@ -273,8 +273,7 @@ pub(crate) async fn run_chat(
         "Conversation {}",
         grouping.conversation_id.as_deref().unwrap_or_default()
     );
-    session
-        .finish_conversation(toolbox.into_servers(), &title, sections)
+    run.finish_conversation(toolbox.into_servers(), &title, sections)
         .await?;
     Ok(code)
 }
@@ -284,14 +283,14 @@ pub(crate) async fn run_chat(
 async fn turn(
     agent: &dyn Agent,
     query: &str,
-    session: &Session,
+    run: &Run,
     toolbox: &ServerSet,
     history: &mut History,
     grouping: &Grouping,
     printer: &Printer,
     signals: &mut StopSignals,
 ) -> (TurnEnd, opentelemetry::trace::TraceId) {
-    let root = session.root(agent::agent_span(agent, query, grouping));
+    let root = run.root(agent::agent_span(agent, query, grouping));
     let trace_id = root.context().span().span_context().trace_id();
     (
         turn_in(agent, query, toolbox, history, printer, signals, root).await,

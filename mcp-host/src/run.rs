@@ -1,4 +1,4 @@
-//! One command's telemetry: the exporter, the local receiver that collects every
+//! One command's run (not an MCP session, which each server connection holds): its telemetry: the exporter, the local receiver that collects every
 //! process's spans, the servers started under the command's root span, and the flush and
 //! trace view at the end.
 
@@ -14,7 +14,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
     config::ServerSpec,
-    servers::{Calls, Failure, Server, ServerError},
+    servers::{Calls, Failure, RunningServer, ServerError},
     view::TraceOutput,
 };
 
@@ -26,7 +26,7 @@ pub(crate) const TRACESTATE_ENV: &str = "TRACESTATE";
 
 /// How a run of the host is set up.
 #[derive(Debug, Clone)]
-pub struct SessionOptions {
+pub struct RunOptions {
     /// Where the local receiver listens (an ephemeral loopback port when `None`); given,
     /// the run waits a moment at its end for servers that export on their own.
     pub receiver: Option<SocketAddr>,
@@ -37,7 +37,7 @@ pub struct SessionOptions {
 }
 
 /// Telemetry and the local receiver for one run of the host.
-pub(crate) struct Session {
+pub(crate) struct Run {
     // Dropped in this order on an early return: the last spans go out while the receiver
     // still listens.
     telemetry: TelemetryGuard,
@@ -53,10 +53,10 @@ pub(crate) struct Session {
     child_env: Vec<(&'static str, String)>,
 }
 
-impl Session {
+impl Run {
     /// Starts the receiver (on `options.receiver`, else an ephemeral loopback port), then
     /// telemetry exporting to it (and to the user's backend).
-    pub(crate) async fn start(options: SessionOptions) -> anyhow::Result<Self> {
+    pub(crate) async fn start(options: RunOptions) -> anyhow::Result<Self> {
         let receiver = match options.receiver {
             Some(addr) => Receiver::start_on(addr).await.with_context(|| {
                 format!("starting the local trace receiver on {addr} (--receiver)")
@@ -128,7 +128,7 @@ impl Session {
     pub(crate) async fn start_servers(
         &self,
         specs: &[ServerSpec],
-    ) -> Result<Vec<Server>, ServerError> {
+    ) -> Result<Vec<RunningServer>, ServerError> {
         let endpoint = self.receiver.traces_endpoint();
         let mut tasks = tokio::task::JoinSet::new();
         for (index, mut spec) in specs.iter().cloned().enumerate() {
@@ -142,8 +142,13 @@ impl Session {
             let endpoint = endpoint.clone();
             let calls = self.calls.clone();
             tasks.spawn(
-                async move { (index, Server::start(&spec, Some(&endpoint), &calls).await) }
-                    .in_current_span(),
+                async move {
+                    (
+                        index,
+                        RunningServer::start(&spec, Some(&endpoint), &calls).await,
+                    )
+                }
+                .in_current_span(),
             );
         }
         let mut started = Vec::new();
@@ -158,7 +163,7 @@ impl Session {
             }
         }
         started.sort_by_key(|(index, _)| *index);
-        let started: Vec<Server> = started.into_iter().map(|(_, s)| s).collect();
+        let started: Vec<RunningServer> = started.into_iter().map(|(_, s)| s).collect();
         if let Some((_, error)) = failures.into_iter().min_by_key(|(index, _)| *index) {
             shutdown_all(started).await;
             return Err(error);
@@ -168,7 +173,11 @@ impl Session {
 
     /// Stops the servers, flushes every process's spans, then shows and saves the trace of
     /// the command, `trace` ([`trace_id`] of its root).
-    pub(crate) async fn finish(self, servers: Vec<Server>, trace: TraceId) -> anyhow::Result<()> {
+    pub(crate) async fn finish(
+        self,
+        servers: Vec<RunningServer>,
+        trace: TraceId,
+    ) -> anyhow::Result<()> {
         self.finish_with(servers, Some(trace), None).await
     }
 
@@ -176,7 +185,7 @@ impl Session {
     /// per turn (`sections`, in order) under `title`.
     pub(crate) async fn finish_conversation(
         self,
-        servers: Vec<Server>,
+        servers: Vec<RunningServer>,
         title: &str,
         sections: Vec<trace_view::html::Section>,
     ) -> anyhow::Result<()> {
@@ -186,12 +195,12 @@ impl Session {
 
     async fn finish_with(
         self,
-        servers: Vec<Server>,
+        servers: Vec<RunningServer>,
         trace: Option<TraceId>,
         sections: Option<(&str, Vec<trace_view::html::Section>)>,
     ) -> anyhow::Result<()> {
         shutdown_all(servers).await;
-        let Session {
+        let Run {
             mut telemetry,
             receiver,
             output,
@@ -233,7 +242,7 @@ impl Session {
 }
 
 /// Shuts the servers down in parallel.
-pub(crate) async fn shutdown_all(servers: Vec<Server>) {
+pub(crate) async fn shutdown_all(servers: Vec<RunningServer>) {
     let mut tasks = tokio::task::JoinSet::new();
     for server in servers {
         tasks.spawn(server.shutdown());
@@ -269,7 +278,7 @@ pub(crate) const REMOTE_SPAN_WAIT: Duration = Duration::from_secs(6);
 /// How long the runtime may take to wind down after a command.
 pub(crate) const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
 
-/// The trace id of `span` (a command's root, after [`Session::root`]): what its tree, page
+/// The trace id of `span` (a command's root, after [`Run::root`]): what its tree, page
 /// and waits are found by.
 pub(crate) fn trace_id(span: &tracing::Span) -> TraceId {
     span.context().span().span_context().trace_id()
