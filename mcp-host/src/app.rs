@@ -185,15 +185,12 @@ pub(crate) async fn run_query(
     let servers = match started {
         Ok(Ok(servers)) => servers,
         Ok(Err(error)) => {
-            root.set_status(Status::error(error.to_string()));
-            drop(root);
-            run.finish(Vec::new(), trace).await?;
+            run.end_without_servers(root, trace, Some(&error)).await?;
             return Err(error.into());
         }
         Err(interrupted) => {
             eprintln!("mcp-host: interrupted while starting the servers");
-            drop(root);
-            run.finish(Vec::new(), trace).await?;
+            run.end_without_servers(root, trace, None).await?;
             return Ok(interrupted.exit_code());
         }
     };
@@ -255,9 +252,7 @@ pub(crate) async fn list_tools(
     let servers = match started {
         Ok(servers) => servers,
         Err(error) => {
-            root.set_status(Status::error(error.to_string()));
-            drop(root);
-            run.finish(Vec::new(), trace).await?;
+            run.end_without_servers(root, trace, Some(&error)).await?;
             return Err(error.into());
         }
     };
@@ -301,9 +296,7 @@ pub(crate) async fn call_one(
     {
         Ok(servers) => servers,
         Err(error) => {
-            root.set_status(Status::error(error.to_string()));
-            drop(root);
-            run.finish(Vec::new(), trace).await?;
+            run.end_without_servers(root, trace, Some(&error)).await?;
             return Err(error.into());
         }
     };

@@ -171,6 +171,22 @@ impl Run {
         Ok(started)
     }
 
+    /// Ends a command whose servers did not all start (or that was interrupted first): the
+    /// root span records `failure`, when there is one, and ends; then the spans are flushed
+    /// and shown as for any command.
+    pub(crate) async fn end_without_servers(
+        self,
+        root: tracing::Span,
+        trace: TraceId,
+        failure: Option<&dyn std::fmt::Display>,
+    ) -> anyhow::Result<()> {
+        if let Some(failure) = failure {
+            root.set_status(opentelemetry::trace::Status::error(failure.to_string()));
+        }
+        drop(root);
+        self.finish(Vec::new(), trace).await
+    }
+
     /// Stops the servers, flushes every process's spans, then shows and saves the trace of
     /// the command, `trace` ([`trace_id`] of its root).
     pub(crate) async fn finish(

@@ -144,17 +144,15 @@ pub(crate) async fn run_chat(
     let started = tokio::select! {
         started = run.start_servers(&specs).instrument(start.clone()) => started,
         signal = signals.recv() => {
-            drop(start);
-            run.finish(Vec::new(), start_trace).await?;
+            run.end_without_servers(start, start_trace, None).await?;
             return Ok(ExitCode::from(signal.exit_status()));
         }
     };
     let servers = match started {
         Ok(servers) => servers,
         Err(error) => {
-            start.set_status(Status::error(error.to_string()));
-            drop(start);
-            run.finish(Vec::new(), start_trace).await?;
+            run.end_without_servers(start, start_trace, Some(&error))
+                .await?;
             return Err(error.into());
         }
     };
