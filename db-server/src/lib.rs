@@ -38,6 +38,7 @@
 pub mod backend;
 pub mod cli;
 pub mod database;
+pub mod error;
 pub mod load;
 pub mod model;
 pub mod policy;
@@ -150,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         let backend = postgres::Postgres::connect(target, settings).await?;
-        Ok::<_, database::DbError>(tools::DbServer::with_backend(Arc::new(backend)))
+        Ok::<_, error::DbError>(tools::DbServer::with_backend(Arc::new(backend)))
     })
     .context("cannot start")?;
     Ok(())

@@ -5,7 +5,10 @@ use std::path::Path;
 
 use rusqlite::types::Value as SqlValue;
 
-use crate::database::{DatabaseBuilder, DbError, quote_identifier};
+use crate::{
+    database::{DatabaseBuilder, quote_identifier},
+    error::DbError,
+};
 
 impl DatabaseBuilder {
     /// Loads `csv_path` into a new table `table`, inferring each column's type: INTEGER

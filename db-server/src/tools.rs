@@ -19,7 +19,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub use crate::value::SqlParam;
 use crate::{
     backend::{Backend, BackendInfo, sqlite::Sqlite},
-    database::{Database, DbError},
+    database::Database,
+    error::DbError,
 };
 use trace_meta::attributes::{self as attr, truncate};
 

@@ -6,7 +6,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::database::DbError;
+use crate::error::DbError;
 
 /// One bound parameter: null, a boolean (bound as 0 or 1), a number or a string.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]

@@ -7,8 +7,8 @@ use crate::{
     tools::{FileServer, Options},
 };
 
-/// Default of `--max-read-bytes`: 1 MiB.
-pub const DEFAULT_MAX_READ_BYTES: u64 = 1024 * 1024;
+/// Default of `--max-read-bytes`: 1 MiB (the tools' own default).
+pub use crate::tools::DEFAULT_MAX_READ_BYTES;
 
 const LONG_ABOUT: &str = "\
 A sandboxed filesystem MCP server over stdio, or Streamable HTTP with --http.

@@ -87,6 +87,9 @@ pub struct WriteFileArgs {
     pub content: String,
 }
 
+/// Largest file the read tools return unless told otherwise, in bytes: 1 MiB.
+pub const DEFAULT_MAX_READ_BYTES: u64 = 1024 * 1024;
+
 /// Settings of a [`FileServer`] besides its roots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -100,7 +103,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             allow_write: false,
-            max_read_bytes: crate::cli::DEFAULT_MAX_READ_BYTES,
+            max_read_bytes: DEFAULT_MAX_READ_BYTES,
         }
     }
 }

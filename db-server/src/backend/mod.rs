@@ -27,7 +27,7 @@ use trace_meta::{
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{
-    database::DbError,
+    error::DbError,
     model::{ExecuteResult, QueryResult, TableDescription, TableSummary},
     sql::Summary,
     value::SqlParam,

@@ -18,7 +18,8 @@ use async_trait::async_trait;
 
 use super::{Backend, BackendInfo};
 use crate::{
-    database::{Database, DbError, Ticket},
+    database::{Database, Ticket},
+    error::DbError,
     model::{ExecuteResult, QueryResult, TableDescription, TableSummary},
     value::SqlParam,
 };

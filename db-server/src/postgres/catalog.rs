@@ -5,7 +5,8 @@ use serde_json::Value as Json;
 
 use super::Postgres;
 use crate::{
-    database::{DbError, quote_identifier},
+    database::quote_identifier,
+    error::DbError,
     model::{ColumnInfo, ForeignKey, IndexInfo, TableDescription, TableSummary},
     value::SqlParam,
 };

@@ -61,7 +61,7 @@ pub use connect::Target;
 
 use crate::{
     backend::{Backend, BackendInfo, StatementSpan},
-    database::DbError,
+    error::DbError,
     model::{ExecuteResult, QueryResult, TableDescription, TableSummary},
     policy::Refusal,
     sql,

@@ -4,7 +4,7 @@
 use super::{
     EXPORT_TIMEOUT, TelemetryError,
     batch::BatchConfig,
-    export::{confident_headers, export_timeout, user_endpoint_label},
+    env::{confident_headers, export_timeout, user_endpoint_label},
     report::{ReportingExporter, ReportingProcessor},
 };
 

@@ -47,8 +47,10 @@ use opentelemetry_sdk::{
 use tokio::{sync::mpsc, time::MissedTickBehavior};
 
 use super::{
-    SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard, env_number,
-    export::{HttpClients, OtlpClient, export_timeout},
+    SHUTDOWN_TIMEOUT, TelemetryError, TelemetryGuard,
+    env::export_timeout,
+    env_number,
+    export::{HttpClients, OtlpClient},
 };
 
 /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for metrics.

@@ -58,13 +58,16 @@
 //! no provider installed, an `https://` endpoint is a [`TelemetryError::NoTls`].
 //!
 //! This file is the builder ([`Telemetry`]), the pipeline and the guard ([`TelemetryGuard`]);
-//! the exporter choice, the second destination and the HTTP client are in `export.rs`, the
+//! what the standard variables say is in `env.rs`; the exporter choice, the second
+//! destination and the HTTP client are in `export.rs`, the
 //! batch processor in `batch.rs`, the export thread in `runtime.rs`, OTLP/gRPC in
 //! `grpc.rs`, loss reporting in `report.rs`, and metrics export in `metrics_export.rs` (what
 //! is recorded is in the crate's `metrics` module).
 
 #[cfg(feature = "otlp")]
 mod batch;
+#[cfg(feature = "otlp")]
+mod env;
 #[cfg(feature = "otlp")]
 mod export;
 #[cfg(feature = "grpc")]
