@@ -16,7 +16,6 @@ use common::{
     terminal::OnTerminal,
     *,
 };
-use serde_json::Value;
 
 const KEY: &str = "sk-test-chat-secret-0123";
 
@@ -355,7 +354,7 @@ fn without_grouping_flags_nothing_is_recorded() {
     assert!(fake.requests()[0].body.get("stream_options").is_none());
     let spans = spans(&json);
     let root = one(&spans, "mcp-agent");
-    let keys: Vec<&String> = root.attributes.as_object().unwrap().keys().collect();
+    let keys: Vec<&String> = root.attributes.keys().collect();
     assert!(
         !keys.iter().any(|k| k.starts_with("confident.trace.")
             && ![
@@ -403,7 +402,7 @@ fn a_server_that_refuses_stream_options_then_streaming_is_asked_again() {
     let chat = one(&spans, "chat fake-model");
     assert_eq!(chat.attributes["gen_ai.request.stream"], false);
     assert_eq!(chat.attributes["gen_ai.usage.input_tokens"], 7);
-    assert_eq!(chat.status_code, 0);
+    assert_eq!(chat.status_code, StatusCode::Unset);
 }
 
 #[test]
@@ -481,7 +480,11 @@ fn a_cut_off_answer_says_so_on_stderr_in_the_trace_and_in_the_exit_status() {
         chat.attributes["gen_ai.response.finish_reasons"],
         serde_json::json!(["length"])
     );
-    assert_eq!(chat.status_code, 0, "the model request itself succeeded");
+    assert_eq!(
+        chat.status_code,
+        StatusCode::Unset,
+        "the model request itself succeeded"
+    );
 
     // Whole (not streamed), stopped by the provider's filter.
     let fake = FakeModel::start(vec![Reply::answer_ending(
@@ -604,12 +607,11 @@ fn on_a_terminal_ctrl_c_cancels_the_answer_being_written_and_the_conversation_go
         chats[0].attributes
     );
     assert_eq!(chats[1].attributes["gen_ai.usage.output_tokens"], 2);
-    assert_eq!(roots[1].status_code, 0);
+    assert_eq!(roots[1].status_code, StatusCode::Unset);
     assert_eq!(
         roots[1].attributes["confident.trace.output"],
         "Second answer."
     );
-    let _: &Value = &roots[1].attributes;
 }
 
 /// The content rule (`trace_meta::content`) across the three processes: unset records the

@@ -75,7 +75,7 @@ fn assert_unified_trace(spans: &[Span], host_pid: Option<u32>) {
     assert_eq!(root.service, "mcp-host");
     assert_eq!(root.kind, KIND_INTERNAL);
     if let Some(pid) = host_pid {
-        assert_eq!(root.pid, i64::from(pid));
+        assert_eq!(root.pid(), Some(i64::from(pid)));
     }
     let a = &root.attributes;
     assert_eq!(a["confident.trace.name"], "mcp-tool-orchestration");
@@ -135,7 +135,11 @@ fn assert_unified_trace(spans: &[Span], host_pid: Option<u32>) {
         let server = kids[0];
         assert_eq!(server.name, format!("tool-{tool}"));
         assert_eq!(server.service, service);
-        assert_ne!(server.pid, root.pid, "{service} runs in its own process");
+        assert_ne!(
+            server.pid(),
+            root.pid(),
+            "{service} runs in its own process"
+        );
         assert_eq!(client.kind, KIND_CLIENT);
         assert_eq!(server.kind, KIND_SERVER);
         for span in [client, server] {

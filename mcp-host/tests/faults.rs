@@ -89,8 +89,8 @@ fn vm_rss_kib(pid: u32) -> u64 {
     proc_status_kib(pid, "VmRSS").unwrap()
 }
 
-fn assert_each_call_has_its_parent(spans: &[otlp::Received], calls: u64) {
-    let tool_spans: Vec<&otlp::Received> = spans
+fn assert_each_call_has_its_parent(spans: &[otlp::Span], calls: u64) {
+    let tool_spans: Vec<&otlp::Span> = spans
         .iter()
         .filter(|s| s.name == "tool-read_file")
         .collect();
@@ -469,7 +469,7 @@ fn secrets_never_reach_spans_logs_or_errors() {
             assert!(
                 spans
                     .iter()
-                    .all(|s| !s.attribute_text.contains(KEY) && !s.attribute_text.contains(HEADER))
+                    .all(|s| !s.mentions(KEY) && !s.mentions(HEADER))
             );
             let services: std::collections::HashSet<&str> =
                 spans.iter().map(|s| s.service.as_str()).collect();

@@ -17,10 +17,10 @@ use std::{
 };
 
 use common::{remote::*, *};
-use test_support::otlp::{Backend, Mode, Received};
+use test_support::otlp::{Backend, Mode, Span};
 
 /// Waits until the backend has spans named each of `names`, then a moment for stragglers.
-fn wait_for_names(backend: &Backend, names: &[&str]) -> Vec<Received> {
+fn wait_for_names(backend: &Backend, names: &[&str]) -> Vec<Span> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let spans = backend.spans();
@@ -37,14 +37,14 @@ fn wait_for_names(backend: &Backend, names: &[&str]) -> Vec<Received> {
     }
 }
 
-fn only<'a>(spans: &'a [Received], name: &str) -> &'a Received {
+fn only<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
     assert_eq!(found.len(), 1, "expected one {name}, found {}", found.len());
     found[0]
 }
 
 /// The host's `mcp-tool-{tool}` span and the server's `tool-{tool}` span under it.
-fn assert_parented(spans: &[Received], tool: &str, service: &str, transport: &str) {
+fn assert_parented(spans: &[Span], tool: &str, service: &str, transport: &str) {
     let client = only(spans, &format!("mcp-tool-{tool}"));
     let server = only(spans, &format!("tool-{tool}"));
     assert_eq!(client.service, "mcp-host");
@@ -54,17 +54,14 @@ fn assert_parented(spans: &[Received], tool: &str, service: &str, transport: &st
         server.parent_span_id, client.span_id,
         "tool-{tool} is a child of mcp-tool-{tool}"
     );
-    assert!(
-        server.attribute_text.contains(&format!("\"{transport}\"")),
-        "tool-{tool}: network.transport {transport}: {}",
-        server.attribute_text
+    assert_eq!(
+        server.attribute_text("network.transport").as_deref(),
+        Some(transport),
+        "tool-{tool}: network.transport"
     );
     if transport == "tcp" {
         for key in ["network.protocol.name", "server.address", "server.port"] {
-            assert!(
-                server.attribute_text.contains(key),
-                "tool-{tool} lacks {key}"
-            );
+            assert!(server.attribute(key).is_some(), "tool-{tool} lacks {key}");
         }
     }
 }
@@ -134,13 +131,14 @@ fn remote_servers_from_url_entries_make_one_trace() {
     assert_parented(&spans, "read_file", "file-server", "tcp");
     assert_parented(&spans, "query_database", "db-server", "tcp");
     let client = only(&spans, "mcp-tool-read_file");
-    assert!(
-        client.attribute_text.contains("\"tcp\""),
+    assert_eq!(
+        client.attribute_text("network.transport").as_deref(),
+        Some("tcp"),
         "client spans say tcp"
     );
     for key in ["network.protocol.name", "server.address", "server.port"] {
         assert!(
-            client.attribute_text.contains(key),
+            client.attribute(key).is_some(),
             "mcp-tool-read_file lacks {key}"
         );
     }
@@ -154,7 +152,7 @@ fn remote_servers_from_url_entries_make_one_trace() {
     }
     for span in &spans {
         assert!(
-            !span.attribute_text.contains(token),
+            !span.mentions(token),
             "the token leaks in span {}",
             span.name
         );
@@ -430,7 +428,7 @@ fn load_on(clients: usize, calls: usize, database_url: Option<&str>) -> (String,
     let total = clients * calls;
     let deadline = Instant::now() + Duration::from_secs(30);
     let spans = loop {
-        let spans: Vec<Received> = backend
+        let spans: Vec<Span> = backend
             .spans()
             .into_iter()
             .filter(|s| s.name == "tool-query_database")

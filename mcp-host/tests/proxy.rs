@@ -12,11 +12,11 @@ use std::{
     time::Duration,
 };
 
-use common::{HOST, clean_env, data_dir};
+use common::{HOST, Span, SpanKind, clean_env, data_dir};
 use serde_json::{Value, json};
 use test_support::{
     process::wait_timeout,
-    proxy::{Collector, Got, Proxy, WAIT, has, one},
+    proxy::{Collector, Proxy, WAIT, has, one},
 };
 
 const CLIENT_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -86,43 +86,41 @@ fn injecting_client_proxy_and_extracting_server_are_one_trace() {
         .wait(|s| has(s, "files", "mcp-tool-read_file") && has(s, "file-server", "tool-read_file"));
     let proxy_span = one(&spans, "files", "mcp-tool-read_file");
     let server_span = one(&spans, "file-server", "tool-read_file");
-    assert_eq!(proxy_span.trace_id(), CLIENT_TRACE);
+    assert_eq!(proxy_span.trace_id, CLIENT_TRACE);
     assert_eq!(
-        proxy_span.parent(),
-        CLIENT_SPAN,
+        proxy_span.parent_span_id, CLIENT_SPAN,
         "the proxy span is the client's child"
     );
-    assert_eq!(server_span.trace_id(), CLIENT_TRACE);
+    assert_eq!(server_span.trace_id, CLIENT_TRACE);
     assert_eq!(
-        server_span.parent(),
-        proxy_span.span_id(),
+        server_span.parent_span_id, proxy_span.span_id,
         "the server span is the proxy span's child"
     );
-    assert_eq!(proxy_span.span.kind, 3, "CLIENT");
+    assert_eq!(proxy_span.kind, SpanKind::Client);
+    assert_eq!(proxy_span.trace_state, "vendor=1", "tracestate carried on");
     assert_eq!(
-        proxy_span.span.trace_state, "vendor=1",
-        "tracestate carried on"
-    );
-    assert_eq!(
-        proxy_span.attr("gen_ai.tool.name").as_deref(),
+        proxy_span.attribute_text("gen_ai.tool.name").as_deref(),
         Some("read_file")
     );
     assert_eq!(
-        proxy_span.attr("mcp.method.name").as_deref(),
+        proxy_span.attribute_text("mcp.method.name").as_deref(),
         Some("tools/call")
     );
-    assert_eq!(proxy_span.attr("jsonrpc.request.id").as_deref(), Some("1"));
     assert_eq!(
-        proxy_span.attr("network.transport").as_deref(),
+        proxy_span.attribute_text("jsonrpc.request.id").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        proxy_span.attribute_text("network.transport").as_deref(),
         Some("pipe")
     );
     assert_eq!(
-        proxy_span.attr("mcp.protocol.version").as_deref(),
+        proxy_span.attribute_text("mcp.protocol.version").as_deref(),
         Some("2025-11-25")
     );
     assert!(
         proxy_span
-            .attr("confident.span.output")
+            .attribute_text("confident.span.output")
             .unwrap()
             .contains("region")
     );
@@ -151,12 +149,12 @@ fn without_client_context_proxy_spans_are_roots_and_server_spans_their_children(
     ] {
         let proxy_span = one(&spans, "files", proxy_name);
         let server_span = one(&spans, "file-server", server_name);
-        assert_eq!(proxy_span.parent(), "", "{proxy_name} is a root");
-        assert_eq!(server_span.trace_id(), proxy_span.trace_id());
-        assert_eq!(server_span.parent(), proxy_span.span_id());
+        assert_eq!(proxy_span.parent_span_id, "", "{proxy_name} is a root");
+        assert_eq!(server_span.trace_id, proxy_span.trace_id);
+        assert_eq!(server_span.parent_span_id, proxy_span.span_id);
     }
     let initialize = one(&spans, "files", "initialize");
-    assert_eq!(initialize.parent(), "");
+    assert_eq!(initialize.parent_span_id, "");
     assert!(
         has(&spans, "files", "notifications/initialized"),
         "a notification of no request is a short span"
@@ -182,7 +180,7 @@ fn the_proxy_names_its_spans_as_trace_meta_does_semconv_included() {
     });
     let proxy_span = one(&spans, "files", "tools/call read_file");
     let server_span = one(&spans, "file-server", "tools/call read_file");
-    assert_eq!(server_span.parent(), proxy_span.span_id());
+    assert_eq!(server_span.parent_span_id, proxy_span.span_id);
     assert!(!has(&spans, "files", "mcp-tool-read_file"));
 }
 
@@ -311,14 +309,14 @@ async fn both_protocol_revisions_pass_through() {
     }
     let spans = collector.wait(|s| {
         s.iter()
-            .filter(|g| g.service == "file-server" && g.span.name == "tool-list_directory")
+            .filter(|g| g.service == "file-server" && g.name == "tool-list_directory")
             .count()
             == 2
     });
     let mut versions: Vec<String> = spans
         .iter()
-        .filter(|g| g.service == "files" && g.span.name == "mcp-tool-list_directory")
-        .filter_map(|g| g.attr("mcp.protocol.version"))
+        .filter(|g| g.service == "files" && g.name == "mcp-tool-list_directory")
+        .filter_map(|g| g.attribute_text("mcp.protocol.version"))
         .collect();
     versions.sort();
     negotiated.sort();
@@ -472,7 +470,7 @@ fn the_host_runs_a_wrapped_config_as_one_trace() {
     let served = common::one(&spans, "tool-read_file");
     assert_eq!(served.parent_span_id, relayed[0].span_id);
     assert_eq!(served.trace_id, host_call.trace_id);
-    assert_ne!(served.pid, relayed[0].pid);
+    assert_ne!(served.pid(), relayed[0].pid());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -550,27 +548,27 @@ fn the_proxy_takes_the_spans_a_server_returns_and_passes_them_to_a_client_that_a
     // The collector has both calls' server spans, each under the proxy's span for it.
     let spans = collector.wait(|s| {
         s.iter()
-            .filter(|g| g.service == "file-server" && g.span.name == "tool-read_file")
+            .filter(|g| g.service == "file-server" && g.name == "tool-read_file")
             .count()
             == 2
     });
-    let proxy_spans: Vec<&Got> = spans
+    let proxy_spans: Vec<&Span> = spans
         .iter()
-        .filter(|g| g.service == "fs-proxy" && g.span.name == "mcp-tool-read_file")
+        .filter(|g| g.service == "fs-proxy" && g.name == "mcp-tool-read_file")
         .collect();
     assert_eq!(proxy_spans.len(), 2);
     for server_span in spans
         .iter()
-        .filter(|g| g.service == "file-server" && g.span.name == "tool-read_file")
+        .filter(|g| g.service == "file-server" && g.name == "tool-read_file")
     {
         let parent = proxy_spans
             .iter()
-            .find(|p| p.span_id() == server_span.parent())
+            .find(|p| p.span_id == server_span.parent_span_id)
             .expect("each server span is under a proxy span");
-        assert_eq!(parent.parent(), CLIENT_SPAN);
-        assert_eq!(server_span.trace_id(), CLIENT_TRACE);
+        assert_eq!(parent.parent_span_id, CLIENT_SPAN);
+        assert_eq!(server_span.trace_id, CLIENT_TRACE);
     }
-    let ids: Vec<String> = spans.iter().map(Got::span_id).collect();
+    let ids: Vec<String> = spans.iter().map(|s| s.span_id.clone()).collect();
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "every span arrived once");
 }

@@ -73,7 +73,7 @@ fn a_server_started_by_hand_joins_the_printed_trace_through_the_receiver() {
     assert_eq!(served.parent_span_id, call.span_id);
     assert_eq!(served.trace_id, call.trace_id);
     assert_eq!(served.service, "file-server");
-    assert_eq!(served.pid, i64::from(server.id()));
+    assert_eq!(served.pid(), Some(i64::from(server.id())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

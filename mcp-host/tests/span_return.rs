@@ -14,7 +14,7 @@ mod common;
 use std::{collections::HashMap, process::Stdio, time::Duration};
 
 use common::{remote::*, *};
-use test_support::otlp::{Backend, Mode, Received};
+use test_support::otlp::{Backend, Mode, Span};
 
 const SQL: &str = r#"{"sql": "SELECT count(*) FROM sales"}"#;
 
@@ -65,7 +65,7 @@ fn db_args(extra: &[&str]) -> Vec<String> {
 }
 
 /// Waits until `backend` has spans named each of `names` (at most 10 s), then a moment.
-fn wait_for(backend: &Backend, names: &[&str]) -> Vec<Received> {
+fn wait_for(backend: &Backend, names: &[&str]) -> Vec<Span> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let spans = backend.spans();
@@ -83,7 +83,7 @@ fn wait_for(backend: &Backend, names: &[&str]) -> Vec<Received> {
 }
 
 /// Each span id at most once.
-fn assert_once(spans: &[Received]) {
+fn assert_once(spans: &[Span]) {
     let mut seen = HashMap::new();
     for span in spans {
         *seen.entry(span.span_id.as_str()).or_insert(0) += 1;
@@ -96,14 +96,14 @@ fn assert_once(spans: &[Received]) {
     assert!(twice.is_empty(), "spans that arrived twice: {twice:?}");
 }
 
-fn one_named<'a>(spans: &'a [Received], name: &str) -> &'a Received {
+fn one_named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
     assert_eq!(found.len(), 1, "one {name}, found {}", found.len());
     found[0]
 }
 
 /// The server's SERVER span under the host's CLIENT span, the statement under it.
-fn assert_tree(spans: &[Received]) {
+fn assert_tree(spans: &[Span]) {
     let client = one_named(spans, "mcp-tool-query_database");
     let server = one_named(spans, "tool-query_database");
     let statement = one_named(spans, "SELECT sales");
@@ -113,7 +113,10 @@ fn assert_tree(spans: &[Received]) {
     assert_eq!(server.trace_id, client.trace_id);
     assert_eq!(server.parent_span_id, client.span_id);
     assert_eq!(statement.parent_span_id, server.span_id);
-    assert!(server.attribute_text.contains("tools/call"));
+    assert_eq!(
+        server.attribute_text("mcp.method.name").as_deref(),
+        Some("tools/call")
+    );
 }
 
 #[test]

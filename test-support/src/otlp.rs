@@ -1,6 +1,9 @@
 //! A test OTLP/HTTP backend on `127.0.0.1` that records what it receives (spans on any path,
 //! metrics on `/v1/metrics`) and can misbehave: answer with an error status, answer late, or
 //! accept connections and never answer.
+//!
+//! Spans are kept as the workspace's one span model, [`Span`] (trace-view's), flattened
+//! by [`trace_view::rows`] as they arrive.
 
 use std::{
     net::TcpListener,
@@ -18,12 +21,11 @@ use opentelemetry_proto::tonic::{
         metrics::v1::ExportMetricsServiceRequest,
         trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     },
-    common::v1::{KeyValue, any_value},
     metrics::v1::Metric,
-    resource::v1::Resource,
-    trace::v1::Span,
 };
 use prost::Message;
+pub use trace_view::Span;
+use trace_view::span::service_name;
 
 use crate::loopback;
 
@@ -43,39 +45,13 @@ pub enum Mode {
     },
 }
 
-/// One received span.
-#[derive(Debug, Clone)]
-pub struct Received {
-    /// `service.name` of the span's resource.
-    pub service: String,
-    /// The span's name.
-    pub name: String,
-    /// Trace id, lower-case hex.
-    pub trace_id: String,
-    /// Span id, lower-case hex.
-    pub span_id: String,
-    /// Parent span id, lower-case hex; empty for a root.
-    pub parent_span_id: String,
-    /// OTLP status code (0 unset, 1 ok, 2 error).
-    pub status_code: i32,
-    /// The span's attributes in their `Debug` form, for `contains` checks.
-    pub attribute_text: String,
-    /// The whole span as it arrived: kind, events, links and attributes included.
-    pub span: Span,
-}
-
 /// One received metric.
 #[derive(Debug, Clone)]
 pub struct ReceivedMetric {
-    /// `service.name` of the metric's resource.
+    /// `service.name` of the metric's resource (`unknown` without one).
     pub service: String,
     /// The metric as it arrived: name, unit and data points.
     pub metric: Metric,
-}
-
-/// Lower-case hex of an id's bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The headers of one request, as (name, value) pairs.
@@ -85,7 +61,7 @@ pub type Headers = Vec<(String, String)>;
 pub struct Backend {
     /// Its base URL, `http://127.0.0.1:PORT`; every path is accepted.
     pub endpoint: String,
-    spans: Arc<Mutex<Vec<Received>>>,
+    spans: Arc<Mutex<Vec<Span>>>,
     metrics: Arc<Mutex<Vec<ReceivedMetric>>>,
     metrics_requests: Arc<AtomicUsize>,
     headers: Arc<Mutex<Vec<Headers>>>,
@@ -157,7 +133,7 @@ impl Backend {
     }
 
     /// Every span received so far.
-    pub fn spans(&self) -> Vec<Received> {
+    pub fn spans(&self) -> Vec<Span> {
         self.spans.lock().unwrap().clone()
     }
 
@@ -167,7 +143,7 @@ impl Backend {
     }
 
     /// Waits until `count` spans have arrived or `limit` passes; returns what arrived.
-    pub fn wait_for(&self, count: usize, limit: Duration) -> Vec<Received> {
+    pub fn wait_for(&self, count: usize, limit: Duration) -> Vec<Span> {
         let deadline = std::time::Instant::now() + limit;
         loop {
             let spans = self.spans();
@@ -179,24 +155,13 @@ impl Backend {
     }
 }
 
-/// `service.name` of a resource, or the empty string.
-fn service_of(resource: Option<&Resource>) -> String {
-    resource
-        .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-        .and_then(|kv: &KeyValue| match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(s) => Some(s.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
 fn record_metrics(metrics: &Mutex<Vec<ReceivedMetric>>, body: &[u8]) {
     let Ok(request) = ExportMetricsServiceRequest::decode(body) else {
         return;
     };
     let mut metrics = metrics.lock().unwrap();
     for resource in request.resource_metrics {
-        let service = service_of(resource.resource.as_ref());
+        let service = service_name(resource.resource.as_ref());
         for scope in resource.scope_metrics {
             for metric in scope.metrics {
                 metrics.push(ReceivedMetric {
@@ -208,28 +173,14 @@ fn record_metrics(metrics: &Mutex<Vec<ReceivedMetric>>, body: &[u8]) {
     }
 }
 
-fn record(spans: &Mutex<Vec<Received>>, body: &[u8]) {
+fn record(spans: &Mutex<Vec<Span>>, body: &[u8]) {
     let Ok(request) = ExportTraceServiceRequest::decode(body) else {
         return;
     };
-    let mut spans = spans.lock().unwrap();
-    for resource in request.resource_spans {
-        let service = service_of(resource.resource.as_ref());
-        for scope in resource.scope_spans {
-            for span in scope.spans {
-                spans.push(Received {
-                    service: service.clone(),
-                    name: span.name.clone(),
-                    trace_id: hex(&span.trace_id),
-                    span_id: hex(&span.span_id),
-                    parent_span_id: hex(&span.parent_span_id),
-                    status_code: span.status.as_ref().map_or(0, |s| s.code),
-                    attribute_text: format!("{:?}", span.attributes),
-                    span,
-                });
-            }
-        }
-    }
+    spans
+        .lock()
+        .unwrap()
+        .extend(trace_view::rows(&request.resource_spans));
 }
 
 /// A listener on `127.0.0.1` that accepts connections and never reads or answers them;

@@ -9,15 +9,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opentelemetry_proto::tonic::{
-    common::v1::{KeyValue, any_value},
-    trace::v1::Span as OtlpSpan,
-};
 use serde_json::{Value, json};
 
 use crate::{
     env::clean_env,
-    otlp::{Backend, Mode, hex},
+    otlp::{Backend, Mode, Span},
     process::wait_timeout,
 };
 
@@ -27,51 +23,7 @@ pub const WAIT: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------
 // A loopback OTLP/HTTP collector that keeps whole spans (events and kinds included).
 
-/// One received span with its service.
-#[derive(Debug, Clone)]
-pub struct Got {
-    /// `service.name` of its resource.
-    pub service: String,
-    /// The span as it arrived.
-    pub span: OtlpSpan,
-}
-
-impl Got {
-    /// Trace id, lower-case hex.
-    pub fn trace_id(&self) -> String {
-        hex(&self.span.trace_id)
-    }
-    /// Span id, lower-case hex.
-    pub fn span_id(&self) -> String {
-        hex(&self.span.span_id)
-    }
-    /// Parent span id, lower-case hex; empty for a root.
-    pub fn parent(&self) -> String {
-        hex(&self.span.parent_span_id)
-    }
-    /// The attribute `key` as text.
-    pub fn attr(&self, key: &str) -> Option<String> {
-        attr_of(&self.span.attributes, key)
-    }
-    /// Whether its status is ERROR.
-    pub fn is_error(&self) -> bool {
-        self.span.status.as_ref().is_some_and(|s| s.code == 2)
-    }
-}
-
-/// The attribute `key` of `list` as text.
-pub fn attr_of(list: &[KeyValue], key: &str) -> Option<String> {
-    let value = list.iter().find(|kv| kv.key == key)?.value.as_ref()?;
-    Some(match value.value.as_ref()? {
-        any_value::Value::StringValue(s) => s.clone(),
-        any_value::Value::IntValue(i) => i.to_string(),
-        any_value::Value::DoubleValue(d) => d.to_string(),
-        any_value::Value::BoolValue(b) => b.to_string(),
-        other => format!("{other:?}"),
-    })
-}
-
-/// The loopback OTLP backend of test-support, its spans seen as [`Got`].
+/// The loopback OTLP backend of test-support, at its traces endpoint.
 pub struct Collector {
     /// The traces endpoint, for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
     pub endpoint: String,
@@ -87,18 +39,10 @@ impl Collector {
     }
 
     /// Waits until `done` holds for the spans received, or [`WAIT`] passes.
-    pub fn wait(&self, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+    pub fn wait(&self, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
         let deadline = Instant::now() + WAIT;
         loop {
-            let spans: Vec<Got> = self
-                .backend
-                .spans()
-                .into_iter()
-                .map(|received| Got {
-                    service: received.service,
-                    span: received.span,
-                })
-                .collect();
+            let spans = self.backend.spans();
             if done(&spans) || Instant::now() > deadline {
                 return spans;
             }
@@ -109,10 +53,10 @@ impl Collector {
 
 /// The one span of `service` named `name`; panics, listing the spans, unless there is
 /// exactly one.
-pub fn one<'a>(spans: &'a [Got], service: &str, name: &str) -> &'a Got {
-    let found: Vec<&Got> = spans
+pub fn one<'a>(spans: &'a [Span], service: &str, name: &str) -> &'a Span {
+    let found: Vec<&Span> = spans
         .iter()
-        .filter(|s| s.service == service && s.span.name == name)
+        .filter(|s| s.service == service && s.name == name)
         .collect();
     assert_eq!(
         found.len(),
@@ -120,17 +64,15 @@ pub fn one<'a>(spans: &'a [Got], service: &str, name: &str) -> &'a Got {
         "expected one span {name} of {service}; got: {:?}",
         spans
             .iter()
-            .map(|s| (&s.service, &s.span.name))
+            .map(|s| (&s.service, &s.name))
             .collect::<Vec<_>>()
     );
     found[0]
 }
 
 /// Whether a span of `service` named `name` is among `spans`.
-pub fn has(spans: &[Got], service: &str, name: &str) -> bool {
-    spans
-        .iter()
-        .any(|s| s.service == service && s.span.name == name)
+pub fn has(spans: &[Span], service: &str, name: &str) -> bool {
+    spans.iter().any(|s| s.service == service && s.name == name)
 }
 
 // ---------------------------------------------------------------------------------------

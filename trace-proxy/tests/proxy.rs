@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use test_support::{
     env::clean_env,
     process::wait_timeout,
-    proxy::{Collector, Proxy, WAIT, attr_of, has, one},
+    proxy::{Collector, Proxy, WAIT, has, one},
 };
 
 const TRACE_PROXY: &str = env!("CARGO_BIN_EXE_trace-proxy");
@@ -100,59 +100,58 @@ fn a_server_without_spans_still_gets_one_span_per_request() {
     );
 
     let echo = one(&spans, "silent", "mcp-tool-echo");
-    assert_eq!(echo.attr("gen_ai.tool.name").as_deref(), Some("echo"));
-    assert_eq!(echo.attr("confident.span.output").as_deref(), Some("hi"));
     assert_eq!(
-        echo.attr("confident.span.input").as_deref(),
+        echo.attribute_text("gen_ai.tool.name").as_deref(),
+        Some("echo")
+    );
+    assert_eq!(
+        echo.attribute_text("confident.span.output").as_deref(),
+        Some("hi")
+    );
+    assert_eq!(
+        echo.attribute_text("confident.span.input").as_deref(),
         Some(r#"{"text":"hi"}"#)
     );
     assert!(!echo.is_error());
-    assert!(
-        echo.span.end_time_unix_nano > echo.span.start_time_unix_nano,
-        "a duration"
-    );
+    assert!(echo.end > echo.start, "a duration");
 
     let fail = one(&spans, "silent", "mcp-tool-fail");
     assert!(fail.is_error());
-    assert_eq!(fail.attr("error.type").as_deref(), Some("tool_error"));
+    assert_eq!(
+        fail.attribute_text("error.type").as_deref(),
+        Some("tool_error")
+    );
 
     let nope = one(&spans, "silent", "mcp-tool-nope");
     assert!(nope.is_error());
-    assert_eq!(nope.attr("error.type").as_deref(), Some("-32602"));
+    assert_eq!(nope.attribute_text("error.type").as_deref(), Some("-32602"));
     assert_eq!(
-        nope.attr("rpc.response.status_code").as_deref(),
+        nope.attribute_text("rpc.response.status_code").as_deref(),
         Some("-32602")
     );
 
     let progress = one(&spans, "silent", "mcp-tool-progress");
-    let events: Vec<&str> = progress
-        .span
-        .events
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
+    let events: Vec<&str> = progress.events.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(events, ["notifications/progress", "notifications/progress"]);
     assert_eq!(
-        attr_of(&progress.span.events[1].attributes, "mcp.progress.progress").as_deref(),
+        progress.events[1]
+            .attribute_text("mcp.progress.progress")
+            .as_deref(),
         Some("2")
     );
 
     let log = one(&spans, "silent", "notifications/message");
-    assert_eq!(log.parent(), "");
+    assert_eq!(log.parent_span_id, "");
 
     let sampling_span = one(&spans, "silent", "sampling/createMessage");
     assert_eq!(
         injected,
-        format!(
-            "00-{}-{}-01",
-            sampling_span.trace_id(),
-            sampling_span.span_id()
-        )
+        format!("00-{}-{}-01", sampling_span.trace_id, sampling_span.span_id)
     );
     assert!(!sampling_span.is_error());
     let initialize = one(&spans, "silent", "initialize");
     assert_eq!(
-        initialize.attr("mcp.protocol.version").as_deref(),
+        initialize.attribute_text("mcp.protocol.version").as_deref(),
         Some("2025-11-25"),
         "the version the server answered"
     );
@@ -181,22 +180,27 @@ fn a_cancelled_request_ends_its_span_and_an_invalid_parent_starts_a_root() {
 
     let spans = collector.wait(|s| has(s, "silent", "mcp-tool-slow"));
     let slow = one(&spans, "silent", "mcp-tool-slow");
-    assert_eq!(slow.parent(), "", "an invalid parent starts a new trace");
-    assert_ne!(slow.trace_id(), CLIENT_TRACE.to_lowercase());
+    assert_eq!(
+        slow.parent_span_id, "",
+        "an invalid parent starts a new trace"
+    );
+    assert_ne!(slow.trace_id, CLIENT_TRACE.to_lowercase());
     assert!(slow.is_error());
-    assert_eq!(slow.attr("error.type").as_deref(), Some("cancelled"));
-    let event = &slow.span.events[0];
+    assert_eq!(
+        slow.attribute_text("error.type").as_deref(),
+        Some("cancelled")
+    );
+    let event = &slow.events[0];
     assert_eq!(event.name, "notifications/cancelled");
     assert_eq!(
-        attr_of(&event.attributes, "mcp.cancelled.reason").as_deref(),
+        event.attribute_text("mcp.cancelled.reason").as_deref(),
         Some("user gave up")
     );
     let forwarded = std::fs::read_to_string(record.path()).unwrap();
     assert!(
         forwarded.contains(&format!(
             "\"traceparent\":\"00-{}-{}-01\"",
-            slow.trace_id(),
-            slow.span_id()
+            slow.trace_id, slow.span_id
         )),
         "{forwarded}"
     );
@@ -340,13 +344,15 @@ fn messages_pass_through_byte_for_byte_apart_from_trace_keys() {
     // The proxy's span for the first call is in the client's trace, under the client's span.
     let spans = collector.wait(|s| has(s, "silent", "mcp-tool-echo"));
     let echo = one(&spans, "silent", "mcp-tool-echo");
-    assert_eq!(echo.parent(), CLIENT_SPAN);
-    assert_eq!(proxy_tp, format!("00-{CLIENT_TRACE}-{}-01", echo.span_id()));
-    assert_eq!(echo.attr("jsonrpc.request.id").as_deref(), Some("ü-1"));
+    assert_eq!(echo.parent_span_id, CLIENT_SPAN);
+    assert_eq!(proxy_tp, format!("00-{CLIENT_TRACE}-{}-01", echo.span_id));
+    assert_eq!(
+        echo.attribute_text("jsonrpc.request.id").as_deref(),
+        Some("ü-1")
+    );
     let roots = one(&spans, "silent", "notifications/roots/list_changed");
     assert_eq!(
-        roots.parent(),
-        CLIENT_SPAN,
+        roots.parent_span_id, CLIENT_SPAN,
         "a notification's span parents on its _meta"
     );
 }
@@ -432,7 +438,7 @@ fn a_server_crashing_mid_call_answers_the_client_with_an_error_and_its_status() 
     let crash = one(&spans, "crashy", "mcp-tool-crash");
     assert!(crash.is_error());
     assert_eq!(
-        crash.attr("error.type").as_deref(),
+        crash.attribute_text("error.type").as_deref(),
         Some("transport_closed")
     );
 }

@@ -30,17 +30,16 @@
 use std::{collections::HashMap, path::Path};
 
 use anyhow::Context as _;
-use opentelemetry_proto::tonic::{
-    common::v1::{AnyValue, KeyValue, any_value},
-    trace::v1::{ResourceSpans, span::SpanKind, status::StatusCode},
-};
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    SpanRow, attribute, hex,
+    Span,
     layout::{layout, ticks},
-    rows, traces,
+    rows,
+    span::{Attributes, SpanKind, StatusCode},
+    traces,
 };
 
 /// The page's styles.
@@ -60,8 +59,8 @@ const SUMMARY_CHARS: usize = 300;
 pub struct Section {
     /// The heading, e.g. `Turn 2: Which region grew fastest?`.
     pub title: String,
-    /// The trace's id, 16 bytes.
-    pub trace_id: Vec<u8>,
+    /// The trace's id, lower-case hex.
+    pub trace_id: String,
 }
 
 impl Section {
@@ -70,7 +69,7 @@ impl Section {
     pub fn new(title: impl Into<String>, trace_id: opentelemetry::trace::TraceId) -> Self {
         Self {
             title: title.into(),
-            trace_id: trace_id.to_bytes().to_vec(),
+            trace_id: trace_id.to_string(),
         }
     }
 }
@@ -83,7 +82,7 @@ pub fn sections_by_start(resource_spans: &[ResourceSpans]) -> Vec<Section> {
         .into_iter()
         .map(|(trace_id, spans)| Section {
             title: layout(&spans).name,
-            trace_id: trace_id.to_vec(),
+            trace_id: trace_id.to_owned(),
         })
         .collect()
 }
@@ -96,8 +95,8 @@ pub fn write_command_page(
     trace_id: opentelemetry::trace::TraceId,
 ) -> anyhow::Result<()> {
     let rows = rows(resource_spans);
-    let id = trace_id.to_bytes().to_vec();
-    let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == id).collect();
+    let id = trace_id.to_string();
+    let trace: Vec<&Span> = rows.iter().filter(|r| r.trace_id == id).collect();
     let sections: Vec<Section> = if trace.is_empty() {
         Vec::new()
     } else {
@@ -337,7 +336,7 @@ fn page_data(resource_spans: &[ResourceSpans], title: &str, sections: &[Section]
 
     let mut out_sections = Vec::with_capacity(sections.len());
     for section in sections {
-        let trace: Vec<&SpanRow> = all
+        let trace: Vec<&Span> = all
             .iter()
             .filter(|r| r.trace_id == section.trace_id)
             .collect();
@@ -353,16 +352,8 @@ fn page_data(resource_spans: &[ResourceSpans], title: &str, sections: &[Section]
         let mut spans = Vec::with_capacity(laid.rows.len());
         for placed in &laid.rows {
             let row = placed.row;
-            let origin = row.origin;
-            let resource = &resource_spans[origin.resource];
-            let scope = &resource.scope_spans[origin.scope];
-            let span = &scope.spans[origin.span];
-            let resource_index = *resource_of.entry(origin.resource).or_insert_with(|| {
-                let attributes = resource
-                    .resource
-                    .as_ref()
-                    .map(|r| attributes_json(&r.attributes))
-                    .unwrap_or_default();
+            let resource_index = *resource_of.entry(row.origin.resource).or_insert_with(|| {
+                let attributes = attributes_json(&row.resource);
                 let service = services.get(&row.service);
                 let key = serde_json::to_string(&(service, &attributes)).unwrap_or_default();
                 let index = resource_keys.get(&key);
@@ -374,53 +365,44 @@ fn page_data(resource_spans: &[ResourceSpans], title: &str, sections: &[Section]
                 }
                 index
             });
-            let scope_name = scope.scope.as_ref().map_or_else(String::new, |s| {
-                if s.version.is_empty() {
-                    s.name.clone()
-                } else {
-                    format!("{} {}", s.name, s.version)
-                }
-            });
             spans.push(SpanData {
-                span_id: hex(&row.span_id),
-                parent_span_id: hex(&row.parent_span_id),
+                span_id: row.span_id.clone(),
+                parent_span_id: row.parent_span_id.clone(),
                 parent: placed.parent,
                 name: row.name.clone(),
                 service: services.get(&row.service),
                 resource: resource_index,
-                scope: scopes.get(&scope_name),
-                kind: kind_name(span.kind),
-                span_type: row.span_type.clone(),
+                scope: scopes.get(&row.scope),
+                kind: kind_name(row.kind),
+                span_type: row.span_type(),
                 start: row.start.saturating_sub(laid.begin),
-                duration: row.end.saturating_sub(row.start),
+                duration: row.duration(),
                 depth: placed.depth,
                 orphan: placed.orphan,
                 end: placed.subtree_end,
                 x: rounded(laid.offset(placed)),
                 w: rounded(laid.width(placed)),
-                status: span.status.as_ref().and_then(|s| {
-                    let code = status_name(s.code);
-                    (code != "UNSET" || !s.message.is_empty()).then(|| StatusData {
-                        code,
-                        message: s.message.clone(),
-                    })
-                }),
-                attributes: attributes_json(&span.attributes),
-                events: span
+                status: (row.status_code != StatusCode::Unset || !row.status_message.is_empty())
+                    .then(|| StatusData {
+                        code: status_name(row.status_code),
+                        message: row.status_message.clone(),
+                    }),
+                attributes: attributes_json(&row.attributes),
+                events: row
                     .events
                     .iter()
                     .map(|e| EventData {
                         name: e.name.clone(),
-                        offset: i128::from(e.time_unix_nano) - i128::from(row.start),
+                        offset: i128::from(e.time) - i128::from(row.start),
                         attributes: attributes_json(&e.attributes),
                     })
                     .collect(),
-                links: span
+                links: row
                     .links
                     .iter()
                     .map(|l| LinkData {
-                        trace_id: hex(&l.trace_id),
-                        span_id: hex(&l.span_id),
+                        trace_id: l.trace_id.clone(),
+                        span_id: l.span_id.clone(),
                         attributes: attributes_json(&l.attributes),
                     })
                     .collect(),
@@ -428,21 +410,16 @@ fn page_data(resource_spans: &[ResourceSpans], title: &str, sections: &[Section]
         }
         let root = laid.rows.first().map(|p| p.row);
         let root_attribute = |key: &str| {
-            root.and_then(|r| {
-                let origin = r.origin;
-                let span =
-                    &resource_spans[origin.resource].scope_spans[origin.scope].spans[origin.span];
-                attribute(&span.attributes, key)
-            })
-            .map(|text| shorten(&text, SUMMARY_CHARS))
+            root.and_then(|r| r.attribute_text(key))
+                .map(|text| shorten(&text, SUMMARY_CHARS))
         };
         out_sections.push(SectionData {
             title: section.title.clone(),
-            trace_id: hex(&section.trace_id),
+            trace_id: section.trace_id.clone(),
             name: laid.name.clone(),
             start_unix_ms: laid.begin as f64 / 1e6,
             duration_ns: if trace.is_empty() { 0 } else { laid.duration() },
-            error_count: trace.iter().filter(|r| r.error.is_some()).count(),
+            error_count: trace.iter().filter(|r| r.is_error()).count(),
             services: service_ids,
             input: root_attribute(crate::attr::CONFIDENT_TRACE_INPUT),
             output: root_attribute(crate::attr::CONFIDENT_TRACE_OUTPUT),
@@ -482,71 +459,61 @@ fn shorten(text: &str, chars: usize) -> String {
     }
 }
 
-fn kind_name(kind: i32) -> &'static str {
-    match SpanKind::try_from(kind) {
-        Ok(SpanKind::Internal) | Ok(SpanKind::Unspecified) => "INTERNAL",
-        Ok(SpanKind::Server) => "SERVER",
-        Ok(SpanKind::Client) => "CLIENT",
-        Ok(SpanKind::Producer) => "PRODUCER",
-        Ok(SpanKind::Consumer) => "CONSUMER",
-        Err(_) => "UNKNOWN",
+fn kind_name(kind: SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Internal | SpanKind::Unspecified => "INTERNAL",
+        SpanKind::Server => "SERVER",
+        SpanKind::Client => "CLIENT",
+        SpanKind::Producer => "PRODUCER",
+        SpanKind::Consumer => "CONSUMER",
     }
 }
 
-fn status_name(code: i32) -> &'static str {
-    match StatusCode::try_from(code) {
-        Ok(StatusCode::Ok) => "OK",
-        Ok(StatusCode::Error) => "ERROR",
-        _ => "UNSET",
+fn status_name(code: StatusCode) -> &'static str {
+    match code {
+        StatusCode::Ok => "OK",
+        StatusCode::Error => "ERROR",
+        StatusCode::Unset => "UNSET",
     }
 }
 
-/// Attributes as `[key, value]` pairs, in their order, values as JSON.
-fn attributes_json(attributes: &[KeyValue]) -> Vec<(String, Value)> {
+/// Attributes as `[key, value]` pairs, in their order, values as JavaScript reads them.
+fn attributes_json(attributes: &Attributes) -> Vec<(String, Value)> {
     attributes
         .iter()
-        .map(|kv| (kv.key.clone(), any_json(kv.value.as_ref())))
+        .map(|(key, value)| (key.clone(), for_javascript(value)))
         .collect()
 }
 
 /// The largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
-/// An attribute value as JSON: strings, booleans and numbers as themselves (an integer
-/// past 2^53 as its decimal string, which JavaScript would round), arrays as arrays,
-/// key-value lists as objects, bytes as hex.
-fn any_json(value: Option<&AnyValue>) -> Value {
-    let Some(value) = value.and_then(|v| v.value.as_ref()) else {
-        return Value::Null;
-    };
+/// `value` with every integer past 2^53 as its decimal string, which JavaScript would
+/// otherwise round.
+fn for_javascript(value: &Value) -> Value {
     match value {
-        any_value::Value::StringValue(s) => Value::String(s.clone()),
-        any_value::Value::BoolValue(b) => Value::Bool(*b),
-        any_value::Value::IntValue(i) if i.abs() <= MAX_SAFE_INTEGER => Value::from(*i),
-        any_value::Value::IntValue(i) => Value::String(i.to_string()),
-        any_value::Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
-            .map_or_else(|| Value::String(d.to_string()), Value::Number),
-        any_value::Value::ArrayValue(array) => {
-            Value::Array(array.values.iter().map(|v| any_json(Some(v))).collect())
+        Value::Number(n)
+            if n.as_i64()
+                .is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER as u64) =>
+        {
+            Value::String(n.to_string())
         }
-        any_value::Value::KvlistValue(list) => Value::Object(
-            list.values
-                .iter()
-                .map(|kv| (kv.key.clone(), any_json(kv.value.as_ref())))
+        Value::Array(items) => Value::Array(items.iter().map(for_javascript).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), for_javascript(v)))
                 .collect(),
         ),
-        any_value::Value::BytesValue(bytes) => Value::String(hex(bytes)),
-        // Other value kinds (string references of the profiles signal) carry no text.
-        #[allow(unreachable_patterns)]
-        _ => Value::Null,
+        other => other.clone(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hex;
     use opentelemetry_proto::tonic::{
-        common::v1::{ArrayValue, InstrumentationScope},
+        common::v1::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value},
         resource::v1::Resource,
         trace::v1::{ScopeSpans, Span, Status, span::Event},
     };
@@ -700,18 +667,18 @@ mod tests {
             [
                 Section {
                     title: "orchestration".into(),
-                    trace_id: vec![1; 16]
+                    trace_id: hex(&[1; 16])
                 },
                 Section {
                     title: "later".into(),
-                    trace_id: vec![2; 16]
+                    trace_id: hex(&[2; 16])
                 },
             ]
         );
         let chat = [
             Section {
                 title: "Turn 1: later".into(),
-                trace_id: vec![2; 16],
+                trace_id: hex(&[2; 16]),
             },
             Section::new(
                 "Turn 2: first",
@@ -719,7 +686,7 @@ mod tests {
             ),
             Section {
                 title: "Turn 3: lost".into(),
-                trace_id: vec![3; 16],
+                trace_id: hex(&[3; 16]),
             },
         ];
         let data = embedded(&page(&spans, "Conversation", &chat).unwrap());

@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::SpanRow;
+use super::Span;
 
 /// A trace ready to draw.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub struct TraceLayout<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Placed<'a> {
     /// The span.
-    pub row: &'a SpanRow,
+    pub row: &'a Span,
     /// 0 at the top level.
     pub depth: usize,
     /// Index in [`TraceLayout::rows`] of the parent's row; `None` at the top level.
@@ -73,12 +73,12 @@ impl TraceLayout<'_> {
 }
 
 /// Lays out the spans of one trace (as [`super::traces`] groups them).
-pub fn layout<'a>(trace: &[&'a SpanRow]) -> TraceLayout<'a> {
-    let ids: HashSet<&[u8]> = trace.iter().map(|r| r.span_id.as_slice()).collect();
-    let mut children: HashMap<&[u8], Vec<usize>> = HashMap::new();
+pub fn layout<'a>(trace: &[&'a Span]) -> TraceLayout<'a> {
+    let ids: HashSet<&str> = trace.iter().map(|r| r.span_id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut tops = Vec::new();
     for (i, row) in trace.iter().enumerate() {
-        if row.parent_span_id.is_empty() || !ids.contains(row.parent_span_id.as_slice()) {
+        if row.parent_span_id.is_empty() || !ids.contains(row.parent_span_id.as_str()) {
             tops.push(i);
         } else {
             children.entry(&row.parent_span_id).or_default().push(i);
@@ -92,7 +92,7 @@ pub fn layout<'a>(trace: &[&'a SpanRow]) -> TraceLayout<'a> {
 
     let mut rows: Vec<Placed<'a>> = Vec::with_capacity(trace.len());
     let mut placed = vec![false; trace.len()];
-    let mut expanded: HashSet<&[u8]> = HashSet::new();
+    let mut expanded: HashSet<&str> = HashSet::new();
     walk(
         trace,
         &tops,
@@ -133,7 +133,7 @@ pub fn layout<'a>(trace: &[&'a SpanRow]) -> TraceLayout<'a> {
     }
     let top_rows = || rows.iter().filter(|p| p.depth == 0);
     let name = top_rows()
-        .find_map(|p| p.row.trace_name.clone())
+        .find_map(|p| p.row.trace_name())
         .or_else(|| top_rows().next().map(|p| p.row.name.clone()))
         .unwrap_or_default();
     TraceLayout {
@@ -148,12 +148,12 @@ pub fn layout<'a>(trace: &[&'a SpanRow]) -> TraceLayout<'a> {
 /// Places `tops` (indices into `trace`) and their descendants, depth first, at the end of
 /// `rows`; `last` is left for the caller.
 fn walk<'a>(
-    trace: &[&'a SpanRow],
+    trace: &[&'a Span],
     tops: &[usize],
-    children: &HashMap<&[u8], Vec<usize>>,
+    children: &HashMap<&str, Vec<usize>>,
     rows: &mut Vec<Placed<'a>>,
     placed: &mut [bool],
-    expanded: &mut HashSet<&'a [u8]>,
+    expanded: &mut HashSet<&'a str>,
 ) {
     // (span index, depth, parent row), pushed in reverse so that they pop in order.
     let mut stack: Vec<(usize, usize, Option<usize>)> = Vec::new();
@@ -184,7 +184,7 @@ fn walk<'a>(
         });
         open.push(at);
         if expanded.insert(&row.span_id)
-            && let Some(list) = children.get(row.span_id.as_slice())
+            && let Some(list) = children.get(row.span_id.as_str())
         {
             stack.extend(list.iter().rev().map(|&c| (c, depth + 1, Some(at))));
         }
@@ -269,7 +269,10 @@ mod tests {
     #[test]
     fn children_come_in_start_order_under_their_parent() {
         let rows = fixture();
-        let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == [1; 16]).collect();
+        let trace: Vec<&Span> = rows
+            .iter()
+            .filter(|r| r.trace_id == crate::hex(&[1; 16]))
+            .collect();
         let layout = layout(&trace);
         assert_eq!(
             names(&layout),
@@ -324,7 +327,7 @@ mod tests {
             span(1, 3, 1, "last-half", "b", 50, 50),
             span(1, 4, 1, "instant", "b", 100, 0),
         ];
-        let trace: Vec<&SpanRow> = rows.iter().collect();
+        let trace: Vec<&Span> = rows.iter().collect();
         let layout = layout(&trace);
         assert_eq!(layout.duration(), 100_000);
         let bars: Vec<(f64, f64)> = layout
@@ -346,7 +349,7 @@ mod tests {
             span(1, 2, 1, "skewed", "b", 40, 60),
             backwards,
         ];
-        let trace: Vec<&SpanRow> = rows.iter().collect();
+        let trace: Vec<&Span> = rows.iter().collect();
         let layout = layout(&trace);
         assert_eq!(layout.duration(), 100_000);
         assert_eq!(layout.width(&layout.rows[0]), 0.5);
@@ -382,7 +385,7 @@ mod tests {
             span(1, 5, 1, "twin", "a", 5, 1),
             span(1, 6, 5, "twin-child", "a", 6, 1),
         ];
-        let trace: Vec<&SpanRow> = rows.iter().collect();
+        let trace: Vec<&Span> = rows.iter().collect();
         let layout = layout(&trace);
         assert_eq!(layout.rows.len(), rows.len(), "{:?}", names(&layout));
         assert_eq!(
@@ -404,21 +407,21 @@ mod tests {
 
     #[test]
     fn a_deep_chain_is_walked_without_recursion() {
-        let rows: Vec<SpanRow> = (0..20_000u64)
-            .map(|i| SpanRow {
-                trace_id: vec![1; 16],
-                span_id: (i + 1).to_be_bytes().to_vec(),
+        let rows: Vec<Span> = (0..20_000u64)
+            .map(|i| Span {
+                trace_id: crate::hex(&[1; 16]),
+                span_id: format!("{:016x}", i + 1),
                 parent_span_id: if i == 0 {
-                    Vec::new()
+                    String::new()
                 } else {
-                    i.to_be_bytes().to_vec()
+                    format!("{i:016x}")
                 },
                 start: i,
                 end: 40_000 - i,
-                ..SpanRow::default()
+                ..Span::default()
             })
             .collect();
-        let trace: Vec<&SpanRow> = rows.iter().collect();
+        let trace: Vec<&Span> = rows.iter().collect();
         let layout = layout(&trace);
         assert_eq!(layout.rows.len(), 20_000);
         assert_eq!(layout.rows[19_999].depth, 19_999);

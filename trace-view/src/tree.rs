@@ -4,7 +4,7 @@
 use std::{collections::HashMap, fmt::Write as _};
 
 use super::{
-    SpanRow, duration, hex,
+    Span, duration,
     layout::{TraceLayout, layout},
     traces,
 };
@@ -14,9 +14,9 @@ const BAR_WIDTH: usize = 24;
 
 /// Renders the tree of the trace `trace_id` (a command's). Spans whose parent never
 /// arrived are shown at the top level of their trace, marked, rather than dropped.
-pub fn render(rows: &[SpanRow], trace_id: opentelemetry::trace::TraceId) -> String {
-    let id = trace_id.to_bytes();
-    let trace: Vec<&SpanRow> = rows.iter().filter(|r| r.trace_id == id).collect();
+pub fn render(rows: &[Span], trace_id: opentelemetry::trace::TraceId) -> String {
+    let id = trace_id.to_string();
+    let trace: Vec<&Span> = rows.iter().filter(|r| r.trace_id == id).collect();
     if trace.is_empty() {
         return "Trace: no spans were received\n".to_owned();
     }
@@ -26,7 +26,7 @@ pub fn render(rows: &[SpanRow], trace_id: opentelemetry::trace::TraceId) -> Stri
 /// Renders every trace in `rows`, in start order, one tree after the other with a blank
 /// line between them. A file holding one trace prints exactly what [`render`] printed for
 /// it after the command.
-pub fn render_all(rows: &[SpanRow]) -> String {
+pub fn render_all(rows: &[Span]) -> String {
     let trees: Vec<String> = traces(rows)
         .iter()
         .map(|(_, trace)| render_trace(trace))
@@ -39,7 +39,7 @@ pub fn render_all(rows: &[SpanRow]) -> String {
 
 /// The tree of one trace's spans (all of the same trace id), with its header line and the
 /// tool-call summary under it.
-pub fn render_trace(trace: &[&SpanRow]) -> String {
+pub fn render_trace(trace: &[&Span]) -> String {
     let Some(first) = trace.first() else {
         return "Trace: no spans were received\n".to_owned();
     };
@@ -49,7 +49,7 @@ pub fn render_trace(trace: &[&SpanRow]) -> String {
         out,
         "Trace: {}  (trace id {}, {} {}, services: {})",
         laid.name,
-        hex(&first.trace_id),
+        first.trace_id,
         trace.len(),
         if trace.len() == 1 { "span" } else { "spans" },
         laid.services.join(", ")
@@ -83,29 +83,29 @@ pub fn render_trace(trace: &[&SpanRow]) -> String {
 /// median and the slowest, as the caller saw them (its CLIENT spans). A call relayed on
 /// (by `mcp-host proxy`, or any server that calls another) is the same call: only the
 /// outermost CLIENT span counts. Empty without calls.
-fn tool_latencies(trace: &[&SpanRow]) -> String {
-    let by_id: HashMap<&[u8], &SpanRow> = trace.iter().map(|r| (&r.span_id[..], *r)).collect();
-    let relayed = |row: &SpanRow| {
-        let mut parent = by_id.get(&row.parent_span_id[..]);
+fn tool_latencies(trace: &[&Span]) -> String {
+    let by_id: HashMap<&str, &Span> = trace.iter().map(|r| (r.span_id.as_str(), *r)).collect();
+    let relayed = |row: &Span| {
+        let mut parent = by_id.get(row.parent_span_id.as_str());
         // Bounded: a hostile file may hold a cycle.
         for _ in 0..trace.len() {
             let Some(ancestor) = parent else { return false };
-            if ancestor.called_tool.is_some() {
+            if ancestor.called_tool().is_some() {
                 return true;
             }
-            parent = by_id.get(&ancestor.parent_span_id[..]);
+            parent = by_id.get(ancestor.parent_span_id.as_str());
         }
         false
     };
-    let mut calls: Vec<(&str, Vec<u64>)> = Vec::new();
-    let mut ordered: Vec<&&SpanRow> = trace
+    let mut calls: Vec<(String, Vec<u64>)> = Vec::new();
+    let mut ordered: Vec<(&&Span, String)> = trace
         .iter()
-        .filter(|r| r.called_tool.is_some() && !relayed(r))
+        .filter(|r| !relayed(r))
+        .filter_map(|r| Some((r, r.called_tool()?)))
         .collect();
-    ordered.sort_by_key(|r| r.start);
-    for row in ordered {
-        let tool = row.called_tool.as_deref().unwrap_or_default();
-        let took = row.end.saturating_sub(row.start);
+    ordered.sort_by_key(|(r, _)| r.start);
+    for (row, tool) in ordered {
+        let took = row.duration();
         match calls.iter_mut().find(|(name, _)| *name == tool) {
             Some((_, times)) => times.push(took),
             None => calls.push((tool, vec![took])),
@@ -138,7 +138,7 @@ fn tool_latencies(trace: &[&SpanRow]) -> String {
 fn line(
     out: &mut String,
     laid: &TraceLayout<'_>,
-    row: &SpanRow,
+    row: &Span,
     prefix: &str,
     last: bool,
     parent_service: Option<&str>,
@@ -169,17 +169,13 @@ fn line(
         " ".repeat(offset.min(BAR_WIDTH - 1)),
         "█".repeat(length)
     );
-    let kind = row
-        .span_type
-        .as_deref()
-        .map(|t| format!(" {t}"))
-        .unwrap_or_default();
+    let kind = row.span_type().map(|t| format!(" {t}")).unwrap_or_default();
     let _ = write!(
         out,
         "{label}{dots}{:>8}  |{bar:<BAR_WIDTH$}|{kind}",
         duration(elapsed)
     );
-    if let Some(message) = &row.error {
+    if let Some(message) = row.error() {
         let message: String = message.chars().take(80).collect();
         let _ = write!(out, "  ERROR: {message}");
     }
@@ -189,18 +185,24 @@ fn line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::fixture;
+    use crate::{
+        hex,
+        tests::{calling, fixture},
+    };
     use opentelemetry::trace::TraceId;
 
-    fn call(tool: Option<&str>, start: u64, took_micros: u64) -> SpanRow {
-        SpanRow {
-            trace_id: vec![1],
-            span_id: vec![start as u8],
+    fn call(tool: Option<&str>, start: u64, took_micros: u64) -> Span {
+        let span = Span {
+            trace_id: hex(&[1]),
+            span_id: hex(&[start as u8]),
             service: "mcp-host".into(),
             start,
             end: start + took_micros * 1000,
-            called_tool: tool.map(str::to_owned),
-            ..SpanRow::default()
+            ..Span::default()
+        };
+        match tool {
+            Some(tool) => calling(span, tool),
+            None => span,
         }
     }
 
@@ -252,7 +254,7 @@ Tool calls: read_file 1× 2.5ms, query_database 1× 4.0ms
             call(Some("read_file"), 4, 100),
             call(Some("read_file"), 5, 200),
         ];
-        let trace: Vec<&SpanRow> = rows.iter().collect();
+        let trace: Vec<&Span> = rows.iter().collect();
         assert_eq!(
             tool_latencies(&trace),
             "Tool calls: read_file 3× median 200µs max 300µs, query_database 1× 1.5ms\n"
@@ -264,16 +266,16 @@ Tool calls: read_file 1× 2.5ms, query_database 1× 4.0ms
     fn a_relayed_call_counts_once() {
         // The host's call, the proxy's SERVER span under it, the proxy's own call on.
         let host = call(Some("read_file"), 1, 900);
-        let proxy = SpanRow {
-            parent_span_id: vec![1],
+        let proxy = Span {
+            parent_span_id: hex(&[1]),
             ..call(None, 2, 800)
         };
-        let relay = SpanRow {
-            parent_span_id: vec![2],
+        let relay = Span {
+            parent_span_id: hex(&[2]),
             ..call(Some("read_file"), 3, 700)
         };
         let rows = [host, proxy, relay];
-        let trace: Vec<&SpanRow> = rows.iter().collect();
+        let trace: Vec<&Span> = rows.iter().collect();
         assert_eq!(tool_latencies(&trace), "Tool calls: read_file 1× 900µs\n");
     }
 }

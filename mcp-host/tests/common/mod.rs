@@ -18,6 +18,10 @@ use std::{
 };
 
 use serde_json::Value;
+pub use trace_view::{
+    Span,
+    span::{SpanKind, StatusCode},
+};
 
 pub const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
 
@@ -70,99 +74,17 @@ pub fn run(command: &mut Command) -> Output {
     output
 }
 
-/// One span of an OTLP/JSON export, with its resource's attributes.
-#[derive(Debug, Clone)]
-pub struct Span {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: String,
-    pub name: String,
-    pub kind: i64,
-    pub start: u128,
-    pub end: u128,
-    pub service: String,
-    pub pid: i64,
-    pub status_code: i64,
-    pub attributes: Value,
-}
-
-fn value_of(v: &Value) -> Value {
-    let v = &v["value"];
-    for key in ["stringValue", "boolValue", "doubleValue"] {
-        if let Some(x) = v.get(key) {
-            return x.clone();
-        }
-    }
-    if let Some(i) = v.get("intValue") {
-        return match i {
-            Value::String(s) => Value::from(s.parse::<i64>().unwrap()),
-            other => other.clone(),
-        };
-    }
-    if let Some(array) = v.get("arrayValue") {
-        return Value::Array(
-            array["values"]
-                .as_array()
-                .map(|values| {
-                    values
-                        .iter()
-                        .map(|x| value_of(&serde_json::json!({"value": x})))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        );
-    }
-    Value::Null
-}
-
-fn attribute_map(list: &Value) -> Value {
-    let mut map = serde_json::Map::new();
-    for kv in list.as_array().into_iter().flatten() {
-        map.insert(kv["key"].as_str().unwrap().to_owned(), value_of(kv));
-    }
-    Value::Object(map)
-}
-
-/// A time in nanoseconds since the epoch: a string of digits in OTLP/JSON, a number in some
-/// writers.
-fn nanos(value: &Value) -> u128 {
-    value
-        .as_str()
-        .map(|s| s.parse().unwrap())
-        .or_else(|| value.as_u64().map(u128::from))
-        .unwrap()
-}
-
+/// The spans of an OTLP/JSON file (what `--trace-json` writes), each flattened out of its
+/// resource: trace-view's span model, the one the view draws.
 pub fn spans(file: &Path) -> Vec<Span> {
-    let json: Value = serde_json::from_slice(&std::fs::read(file).expect("trace json")).unwrap();
-    let mut spans = Vec::new();
-    for resource in json["resourceSpans"].as_array().expect("resourceSpans") {
-        let attributes = attribute_map(&resource["resource"]["attributes"]);
-        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-            for span in scope["spans"].as_array().into_iter().flatten() {
-                spans.push(Span {
-                    trace_id: span["traceId"].as_str().unwrap().to_owned(),
-                    span_id: span["spanId"].as_str().unwrap().to_owned(),
-                    parent_span_id: span["parentSpanId"].as_str().unwrap_or("").to_owned(),
-                    name: span["name"].as_str().unwrap().to_owned(),
-                    kind: span["kind"].as_i64().unwrap(),
-                    start: nanos(&span["startTimeUnixNano"]),
-                    end: nanos(&span["endTimeUnixNano"]),
-                    service: attributes["service.name"].as_str().unwrap_or("").to_owned(),
-                    pid: attributes["process.pid"].as_i64().unwrap_or(0),
-                    status_code: span["status"]["code"].as_i64().unwrap_or(0),
-                    attributes: attribute_map(&span["attributes"]),
-                });
-            }
-        }
-    }
-    spans
+    let resource_spans = trace_view::load_otlp_json(file).expect("an OTLP/JSON trace file");
+    trace_view::rows(&resource_spans)
 }
 
-pub const KIND_INTERNAL: i64 = 1;
-pub const KIND_SERVER: i64 = 2;
-pub const KIND_CLIENT: i64 = 3;
-pub const STATUS_ERROR: i64 = 2;
+pub const KIND_INTERNAL: SpanKind = SpanKind::Internal;
+pub const KIND_SERVER: SpanKind = SpanKind::Server;
+pub const KIND_CLIENT: SpanKind = SpanKind::Client;
+pub const STATUS_ERROR: StatusCode = StatusCode::Error;
 
 pub fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
