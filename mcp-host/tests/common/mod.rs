@@ -4,13 +4,13 @@
 
 #![allow(dead_code)]
 
-pub mod model;
-pub mod remote;
-pub mod terminal;
+pub(crate) mod model;
+pub(crate) mod remote;
+pub(crate) mod terminal;
 
 // Not every suite reads the sample data.
 #[allow(unused_imports)]
-pub use test_support::{data::data_dir, env::clean_env};
+pub(crate) use test_support::{data::data_dir, env::clean_env};
 
 use std::{
     path::Path,
@@ -18,27 +18,27 @@ use std::{
 };
 
 use serde_json::Value;
-pub use trace_view::{
+pub(crate) use trace_view::{
     Span,
     span::{SpanKind, StatusCode},
 };
 
-pub const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
+pub(crate) const HOST: &str = env!("CARGO_BIN_EXE_mcp-host");
 
 /// The host command with a clean environment: no OTLP endpoint, no log filter.
-pub fn host() -> Command {
+pub(crate) fn host() -> Command {
     let mut command = Command::new(HOST);
     clean_env(&mut command);
     command
 }
 
 /// A runaway query: it runs until the server's timeout interrupts it.
-pub const RUNAWAY_QUERY: &str = r#"{"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
+pub(crate) const RUNAWAY_QUERY: &str = r#"{"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
 
 /// Starts `mcp-host call db-server query_database RUNAWAY_QUERY --trace-json json` and waits
 /// until its server process exists and the call has been running a moment.
 /// Returns the host and the server's pid.
-pub fn host_in_a_runaway_call(json: &Path) -> (std::process::Child, u32) {
+pub(crate) fn host_in_a_runaway_call(json: &Path) -> (std::process::Child, u32) {
     let child = host()
         .args([
             "call",
@@ -67,7 +67,7 @@ pub fn host_in_a_runaway_call(json: &Path) -> (std::process::Child, u32) {
     (child, server_pid)
 }
 
-pub fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     let output = command.output().expect("running mcp-host");
     eprintln!("--- stdout\n{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("--- stderr\n{}", String::from_utf8_lossy(&output.stderr));
@@ -76,21 +76,21 @@ pub fn run(command: &mut Command) -> Output {
 
 /// The spans of an OTLP/JSON file (what `--trace-json` writes), each flattened out of its
 /// resource: trace-view's span model, the one the view draws.
-pub fn spans(file: &Path) -> Vec<Span> {
+pub(crate) fn spans(file: &Path) -> Vec<Span> {
     let resource_spans = trace_view::load_otlp_json(file).expect("an OTLP/JSON trace file");
     trace_view::rows(&resource_spans)
 }
 
-pub const KIND_INTERNAL: SpanKind = SpanKind::Internal;
-pub const KIND_SERVER: SpanKind = SpanKind::Server;
-pub const KIND_CLIENT: SpanKind = SpanKind::Client;
-pub const STATUS_ERROR: StatusCode = StatusCode::Error;
+pub(crate) const KIND_INTERNAL: SpanKind = SpanKind::Internal;
+pub(crate) const KIND_SERVER: SpanKind = SpanKind::Server;
+pub(crate) const KIND_CLIENT: SpanKind = SpanKind::Client;
+pub(crate) const STATUS_ERROR: StatusCode = StatusCode::Error;
 
-pub fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
+pub(crate) fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
 }
 
-pub fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+pub(crate) fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found = named(spans, name);
     assert_eq!(
         found.len(),
@@ -101,7 +101,7 @@ pub fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     found[0]
 }
 
-pub fn children<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
+pub(crate) fn children<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
     let mut list: Vec<&Span> = spans
         .iter()
         .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
@@ -111,7 +111,7 @@ pub fn children<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
 }
 
 /// Pids of the live processes whose parent is `parent`.
-pub fn child_pids(parent: u32) -> Vec<u32> {
+pub(crate) fn child_pids(parent: u32) -> Vec<u32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -133,7 +133,7 @@ pub fn child_pids(parent: u32) -> Vec<u32> {
 
 /// The span data a `--trace-html` page embeds (its `<script type="application/json">`),
 /// parsed.
-pub fn page_data(html: &str) -> Value {
+pub(crate) fn page_data(html: &str) -> Value {
     const OPEN: &str = "<script type=\"application/json\" id=\"trace-data\">";
     let start = html.find(OPEN).expect("the page embeds its data") + OPEN.len();
     let len = html[start..]
@@ -143,13 +143,13 @@ pub fn page_data(html: &str) -> Value {
 }
 
 /// The printed tree in a command's stdout: from its `Trace:` line to the end.
-pub fn printed_tree(stdout: &str) -> &str {
+pub(crate) fn printed_tree(stdout: &str) -> &str {
     let start = stdout.find("\nTrace: ").map_or(0, |at| at + 1);
     &stdout[start..]
 }
 
 /// Rows of 2024 in the sample data, counted here from the CSV.
-pub fn rows_of_2024() -> usize {
+pub(crate) fn rows_of_2024() -> usize {
     let text = std::fs::read_to_string(data_dir().join("sales.csv")).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
     let year = header.iter().position(|h| *h == "year").unwrap();
@@ -160,7 +160,7 @@ pub fn rows_of_2024() -> usize {
 }
 
 /// Runs `command` with `input` on its stdin (then closed) and its output captured.
-pub fn with_input(command: &mut Command, input: &str) -> Output {
+pub(crate) fn with_input(command: &mut Command, input: &str) -> Output {
     use std::io::Write as _;
     let mut child = command
         .stdin(std::process::Stdio::piped())

@@ -22,7 +22,7 @@ use test_support::loopback;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -37,16 +37,16 @@ pub struct Reply {
 }
 
 /// The model name the fake answers as.
-pub const FAKE_MODEL: &str = "fake-model-2026";
+pub(crate) const FAKE_MODEL: &str = "fake-model-2026";
 
 impl Reply {
     /// A turn that calls tools: `(call id, function name, raw arguments)`.
-    pub fn tool_calls(id: &str, calls: &[(&str, &str, &str)], usage: (u64, u64)) -> Self {
+    pub(crate) fn tool_calls(id: &str, calls: &[(&str, &str, &str)], usage: (u64, u64)) -> Self {
         Self::tool_calls_saying(id, None, calls, usage)
     }
 
     /// A turn that writes `text` and calls tools: `(call id, function name, raw arguments)`.
-    pub fn tool_calls_saying(
+    pub(crate) fn tool_calls_saying(
         id: &str,
         text: Option<&str>,
         calls: &[(&str, &str, &str)],
@@ -69,12 +69,12 @@ impl Reply {
     }
 
     /// A final answer.
-    pub fn answer(id: &str, text: &str, usage: (u64, u64)) -> Self {
+    pub(crate) fn answer(id: &str, text: &str, usage: (u64, u64)) -> Self {
         Self::answer_ending(id, text, usage, "stop")
     }
 
     /// An answer with the finish reason `finish` (`length`: cut at the token limit).
-    pub fn answer_ending(id: &str, text: &str, usage: (u64, u64), finish: &str) -> Self {
+    pub(crate) fn answer_ending(id: &str, text: &str, usage: (u64, u64), finish: &str) -> Self {
         Self::ok(json!({
             "id": id, "object": "chat.completion", "model": FAKE_MODEL,
             "choices": [{"index": 0, "finish_reason": finish,
@@ -85,7 +85,7 @@ impl Reply {
     }
 
     /// An error answer with an OpenAI-style error body.
-    pub fn error(status: u16, message: &str) -> Self {
+    pub(crate) fn error(status: u16, message: &str) -> Self {
         Self {
             status,
             headers: Vec::new(),
@@ -98,24 +98,24 @@ impl Reply {
         }
     }
 
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
-    pub fn delayed(mut self, delay: Duration) -> Self {
+    pub(crate) fn delayed(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
     }
 
     /// A streamed final answer: `pieces` of text, one chunk each, then the finish chunk,
     /// then (when given) a usage chunk, then `[DONE]`.
-    pub fn streamed_answer(id: &str, pieces: &[&str], usage: Option<(u64, u64)>) -> Self {
+    pub(crate) fn streamed_answer(id: &str, pieces: &[&str], usage: Option<(u64, u64)>) -> Self {
         Self::streamed_answer_ending(id, pieces, usage, "stop")
     }
 
     /// [`Reply::streamed_answer`] with the finish reason `finish`.
-    pub fn streamed_answer_ending(
+    pub(crate) fn streamed_answer_ending(
         id: &str,
         pieces: &[&str],
         usage: Option<(u64, u64)>,
@@ -132,7 +132,7 @@ impl Reply {
     /// A streamed turn that calls tools: each call's first chunk brings its id and name,
     /// then the arguments arrive `split` characters at a time, the calls' fragments
     /// interleaved by index.
-    pub fn streamed_tool_calls(
+    pub(crate) fn streamed_tool_calls(
         id: &str,
         calls: &[(&str, &str, &str)],
         split: usize,
@@ -200,13 +200,13 @@ impl Reply {
     }
 
     /// Writes the events `pause` apart (streamed replies only).
-    pub fn paced(mut self, pause: Duration) -> Self {
+    pub(crate) fn paced(mut self, pause: Duration) -> Self {
         self.pause = pause;
         self
     }
 
     /// Answers 400 unless the request's messages contain `text`.
-    pub fn requiring(mut self, text: &str) -> Self {
+    pub(crate) fn requiring(mut self, text: &str) -> Self {
         self.requires.push(text.to_owned());
         self
     }
@@ -277,14 +277,14 @@ fn respond(reply: Reply, request: &Value) -> Response<Body> {
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
 }
 
 impl Recorded {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -292,7 +292,7 @@ impl Recorded {
     }
 
     /// The `tool` message answering `call_id`.
-    pub fn tool_message(&self, call_id: &str) -> String {
+    pub(crate) fn tool_message(&self, call_id: &str) -> String {
         self.body["messages"]
             .as_array()
             .unwrap()
@@ -306,7 +306,7 @@ impl Recorded {
 }
 
 /// The fake server; it stops with the test process.
-pub struct FakeModel {
+pub(crate) struct FakeModel {
     pub base_url: String,
     pub port: u16,
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -314,7 +314,7 @@ pub struct FakeModel {
 
 impl FakeModel {
     /// Answers with `script` in order; once it runs out, the last reply repeats.
-    pub fn start(script: Vec<Reply>) -> Self {
+    pub(crate) fn start(script: Vec<Reply>) -> Self {
         assert!(!script.is_empty());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let sink = requests.clone();
@@ -348,7 +348,7 @@ impl FakeModel {
         }
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 }

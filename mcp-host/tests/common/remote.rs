@@ -13,19 +13,19 @@ use test_support::{data::data_dir, env::clean_env, process::wait_timeout};
 use super::HOST;
 
 /// A server started with `--http 127.0.0.1:0`, its URL read from its stderr.
-pub struct Remote {
+pub(crate) struct Remote {
     pub child: Child,
     pub url: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Remote {
-    pub fn start(name: &str, args: &[String], otlp: &str, token: Option<&str>) -> Self {
+    pub(crate) fn start(name: &str, args: &[String], otlp: &str, token: Option<&str>) -> Self {
         Self::start_with_env(name, args, otlp, token, &[])
     }
 
     /// `otlp`: where it exports; empty for nowhere.
-    pub fn start_with_env(
+    pub(crate) fn start_with_env(
         name: &str,
         args: &[String],
         otlp: &str,
@@ -71,12 +71,12 @@ impl Remote {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// SIGTERM, and the exit within 3 s (spans flushed on the way out).
-    pub fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         // SAFETY: signalling our own child.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
@@ -100,11 +100,11 @@ impl Drop for Remote {
     }
 }
 
-pub fn file_server_args() -> Vec<String> {
+pub(crate) fn file_server_args() -> Vec<String> {
     vec!["--root".into(), data_dir().display().to_string()]
 }
 
-pub fn db_server_args() -> Vec<String> {
+pub(crate) fn db_server_args() -> Vec<String> {
     vec![
         "--load".into(),
         format!("sales={}", data_dir().join("sales.csv").display()),

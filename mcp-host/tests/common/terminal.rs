@@ -11,14 +11,14 @@ use std::{
 /// `command` on a new pseudo-terminal (its stdin and stdout; stderr stays a pipe), in a
 /// session of its own with the terminal as its controlling terminal, so that Ctrl-C typed
 /// on the terminal is SIGINT to it.
-pub struct OnTerminal {
+pub(crate) struct OnTerminal {
     pub child: std::process::Child,
     master: std::fs::File,
     screen: Arc<Mutex<String>>,
 }
 
 impl OnTerminal {
-    pub fn spawn(mut command: Command) -> Self {
+    pub(crate) fn spawn(mut command: Command) -> Self {
         use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
         grantpt(&master).unwrap();
@@ -80,14 +80,14 @@ impl OnTerminal {
     }
 
     /// Types `keys` as a person would.
-    pub fn type_keys(&mut self, keys: &str) {
+    pub(crate) fn type_keys(&mut self, keys: &str) {
         self.master.write_all(keys.as_bytes()).unwrap();
         self.master.flush().unwrap();
     }
 
     /// Waits until the screen shows `text` (after `from` bytes), at most 20 s; returns the
     /// position after it.
-    pub fn wait_for(&self, text: &str, from: usize) -> usize {
+    pub(crate) fn wait_for(&self, text: &str, from: usize) -> usize {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let screen = self.screen.lock().unwrap().clone();
