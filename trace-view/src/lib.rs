@@ -14,8 +14,8 @@
 //! - [`html`]: a self-contained HTML page, one section per trace ([`html::write_page`]);
 //! - [`otlp_json`]: OTLP/JSON files: a writer ([`write_otlp_json`]) and a lenient reader of
 //!   saved and exported traces ([`load_otlp_json`]);
-//! - [`receiver`]: a local OTLP/HTTP receiver on 127.0.0.1 where several processes' spans
-//!   meet.
+//! - `receiver` (cargo feature `receiver`, on by default): a local OTLP/HTTP receiver on
+//!   127.0.0.1 where several processes' spans meet; the only part that needs tokio.
 //!
 //! `mcp-host` prints its runs with it (`--trace-html`, `mcp-host view`); it knows nothing of
 //! MCP beyond the attribute names it shows.
@@ -23,6 +23,7 @@
 pub mod html;
 pub mod layout;
 pub mod otlp_json;
+#[cfg(feature = "receiver")]
 pub mod receiver;
 pub mod span;
 pub mod tree;
@@ -34,7 +35,9 @@ pub(crate) mod attr {
     pub(crate) const SERVICE_NAME: &str = "service.name";
     pub(crate) const PROCESS_PID: &str = "process.pid";
     pub(crate) const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+    #[cfg(feature = "receiver")]
     pub(crate) const MCP_METHOD_NAME: &str = "mcp.method.name";
+    #[cfg(feature = "receiver")]
     pub(crate) const NETWORK_TRANSPORT: &str = "network.transport";
     pub(crate) const CONFIDENT_SPAN_TYPE: &str = "confident.span.type";
     pub(crate) const CONFIDENT_TRACE_NAME: &str = "confident.trace.name";
