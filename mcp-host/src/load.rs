@@ -44,7 +44,7 @@ pub struct LoadArgs {
     /// The tool to call.
     #[arg(long, default_value = "query_database")]
     pub tool: String,
-    /// Its arguments, a JSON object; `{n}` anywhere in it becomes the call's number.
+    /// Its arguments, a JSON object; `$N` anywhere in it becomes the call's number.
     #[arg(
         long,
         default_value = r#"{"sql": "SELECT region, SUM(revenue) FROM sales WHERE year = 2024 GROUP BY region"}"#
@@ -54,7 +54,7 @@ pub struct LoadArgs {
     /// never sends twice.
     #[arg(long, value_name = "TOOL", requires = "write_every")]
     pub write_tool: Option<String>,
-    /// The write's arguments; `{n}` becomes the call's number, so each write is told apart.
+    /// The write's arguments; `$N` becomes the call's number, so each write is told apart.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub write_args: String,
     /// How often a call is a write: every Nth.
@@ -79,7 +79,7 @@ pub struct LoadArgs {
 pub(crate) async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
     let spec = server_spec(&args)?;
     let make = |n: usize, template: &str| -> anyhow::Result<serde_json::Value> {
-        let text = template.replace("{n}", &n.to_string());
+        let text = template.replace("$N", &n.to_string());
         let value: Value = serde_json::from_str(&text)
             .with_context(|| format!("the arguments {text:?} are not JSON"))?;
         if !value.is_object() {

@@ -217,7 +217,7 @@ fn a_replica_drained_and_one_killed_under_load_lose_no_call_and_keep_every_span_
         ])
         .args([
             "--write-args",
-            r#"{"sql": "INSERT INTO load_writes (n) VALUES ({n})"}"#,
+            r#"{"sql": "INSERT INTO load_writes (n) VALUES ($N)"}"#,
         ])
         .arg("--report")
         .arg(&report)
