@@ -50,7 +50,7 @@ pub struct LoadArgs {
         default_value = r#"{"sql": "SELECT region, SUM(revenue) FROM sales WHERE year = 2024 GROUP BY region"}"#
     )]
     pub args: String,
-    /// Every Nth call (with --write-tool) calls this tool instead: a write, which the host
+    /// Every Nth call (--write-every N) calls this tool instead: a write, which the host
     /// never sends twice.
     #[arg(long, value_name = "TOOL", requires = "write_every")]
     pub write_tool: Option<String>,
