@@ -13,7 +13,8 @@ pub enum DbError {
     /// The statement ran past the time limit and was interrupted.
     #[error("query interrupted after {}s timeout", .0.as_secs_f64())]
     Timeout(Duration),
-    /// The work was stopped by [`Database::stop`] (the client cancelled its request).
+    /// The work was stopped by [`Database::stop`](crate::database::Database::stop) (the client
+    /// cancelled its request).
     #[error("the statement was stopped: its request was cancelled")]
     Stopped,
     /// SQLite reported an error; its message is shown as is (and is the whole message, so
