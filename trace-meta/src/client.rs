@@ -82,7 +82,8 @@ pub struct TracedClient {
 /// Each new attempt is a child CLIENT span of the call's span (same name, with
 /// `mcp.request.attempt`), whose context the request carries, so the replica that answers
 /// parents its span on it; the call's span gets a `retry` event per attempt and ends with
-/// the last attempt's outcome.
+/// the last attempt's outcome. [`TracedClient::with_timeout`] bounds each attempt, not the
+/// call: a call may take up to (resends + 1) × the timeout, plus the pauses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
     attempts: u32,
@@ -98,7 +99,8 @@ impl Retry {
         }
     }
 
-    /// The pause before the first resend (default 50 ms); it doubles for each one after.
+    /// The pause before the first resend (default 50 ms); it doubles for each one after, up
+    /// to 2 s.
     pub fn with_pause(mut self, pause: Duration) -> Self {
         self.pause = pause;
         self
@@ -110,19 +112,53 @@ impl Retry {
     }
 }
 
+/// The longest pause between two attempts, however many there are.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(2);
+
 /// Whether a failed attempt may have gone wrong on the way (and is worth another), as
 /// opposed to an answer, a timeout, a cancellation or a refused credential.
+///
+/// Over Streamable HTTP that is a connection that failed or closed before the answer, or a
+/// gateway's `502`/`503`/`504`; any other HTTP status (`400`, `404`, `500`...) is an answer
+/// and is not sent again.
 fn failed_on_the_way(error: &ServiceError) -> bool {
-    match error {
-        ServiceError::TransportSend(_) => {
-            #[cfg(feature = "http-client")]
-            if error.is_authorization_required() {
-                return false;
-            }
-            true
+    let ServiceError::TransportSend(failure) = error else {
+        return false;
+    };
+    #[cfg(feature = "http-client")]
+    {
+        use rmcp::transport::streamable_http_client::{HttpStatusError, StreamableHttpError};
+        if error.is_authorization_required() {
+            return false;
         }
-        _ => false,
+        let gateway = |status: u16| matches!(status, 502..=504);
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(failure.error.as_ref());
+        while let Some(current) = source {
+            // rmcp's reqwest client (and `TraceHeaders` around it): the status, when the
+            // failure was an answer.
+            if let Some(http) = current.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+                return match http {
+                    StreamableHttpError::HttpStatus(answer) => gateway(answer.status),
+                    StreamableHttpError::Client(error) => {
+                        error.status().is_none_or(|status| gateway(status.as_u16()))
+                    }
+                    StreamableHttpError::Io(_)
+                    | StreamableHttpError::Sse(_)
+                    | StreamableHttpError::UnexpectedEndOfStream
+                    | StreamableHttpError::TransportChannelClosed => true,
+                    // An answer the client could not use: a 404 session, a content type, a
+                    // body over the limit. Sending it again would get the same.
+                    _ => false,
+                };
+            }
+            if let Some(answer) = current.downcast_ref::<HttpStatusError>() {
+                return gateway(answer.status);
+            }
+            source = current.source();
+        }
     }
+    let _ = failure;
+    true
 }
 
 /// Whether the tool's annotations say a second call does no more than the first.
@@ -338,12 +374,13 @@ impl TracedClient {
         record(&span, extra);
         self.record_connection(&span, version.as_deref());
 
+        // Armed until the last attempt ends: a caller that gives up during a resend (or the
+        // pause before it) still leaves the call's span marked as abandoned.
         let unfinished = UnfinishedGuard::arm(&span);
         let mut outcome = self.attempt(request, &span).await;
-        unfinished.disarm();
         if let (Some(retry), Some(original)) = (retry, resend) {
             let mut pause = retry.pause;
-            for attempt in 2..=retry.attempts + 1 {
+            for attempt in 2..=retry.attempts.saturating_add(1) {
                 let Err(error) = &outcome else { break };
                 if !failed_on_the_way(error) {
                     break;
@@ -364,7 +401,7 @@ impl TracedClient {
                     described.name
                 );
                 tokio::time::sleep(pause).await;
-                pause = pause.saturating_mul(2);
+                pause = pause.saturating_mul(2).min(MAX_RETRY_PAUSE);
                 let again = tracing::info_span!(
                     target: "trace_meta",
                     parent: &span,
@@ -387,6 +424,7 @@ impl TracedClient {
             }
         }
 
+        unfinished.disarm();
         let recorded = match &outcome {
             Ok(result) => Outcome::of_result(result),
             Err(error) => Outcome::of_service_error(error),

@@ -178,13 +178,27 @@ where
                 return Ok(());
             }
         };
+        // The first signal starts the shutdown (an HTTP server drains); a second one cuts
+        // the drain short, so an operator is never stuck behind a long grace.
+        let (first, first_seen) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
-            let signal = signals.recv().await;
-            tracing::info!("{signal}: shutting down");
+            let _ = first_seen.await;
         };
-        serve(handler, transport, shutdown)
-            .await
-            .map_err(RunError::from)
+        let serving = serve(handler, transport, shutdown);
+        tokio::pin!(serving);
+        let signal = tokio::select! {
+            served = &mut serving => return served.map_err(RunError::from),
+            signal = signals.recv() => signal,
+        };
+        tracing::info!("{signal}: shutting down");
+        let _ = first.send(());
+        tokio::select! {
+            served = &mut serving => served.map_err(RunError::from),
+            again = signals.recv() => {
+                tracing::warn!("{again} again: requests still in flight are abandoned");
+                Ok(())
+            }
+        }
     });
     // A statement still running on a blocking thread has no one to answer, and when stdin
     // is not a pipe rmcp reads it on a blocking thread: neither may hold the exit up. The

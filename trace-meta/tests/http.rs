@@ -747,9 +747,9 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
 }
 
 /// A front for `upstream` that answers the first `fail` `tools/call` POSTs itself with
-/// `502 Bad Gateway` (a load balancer whose replica died) and relays everything else, one
-/// request per connection. Returns its URL.
-async fn flaky_front(upstream: SocketAddr, fail: usize) -> String {
+/// `status` (`502 Bad Gateway`: a load balancer whose replica died) and relays everything
+/// else, one request per connection. Returns its URL.
+async fn flaky_front(upstream: SocketAddr, fail: usize, status: u16) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
@@ -801,9 +801,10 @@ async fn flaky_front(upstream: SocketAddr, fail: usize) -> String {
                         )
                         .is_ok()
                 {
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                        .await;
+                    let refusal = format!(
+                        "HTTP/1.1 {status} Refused\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(refusal.as_bytes()).await;
                     return;
                 }
                 let mut request =
@@ -850,7 +851,7 @@ async fn flaky_front(upstream: SocketAddr, fail: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_call_that_fails_on_the_way_is_sent_again_in_the_same_span() {
     let server = Running::start(|config| config).await;
-    let front = flaky_front(server.addr, 1).await;
+    let front = flaky_front(server.addr, 1, 502).await;
     let session = client(&front, &[], true, stateless()).await;
     let traced = TracedClient::new(session.peer().clone()).with_retry(trace_meta::Retry::new(2));
     let tools = traced.list_all_tools().await.unwrap();
@@ -893,7 +894,7 @@ async fn a_safe_call_that_fails_on_the_way_is_sent_again_in_the_same_span() {
     assert_eq!(call.status, opentelemetry::trace::Status::Unset);
 
     // A tool not listed as safe fails with its error, sent once.
-    let front = flaky_front(server.addr, 1).await;
+    let front = flaky_front(server.addr, 1, 502).await;
     let session = client(&front, &[], true, stateless()).await;
     let traced = TracedClient::new(session.peer().clone()).with_retry(trace_meta::Retry::new(2));
     traced.list_all_tools().await.unwrap();
@@ -917,8 +918,15 @@ async fn a_safe_call_that_fails_on_the_way_is_sent_again_in_the_same_span() {
     assert_eq!(calls.len(), 1);
     assert!(calls[0].events.iter().all(|e| e.name != "retry"));
 
+    // An answer that is not a gateway's (here a 500) is not sent again, even for a safe tool.
+    let front = flaky_front(server.addr, 1, 500).await;
+    let session = client(&front, &[], true, stateless()).await;
+    let traced = TracedClient::new(session.peer().clone()).with_retry(trace_meta::Retry::new(2));
+    traced.list_all_tools().await.unwrap();
+    assert!(traced.call_tool(echo("answered-500")).await.is_err());
+
     // Without `with_retry`, a safe tool is not sent again either.
-    let front = flaky_front(server.addr, 1).await;
+    let front = flaky_front(server.addr, 1, 502).await;
     let session = client(&front, &[], true, stateless()).await;
     let plain = TracedClient::new(session.peer().clone());
     plain.list_all_tools().await.unwrap();

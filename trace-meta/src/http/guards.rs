@@ -46,14 +46,23 @@ pub(super) struct InFlight {
     idle: Notify,
 }
 
-/// One request being answered; dropping it (its response sent to the end, or its
+/// One request being answered, or a connection accepted whose first request has not been
+/// read yet; dropping it (the response sent to the end, the first request begun, or the
 /// connection gone) counts it out.
-struct Answering(Arc<InFlight>);
+pub(super) struct Answering(Arc<InFlight>);
+
+/// A just-accepted connection's place in the count, handed over to its first request.
+pub(super) type Arrival = Arc<std::sync::Mutex<Option<Answering>>>;
 
 impl InFlight {
     fn enter(self: &Arc<Self>) -> Answering {
         self.count.fetch_add(1, Ordering::SeqCst);
         Answering(Arc::clone(self))
+    }
+
+    /// Counts a connection just accepted, until its first request counts itself.
+    pub(super) fn arrival(self: &Arc<Self>) -> Arrival {
+        Arc::new(std::sync::Mutex::new(Some(self.enter())))
     }
 
     pub(super) fn count(&self) -> usize {
@@ -90,7 +99,17 @@ impl<H: ServerHandler> Guards<H> {
         &self,
         request: Request<Incoming>,
         info: ConnectionInfo,
+        arrival: &Arrival,
     ) -> Response<ResponseBody> {
+        // This request takes over the count from its connection's arrival (entered before
+        // the arrival is released, so the count never passes through zero in between).
+        let answering = (request.method() != Method::GET).then(|| self.in_flight.enter());
+        drop(
+            arrival
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
         if request.uri().path() != ENDPOINT {
             if request.uri().path() == HEALTH_PATH && request.method() == Method::GET {
                 return plain(StatusCode::OK, "ok\n");
@@ -100,10 +119,9 @@ impl<H: ServerHandler> Guards<H> {
         // A stream (GET) stays open until it is cancelled; anything else is answered, and
         // counts as in flight until its response body (an SSE stream, in a 2025-11-25
         // session) has been sent to the end.
-        if request.method() == Method::GET {
+        let Some(answering) = answering else {
             return self.answer(request, info).await;
-        }
-        let answering = self.in_flight.enter();
+        };
         self.answer(request, info).await.map(|body| {
             body.map_frame(move |frame| {
                 let _answering = &answering;
@@ -230,7 +248,11 @@ fn forwarded_client(
     info: ConnectionInfo,
     trusted: &[IpNet],
 ) -> Option<IpAddr> {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: compare it as IPv4.
+    let is_trusted = |ip: &IpAddr| {
+        let ip = ip.to_canonical();
+        trusted.iter().any(|net| net.contains(&ip))
+    };
     if !is_trusted(&info.peer().ip()) {
         for name in FORWARDED_HEADERS {
             headers.remove(name);
@@ -242,7 +264,7 @@ fn forwarded_client(
         let value = value.to_str().ok()?;
         for hop in value.split(',') {
             // An unreadable hop ends the chain: nothing left of it can be placed.
-            hops.push(parse_hop(hop.trim())?);
+            hops.push(parse_hop(hop.trim())?.to_canonical());
         }
     }
     let mut client = None;
@@ -295,13 +317,14 @@ pub(super) async fn serve_connection<H: ServerHandler>(
     stream: tokio::net::TcpStream,
     info: ConnectionInfo,
     guards: Arc<Guards<H>>,
+    arrival: Arrival,
     header_timeout: Duration,
     closing: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let service = hyper::service::service_fn(move |request| {
-        let guards = guards.clone();
-        async move { Ok::<_, Infallible>(guards.handle(request, info).await) }
+        let (guards, arrival) = (guards.clone(), arrival.clone());
+        async move { Ok::<_, Infallible>(guards.handle(request, info, &arrival).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -210,6 +210,26 @@ impl HttpServer {
             in_flight: Arc::default(),
         });
         let slots = Arc::new(Semaphore::new(self.config.max_connections().max(1)));
+        let header_timeout = self.config.header_timeout();
+        let local_addr = self.local_addr;
+        // A connection counts as in flight from its accept until its first request is
+        // being answered (then the request counts): shutdown cannot miss one that was
+        // accepted but not yet read.
+        let admit =
+            |stream: tokio::net::TcpStream, peer: SocketAddr, connections: &mut JoinSet<()>| {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    connections.spawn(refuse_busy(stream));
+                    return;
+                };
+                let info = ConnectionInfo::new(local_addr, peer);
+                let arrival = guards.in_flight.arrival();
+                let guards = guards.clone();
+                let closing = closing.clone();
+                connections.spawn(async move {
+                    let _slot = slot;
+                    serve_connection(stream, info, guards, arrival, header_timeout, closing).await;
+                });
+            };
         let mut connections = JoinSet::new();
         let mut backoff = AcceptBackoff::default();
         let mut outcome = Ok(());
@@ -241,18 +261,15 @@ impl HttpServer {
                     },
                 },
             };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                connections.spawn(refuse_busy(stream));
-                continue;
-            };
-            let info = ConnectionInfo::new(self.local_addr, peer);
-            let guards = guards.clone();
-            let header_timeout = self.config.header_timeout();
-            let closing = closing.clone();
-            connections.spawn(async move {
-                let _slot = slot;
-                serve_connection(stream, info, guards, header_timeout, closing).await;
-            });
+            admit(stream, peer, &mut connections);
+        }
+        // Connections the kernel accepted while we stopped carry requests a balancer has
+        // already sent; they are served, not reset. (One that arrives after this finds the
+        // listener closed: a refused connection, which a balancer sends elsewhere.)
+        while let Ok(Ok((stream, peer))) =
+            tokio::time::timeout(Duration::ZERO, self.listener.accept()).await
+        {
+            admit(stream, peer, &mut connections);
         }
         drop(self.listener);
         let grace = self.config.shutdown_grace();
