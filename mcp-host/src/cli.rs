@@ -313,11 +313,14 @@ pub struct Common {
     #[arg(long, global = true)]
     pub no_span_return: bool,
 
-    /// Times a tool call that failed on the way (connection reset, a load balancer's 502)
-    /// is sent again, when its server lists the tool as safe to repeat (readOnlyHint or
-    /// idempotentHint). Behind a load balancer the new attempt reaches another replica.
-    /// A write, an answered call and a timed-out call are never repeated. 0: never.
-    #[arg(long, value_name = "N", default_value_t = 2, global = true)]
+    /// Times a tool call that failed on the way (a connection reset or refused, a load
+    /// balancer's 502, 503 or 504) is sent again, when its server lists the tool as safe to
+    /// repeat (readOnlyHint or idempotentHint). Behind a load balancer the new attempt
+    /// reaches another replica. A write, an answered call (any other HTTP status) and a
+    /// timed-out call are never repeated; --call-timeout bounds each attempt. 0: never; at
+    /// most 10.
+    #[arg(long, value_name = "N", default_value_t = 2, global = true,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
 }
 

@@ -203,7 +203,7 @@ pub(crate) async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
 
     let outcomes = std::mem::take(&mut *outcomes.lock().expect("outcomes"));
     let samples = std::mem::take(&mut *samples.lock().expect("samples"));
-    let report = report(&args, &outcomes, elapsed, &samples);
+    let report = report(&args, &spec.name, &outcomes, elapsed, &samples);
     let line = serde_json::to_string(&report)?;
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -370,7 +370,15 @@ fn warmed_up(total: usize) -> usize {
     total / 10
 }
 
-fn report(args: &LoadArgs, outcomes: &Outcomes, elapsed: Duration, samples: &[Sample]) -> Value {
+/// `target`: the server as the report may name it (its URL without credentials, or the
+/// program's name without its arguments, which may hold a database URL).
+fn report(
+    args: &LoadArgs,
+    target: &str,
+    outcomes: &Outcomes,
+    elapsed: Duration,
+    samples: &[Sample],
+) -> Value {
     let percentile = |p: f64| outcomes.latencies.quantile(p);
     let mut processes = serde_json::Map::new();
     let mut names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
@@ -426,7 +434,7 @@ fn report(args: &LoadArgs, outcomes: &Outcomes, elapsed: Duration, samples: &[Sa
     let tool_errors: usize = outcomes.tool_errors.values().sum();
     let failed: usize = outcomes.failed.values().sum();
     json!({
-        "target": args.url.clone().unwrap_or_else(|| args.command.join(" ")),
+        "target": target,
         "calls": args.calls,
         "concurrency": args.concurrency,
         "ok": answered,
