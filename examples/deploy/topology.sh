@@ -53,12 +53,13 @@ healthy() { # healthy PORT: GET /healthz answers 200 (bash's /dev/tcp: no curl n
   ) 2>/dev/null
 }
 
-wait_healthy() { # wait_healthy PORT NAME LOG
+wait_healthy() { # wait_healthy PORT NAME LOG PIDFILE: its /healthz answers, or it exited
   for _ in $(seq 100); do
     healthy "$1" && return 0
+    kill -0 "$(cat "$4")" 2>/dev/null || break
     sleep 0.1
   done
-  echo "topology.sh: $2 did not answer /healthz on 127.0.0.1:$1 within 10 s; its log ($3):" >&2
+  echo "topology.sh: $2 did not answer /healthz on 127.0.0.1:$1; its log ($3):" >&2
   tail -n 20 "$3" >&2 || true
   return 1
 }
@@ -83,15 +84,17 @@ case $action in
       echo $! > "$dir/replica-$i.pid"
       echo "    server replica-$i 127.0.0.1:$replica_port" >> "$dir/haproxy.cfg"
     done
+    # Whatever fails from here stops what was started, so nothing is left running.
+    undo() { bash "$0" down -d "$dir"; exit 1; }
     for i in $(seq "$replicas"); do
-      wait_healthy $((port + i)) "replica-$i" "$dir/replica-$i.log"
+      wait_healthy $((port + i)) "replica-$i" "$dir/replica-$i.log" "$dir/replica-$i.pid" || undo
     done
     if ! LB_PORT=$port haproxy -c -q -f "$dir/haproxy.cfg"; then
-      echo "topology.sh: HAProxy refuses $dir/haproxy.cfg (above)" >&2; exit 1
+      echo "topology.sh: HAProxy refuses $dir/haproxy.cfg (above)" >&2; undo
     fi
     LB_PORT=$port haproxy -db -f "$dir/haproxy.cfg" </dev/null >"$dir/haproxy.log" 2>&1 &
     echo $! > "$dir/haproxy.pid"
-    wait_healthy "$port" haproxy "$dir/haproxy.log"
+    wait_healthy "$port" haproxy "$dir/haproxy.log" "$dir/haproxy.pid" || undo
     echo "http://127.0.0.1:$port/mcp"
     ;;
   down)
