@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::{
     bench::proc_status_kib,
-    config::{RemoteSpec, ServerSpec},
+    config::ServerSpec,
     servers::{Calls, RunningServer},
 };
 
@@ -217,22 +217,23 @@ pub(crate) async fn run(args: LoadArgs, calls: Calls) -> anyhow::Result<()> {
 /// The server to load: `--url`, or the command after `--`.
 fn server_spec(args: &LoadArgs) -> anyhow::Result<ServerSpec> {
     match (&args.url, args.command.split_first()) {
-        (Some(url), None) => Ok(ServerSpec {
-            // Errors name the server: here, its URL (what a user may see of it).
-            name: trace_meta::redact::url(url),
-            command: PathBuf::new(),
-            args: Vec::new(),
-            env: BTreeMap::new(),
-            cwd: None,
-            remote: Some(RemoteSpec {
-                url: url.clone(),
-                headers: token_header(),
-                auth_vars: vec![(
-                    trace_meta::http::TOKEN_ENV.to_owned(),
-                    std::env::var_os(trace_meta::http::TOKEN_ENV).is_some(),
-                )],
-            }),
-        }),
+        (Some(url), None) => {
+            // Read as a one-entry client config, so the URL and the token header get the
+            // config reader's checks, and a refused token names MCP_SERVER_TOKEN.
+            let mut entry = serde_json::json!({ "url": url });
+            if std::env::var_os(trace_meta::http::TOKEN_ENV).is_some() {
+                entry["headers"] = serde_json::json!({
+                    "Authorization": format!("Bearer ${{{}}}", trace_meta::http::TOKEN_ENV)
+                });
+            }
+            let config = serde_json::json!({ "mcpServers": { "server": entry } }).to_string();
+            let mut spec = crate::config::parse(&config, std::path::Path::new("--url"))?
+                .pop()
+                .context("--url names no server")?;
+            // Errors and the report name the server: here, its URL (what a user may see of it).
+            spec.name = trace_meta::redact::url(url);
+            Ok(spec)
+        }
         (None, Some((program, rest))) => Ok(ServerSpec {
             name: std::path::Path::new(program)
                 .file_name()
@@ -261,15 +262,6 @@ fn parse_watched(text: &str) -> Result<(String, u32), String> {
         .parse()
         .map_err(|_| format!("expected PID or NAME=PID, got {text:?}"))?;
     Ok((name, pid))
-}
-
-/// `Authorization: Bearer $MCP_SERVER_TOKEN` when that variable is set.
-fn token_header() -> BTreeMap<String, String> {
-    std::env::var(trace_meta::http::TOKEN_ENV)
-        .ok()
-        .filter(|token| !token.is_empty())
-        .map(|token| BTreeMap::from([("Authorization".to_owned(), format!("Bearer {token}"))]))
-        .unwrap_or_default()
 }
 
 fn first_line(text: &str) -> String {
@@ -382,7 +374,6 @@ fn report(
     let percentile = |p: f64| outcomes.latencies.quantile(p);
     let mut processes = serde_json::Map::new();
     let mut names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
-    names.dedup();
     names.sort();
     names.dedup();
     for name in names {

@@ -78,7 +78,8 @@ fn free_ports() -> u16 {
     panic!("no four consecutive free ports on 127.0.0.1 between 20000 and 32000");
 }
 
-fn topology(dir: &Path, action: &str, base: u16, env: &[(&str, String)], server: &[String]) {
+/// `topology.sh ACTION` for this test's three replicas on `base`.
+fn topology_command(dir: &Path, action: &str, base: u16) -> Command {
     let mut command = Command::new("bash");
     clean_env(&mut command);
     command
@@ -86,19 +87,11 @@ fn topology(dir: &Path, action: &str, base: u16, env: &[(&str, String)], server:
         .arg(action)
         .args(["-n", "3", "-p", &base.to_string(), "-d"])
         .arg(dir);
-    if !server.is_empty() {
-        command.arg("--").args(server);
-    }
-    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    let output = command.output().expect("running topology.sh");
-    assert!(
-        output.status.success(),
-        "topology.sh {action}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    command
 }
 
-/// Takes the topology down when dropped, so a failing assertion leaves no process behind.
+/// The topology up (`topology.sh up`), taken down when dropped, so a failing assertion
+/// leaves no process behind.
 struct Up<'a> {
     dir: &'a Path,
     base: u16,
@@ -106,19 +99,25 @@ struct Up<'a> {
 
 impl<'a> Up<'a> {
     fn start(dir: &'a Path, base: u16, env: &[(&str, String)], server: &[String]) -> Self {
+        let output = topology_command(dir, "up", base)
+            .arg("--")
+            .args(server)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("running topology.sh");
         let up = Self { dir, base };
-        topology(dir, "up", base, env, server);
+        assert!(
+            output.status.success(),
+            "topology.sh up: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         up
     }
 }
 
 impl Drop for Up<'_> {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", "-n", "3", "-p", &self.base.to_string(), "-d"])
-            .arg(self.dir)
-            .status();
+        let _ = topology_command(self.dir, "down", self.base).status();
     }
 }
 
@@ -155,7 +154,10 @@ struct Routed {
     replica: String,
     /// -1 when the replica went away before answering.
     status: i32,
+    /// The span id of the request's `traceparent` header; empty without one.
     parent_span: String,
+    /// Its `Mcp-Session-Id`; empty outside a 2025-11-25 session.
+    session: String,
 }
 
 fn haproxy_log(dir: &Path) -> Vec<Routed> {
@@ -168,13 +170,17 @@ fn haproxy_log(dir: &Path) -> Vec<Routed> {
             let replica = fields.next()?.strip_prefix("replicas/")?.to_owned();
             let status = fields.next()?.parse::<i32>().ok()?;
             let _time = fields.next()?;
-            let captured = fields.next()?.trim_start_matches('{');
-            let traceparent = captured.split('|').next()?;
-            let parent_span = traceparent.split('-').nth(2)?.to_owned();
+            let mut captured = fields
+                .next()?
+                .trim_start_matches('{')
+                .trim_end_matches('}')
+                .split('|');
+            let traceparent = captured.next().unwrap_or_default();
             Some(Routed {
                 replica,
                 status,
-                parent_span,
+                parent_span: traceparent.split('-').nth(2).unwrap_or_default().to_owned(),
+                session: captured.next().unwrap_or_default().to_owned(),
             })
         })
         .collect()
@@ -566,39 +572,23 @@ fn a_2025_11_25_session_sticks_to_its_replica() {
     drop(up);
 
     // By the log: requests carrying a session id, grouped by it.
-    let log = std::fs::read_to_string(dir.path().join("haproxy.log")).unwrap();
     let mut replicas_of: HashMap<String, HashSet<String>> = HashMap::new();
     let mut requests_of: HashMap<String, usize> = HashMap::new();
-    for line in log.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(_), Some(route), Some(_status), Some(_time), Some(captured)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            continue;
-        };
-        let Some(replica) = route.strip_prefix("replicas/") else {
-            continue;
-        };
-        let session = captured
-            .trim_start_matches('{')
-            .trim_end_matches('}')
-            .split('|')
-            .nth(1)
-            .unwrap_or_default();
-        if session.is_empty() {
-            continue;
-        }
+    for line in haproxy_log(dir.path())
+        .into_iter()
+        .filter(|l| !l.session.is_empty())
+    {
+        *requests_of.entry(line.session.clone()).or_default() += 1;
         replicas_of
-            .entry(session.to_owned())
+            .entry(line.session)
             .or_default()
-            .insert(replica.to_owned());
-        *requests_of.entry(session.to_owned()).or_default() += 1;
+            .insert(line.replica);
     }
-    assert_eq!(replicas_of.len(), 2, "two sessions in the log: {log}");
+    assert_eq!(
+        replicas_of.len(),
+        2,
+        "two sessions in the log: {replicas_of:?}"
+    );
     for (session, replicas) in &replicas_of {
         assert_eq!(replicas.len(), 1, "session {session} went to {replicas:?}");
         assert!(requests_of[session] >= 40, "{requests_of:?}");
